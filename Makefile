@@ -1,0 +1,53 @@
+# qtpe: `make demo` sets everything up and runs the default design through the whole flow;
+# `make test` sets up the same way and runs the regression. Both work on a fresh Debian 12
+# machine with only Python 3.11 (as root, or with sudo for the Debian packages).
+
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.qtpe-setup
+PRESET  ?= mac_w8a8
+SIM     ?= icarus
+TARGET  ?= generic
+OUT     ?= build
+JOBS    ?= 2
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEBS    := iverilog ccache g++ make
+
+.PHONY: setup demo test sim synth lint bench clean
+
+setup: $(STAMP)
+
+# Debian packages (Icarus; ccache makes Verilator rebuilds fast), the venv with the pinned
+# Python packages, and the OSU 0.18 um Liberty + OpenSTA unpacked under .tools/.
+$(STAMP): pyproject.toml synth/install.py
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m qtpe.synth.install
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/qtpe flow --preset $(PRESET) -o $(OUT)/demo
+
+test: setup
+	$(BIN)/python -m pytest -n $(JOBS) -q
+
+sim: setup
+	$(BIN)/qtpe sim --preset $(PRESET) --sim $(SIM) -o $(OUT)/sim/$(PRESET)
+
+synth: setup
+	$(BIN)/qtpe synth --preset $(PRESET) --target $(TARGET) -o $(OUT)/synth/$(PRESET)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/qtpe lint --preset $(PRESET)
+
+clean:
+	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -1,0 +1,171 @@
+"""The ``qtpe`` command line: a thin layer over ``gen.config``, ``gen.emit`` and ``gen.flow``.
+
+Errors print one line (``qtpe: error: ...``) on stderr and exit with status 2 (bad input) or
+1 (a tool or a test failed); no output files are left half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from .config import DEFAULT_PRESET, PRESETS, ConfigError, load_config
+
+__all__ = ["main"]
+
+TARGETS = ("generic", "ecp5", "asic")
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--preset",
+                     help=f"named preset (default {DEFAULT_PRESET}; see 'qtpe presets')")
+    src.add_argument("--config", type=Path, help="TOML config file")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key (repeatable)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qtpe", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="write <top>.v and <top>.json")
+    _add_config_args(p)
+    p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+
+    p = sub.add_parser("sim", help="run the cocotb testbench against the golden model")
+    _add_config_args(p)
+    p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus")
+    p.add_argument("--seed", type=int, help="random seed (printed when not given)")
+    p.add_argument("--waves", action="store_true", help="dump a waveform trace")
+    p.add_argument("--testcase", help="run only this cocotb test")
+    p.add_argument("-o", "--out", type=Path, help="build folder (default: a temporary one)")
+
+    p = sub.add_parser("synth", help="synthesize and write the report (.json and .md)")
+    _add_config_args(p)
+    p.add_argument("--target", choices=TARGETS, default="generic")
+    p.add_argument("-o", "--out", type=Path, required=True, help="report folder")
+
+    p = sub.add_parser("lint", help="Verilator -Wall lint of the emitted Verilog")
+    _add_config_args(p)
+
+    p = sub.add_parser("flow", help="generate, lint, simulate on both simulators and "
+                       "synthesize for every target; print a summary")
+    _add_config_args(p)
+    p.add_argument("--seed", type=int, help="random seed (printed when not given)")
+    p.add_argument("-o", "--out", type=Path, default=Path("build/flow"), help="output folder")
+
+    sub.add_parser("presets", help="list the presets")
+    return parser
+
+
+def _config(args):
+    return load_config(args.preset, args.config, args.set)
+
+
+def _cmd_generate(args) -> int:
+    from .emit import write_design
+
+    cfg = _config(args)
+    vpath, jpath = write_design(cfg, args.out)
+    print(f"wrote {vpath} and {jpath} (latency {cfg.latency}, accumulator {cfg.acc})")
+    return 0
+
+
+def _cmd_sim(args) -> int:
+    from .flow import simulate
+
+    cfg = _config(args)
+    with tempfile.TemporaryDirectory(prefix="qtpe-sim-") as tmp:
+        workdir = args.out if args.out is not None else Path(tmp)
+        result = simulate(cfg, args.sim, workdir, seed=args.seed, waves=args.waves,
+                          testcase=args.testcase)
+        status = "PASS" if result.ok else "FAIL"
+        print(f"{status} {cfg.name} on {args.sim}: {result.passed}/{result.tests} cocotb tests "
+              f"passed (seed {result.seed})")
+        if not result.ok:
+            print(f"log: {result.log}" if args.out else result.log.read_text()[-3000:])
+        if args.waves and args.out:
+            print(f"waves in {result.log.parent}")
+    return 0 if result.ok else 1
+
+
+def _cmd_synth(args) -> int:
+    from .flow import synthesize
+
+    cfg = _config(args)
+    with tempfile.TemporaryDirectory(prefix="qtpe-synth-") as tmp:
+        report = synthesize(cfg, args.target, Path(tmp))
+    report.write(args.out)
+    print(report.to_markdown())
+    return 0
+
+
+def _cmd_lint(args) -> int:
+    from qtpe.sim.runner import lint
+
+    from .emit import write_design
+
+    cfg = _config(args)
+    with tempfile.TemporaryDirectory(prefix="qtpe-lint-") as tmp:
+        vpath, _ = write_design(cfg, Path(tmp))
+        lint(vpath, cfg.name)
+    print(f"lint clean: {cfg.name} (verilator -Wall, waivers in sim/waivers.vlt)")
+    return 0
+
+
+def _cmd_flow(args) -> int:
+    from .flow import run_flow
+
+    cfg = _config(args)
+    result = run_flow(cfg, args.out, seed=args.seed)
+    print(result.summary())
+    print(f"reports in {args.out / 'synth'}")
+    return 0 if result.ok else 1
+
+
+def _cmd_presets(args) -> int:
+    width = max(len(n) for n in PRESETS)
+    for name, (_cfg, text) in sorted(PRESETS.items()):
+        mark = " (default)" if name == DEFAULT_PRESET else ""
+        print(f"{name:<{width}}  {text}{mark}")
+    return 0
+
+
+_COMMANDS = {
+    "generate": _cmd_generate,
+    "sim": _cmd_sim,
+    "synth": _cmd_synth,
+    "lint": _cmd_lint,
+    "flow": _cmd_flow,
+    "presets": _cmd_presets,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"qtpe: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # tool failures: surface the tool's own message
+        from qtpe.sim.runner import SimError
+
+        tool_errors: tuple[type[BaseException], ...] = (SimError,)
+        try:
+            from qtpe.synth import SynthError
+
+            tool_errors += (SynthError,)
+        except ImportError:
+            pass
+        if isinstance(exc, tool_errors):
+            print(f"qtpe: error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Config front end: presets, TOML files and ``--set key=value`` overrides -> ``PEConfig``.
+
+Every error is a ``ConfigError`` whose message is one line naming the bad value and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+from qtpe.hdl.config import PEConfig
+from qtpe.hdl.formats import Overflow, QType
+
+__all__ = ["ConfigError", "PRESETS", "DEFAULT_PRESET", "preset", "load_config", "parse_set"]
+
+
+class ConfigError(ValueError):
+    """A config could not be built; ``str()`` is a one-line message."""
+
+
+_BASE = PEConfig()
+
+# name -> (config, one-line description). Built with dataclasses.replace from one default.
+PRESETS: dict[str, tuple[PEConfig, str]] = {
+    "mac_w8a8": (
+        dataclasses.replace(_BASE, name="qtpe_mac_w8a8", acc_bits=32),
+        "INT8 x INT8 MAC, 32-bit wrapping accumulator (the reference PE)",
+    ),
+    "mac_w4a8": (
+        dataclasses.replace(_BASE, name="qtpe_mac_w4a8", weight=QType(4, True)),
+        "INT4 weights x INT8 activations, accumulator derived for depth 256",
+    ),
+    "mac_w2a8": (
+        dataclasses.replace(_BASE, name="qtpe_mac_w2a8", weight=QType(2, True)),
+        "INT2 weights x INT8 activations, accumulator derived for depth 256",
+    ),
+    "mac_w4a8_sat_pipe": (
+        dataclasses.replace(
+            _BASE, name="qtpe_mac_w4a8_sat_pipe", weight=QType(4, True), acc_bits=16,
+            overflow=Overflow.SATURATE, pipeline=True,
+        ),
+        "INT4 x INT8 MAC, product register (latency 2), 16-bit saturating accumulator",
+    ),
+}
+DEFAULT_PRESET = "mac_w8a8"
+
+
+def preset(name: str) -> PEConfig:
+    try:
+        return PRESETS[name][0]
+    except KeyError:
+        raise ConfigError(
+            f"unknown preset {name!r}; available: {', '.join(sorted(PRESETS))}"
+        ) from None
+
+
+def parse_set(item: str) -> tuple[str, object]:
+    """``key=value``; the value is read as a TOML value, else taken as a bare string."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set takes key=value, not {item!r}")
+    text = text.strip()
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    return key, value
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def load_config(
+    preset_name: str | None = None,
+    config_file: Path | None = None,
+    sets: list[str] | tuple[str, ...] = (),
+) -> PEConfig:
+    """Start from a preset (default ``DEFAULT_PRESET``) or a TOML file, then apply ``sets``."""
+    if preset_name is not None and config_file is not None:
+        raise ConfigError("give either a preset or a config file, not both")
+    if config_file is not None:
+        data = _read_toml(Path(config_file))
+    else:
+        data = preset(preset_name or DEFAULT_PRESET).to_dict()
+    for item in sets:
+        key, value = parse_set(item)
+        data[key] = value
+    try:
+        return PEConfig.from_dict(data)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc)) from None

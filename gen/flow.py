@@ -1,0 +1,98 @@
+"""The flow as library functions: generate, simulate, synthesize. The CLI is a thin layer on top."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from qtpe.hdl.config import PEConfig, PEKind
+from qtpe.sim.runner import SIMULATORS, SimResult, lint, run_cocotb
+
+from .emit import write_design
+
+__all__ = ["TEST_MODULES", "FlowResult", "simulate", "synthesize", "run_flow"]
+
+TEST_MODULES = {PEKind.MAC: "qtpe.tb.test_pe_mac"}
+
+
+def simulate(
+    cfg: PEConfig,
+    simulator: str,
+    workdir: Path,
+    *,
+    seed: int | None = None,
+    waves: bool = False,
+    testcase: str | None = None,
+) -> SimResult:
+    """Emit the design into ``workdir/<simulator>`` and run its cocotb tests there."""
+    build_dir = Path(workdir) / simulator
+    vpath, _ = write_design(cfg, build_dir)
+    return run_cocotb(
+        simulator,
+        [vpath],
+        cfg.name,
+        build_dir,
+        TEST_MODULES[cfg.pe],
+        extra_env={"QTPE_CONFIG": json.dumps(cfg.to_dict())},
+        seed=seed,
+        waves=waves,
+        testcase=testcase,
+    )
+
+
+def synthesize(cfg: PEConfig, target: str, workdir: Path):
+    """Emit the design and synthesize it for ``target``; return the typed report."""
+    from qtpe.synth import synthesize as run_synth
+
+    vpath, _ = write_design(cfg, Path(workdir) / "rtl")
+    return run_synth(vpath, cfg.name, target, Path(workdir) / target)
+
+
+SYNTH_TARGETS = ("generic", "ecp5", "asic")
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    config: PEConfig
+    verilog: Path
+    sims: tuple[SimResult, ...]
+    reports: tuple  # of qtpe.synth.SynthReport, one per target
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.sims)
+
+    def summary(self) -> str:
+        cfg = self.config
+        lines = [
+            f"{cfg.name}: {cfg.pe.value} PE, {cfg.weight} x {cfg.activation} -> {cfg.acc}, "
+            f"latency {cfg.latency}",
+            f"  rtl        {self.verilog} (verilator -Wall lint clean)",
+        ]
+        for r in self.sims:
+            status = "PASS" if r.ok else "FAIL"
+            lines.append(f"  {r.simulator:<10} {status} {r.passed}/{r.tests} cocotb tests "
+                         f"vs golden model (seed {r.seed})")
+        for rep in self.reports:
+            cells = ", ".join(f"{m} {v}" for m, v, _scope in rep.result.rows())
+            lines.append(f"  {rep.target.value:<10} {cells}")
+        return "\n".join(lines)
+
+
+def run_flow(cfg: PEConfig, outdir: Path, *, seed: int | None = None) -> FlowResult:
+    """Generate, lint, simulate on every simulator, synthesize for every target.
+
+    Writes ``outdir/rtl/<top>.{v,json}``, simulator builds under ``outdir/sim`` and reports
+    ``outdir/synth/<top>.<target>.{json,md}``.
+    """
+    outdir = Path(outdir)
+    vpath, _ = write_design(cfg, outdir / "rtl")
+    lint(vpath, cfg.name)
+    sims = tuple(simulate(cfg, s, outdir / "sim", seed=seed) for s in SIMULATORS)
+    reports = []
+    for target in SYNTH_TARGETS:
+        report = synthesize(cfg, target, outdir / "synth" / "work")
+        report.write(outdir / "synth")
+        reports.append(report)
+    return FlowResult(cfg, vpath, sims, tuple(reports))

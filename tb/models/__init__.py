@@ -1,0 +1,1 @@
+"""Bit-exact numpy golden models. Imports nothing from cocotb or Amaranth."""

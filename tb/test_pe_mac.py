@@ -1,0 +1,102 @@
+"""cocotb tests for ``MacPE`` (run through ``qtpe.sim.runner``; config in ``QTPE_CONFIG``)."""
+
+import cocotb
+import numpy as np
+
+from qtpe.tb.models.formats import random_operands
+from qtpe.tb.pe_mac import MacTestbench, load_config, make_rng
+
+EXHAUSTIVE_MAX_PAIRS = 4096
+
+
+def corners(q) -> list[int]:
+    return sorted({q.min, q.max, 0, max(q.min, -1), min(q.max, 1), q.min + 1, q.max - 1})
+
+
+@cocotb.test()
+async def random_stream(dut):
+    """Random operands (a quarter of them corner values), random valid and clear."""
+    cfg = load_config()
+    rng = make_rng(dut)
+    tb = MacTestbench(dut, cfg)
+    await tb.start()
+    n = 2000
+    w = random_operands(rng, cfg.weight, n)
+    a = random_operands(rng, cfg.activation, n)
+    await tb.drive(w, a, rng.random(n) < 0.8, rng.random(n) < 0.08, tag="random")
+    await tb.finish()
+
+
+@cocotb.test()
+async def corner_products(dut):
+    """Every pair of corner values (min, max, 0, +-1, min+1, max-1) alone and accumulated."""
+    cfg = load_config()
+    tb = MacTestbench(dut, cfg)
+    await tb.start()
+    pairs = [(w, a) for w in corners(cfg.weight) for a in corners(cfg.activation)]
+    w = np.array([p[0] for p in pairs])
+    a = np.array([p[1] for p in pairs])
+    await tb.drive(w, a, clear=np.ones(len(pairs), dtype=bool), tag="alone")
+    await tb.drive(w, a, tag="accumulated")
+    await tb.finish()
+
+
+@cocotb.test()
+async def exhaustive_products(dut):
+    """All weight x activation pairs when there are at most 4096, else 4096 random pairs."""
+    cfg = load_config()
+    rng = make_rng(dut)
+    tb = MacTestbench(dut, cfg)
+    await tb.start()
+    if (1 << (cfg.weight.bits + cfg.activation.bits)) <= EXHAUSTIVE_MAX_PAIRS:
+        ws = np.arange(cfg.weight.min, cfg.weight.max + 1)
+        acts = np.arange(cfg.activation.min, cfg.activation.max + 1)
+        w, a = (x.ravel() for x in np.meshgrid(ws, acts))
+    else:
+        w = rng.integers(cfg.weight.min, cfg.weight.max, EXHAUSTIVE_MAX_PAIRS, endpoint=True)
+        a = rng.integers(cfg.activation.min, cfg.activation.max, EXHAUSTIVE_MAX_PAIRS,
+                         endpoint=True)
+    await tb.drive(w, a, clear=np.ones(w.size, dtype=bool), tag="pair")
+    await tb.finish()
+
+
+@cocotb.test()
+async def overflow_run(dut):
+    """Long runs of the largest positive then most negative products: wrap or saturate."""
+    cfg = load_config()
+    tb = MacTestbench(dut, cfg)
+    await tb.start()
+    big = cfg.weight.min if cfg.weight.signed else cfg.weight.max
+    act_big = cfg.activation.min if cfg.activation.signed else cfg.activation.max
+    # Steps needed to cross the accumulator range once, capped to keep the test short.
+    prod = max(abs(big * act_big), 1)
+    steps = min((1 << cfg.acc.bits) // prod + 8, 1500)
+    w = np.full(steps, big)
+    a = np.full(steps, act_big)
+    clear = np.zeros(steps, dtype=bool)
+    clear[0] = True
+    await tb.drive(w, a, clear=clear, tag="up")
+    if cfg.signed:
+        neg_w = cfg.weight.min if cfg.weight.signed else cfg.weight.max
+        neg_a = cfg.activation.max if cfg.weight.signed else cfg.activation.min
+        await tb.drive(np.full(steps, neg_w), np.full(steps, neg_a), tag="down")
+    await tb.finish()
+
+
+@cocotb.test()
+async def clear_and_reset(dut):
+    """Clear without valid zeroes the sum; reset mid-stream drops the sum and in-flight data."""
+    cfg = load_config()
+    rng = make_rng(dut)
+    tb = MacTestbench(dut, cfg)
+    await tb.start()
+    w = random_operands(rng, cfg.weight, 12)
+    a = random_operands(rng, cfg.activation, 12)
+    await tb.drive(w, a, tag="before")
+    await tb.drive([0, 0], [0, 0], valid=[False, False], clear=[True, False], tag="idle-clear")
+    await tb.drive(w, a, tag="after-clear")
+    await tb.finish()
+    await tb.drive(w[:3], a[:3], tag="in-flight")
+    await tb.reset()
+    await tb.drive(w, a, tag="after-reset")
+    await tb.finish()

@@ -1,0 +1,58 @@
+import pytest
+
+from qtpe.hdl.config import PEConfig
+from qtpe.hdl.formats import Overflow, QType
+
+
+def test_defaults_and_derived_accumulator():
+    cfg = PEConfig()
+    assert cfg.product_bits == 16
+    assert cfg.acc.bits == 16 + 8  # depth 256
+    assert cfg.acc.signed and cfg.latency == 1
+
+
+@pytest.mark.parametrize("w,a,depth,bits,signed", [
+    ("int8", "int8", 1, 16, True),
+    ("uint8", "uint8", 2, 17, False),
+    ("uint4", "int8", 1000, 12 + 10, True),
+    ("int1", "uint4", 256, 5 + 8, True),
+    ("int16", "int16", 65536, 48, True),
+])
+def test_accumulator_width(w, a, depth, bits, signed):
+    cfg = PEConfig(weight=QType.parse(w), activation=QType.parse(a), depth=depth)
+    assert (cfg.acc.bits, cfg.acc.signed) == (bits, signed)
+
+
+def test_given_acc_bits_wins_and_latency_follows_pipeline():
+    cfg = PEConfig(acc_bits=10, overflow=Overflow.SATURATE, pipeline=True)
+    assert cfg.acc.bits == 10 and cfg.acc.overflow is Overflow.SATURATE
+    assert cfg.latency == 2
+
+
+def test_derived_width_too_wide():
+    with pytest.raises(ValueError, match="derived accumulator width 56"):
+        PEConfig(weight=QType(16), activation=QType(16), depth=1 << 24)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"name": "9bad"}, "Verilog identifier"),
+    ({"depth": 0}, "depth must be an integer from 1"),
+    ({"acc_bits": 64}, "acc_bits must be an integer from 2 to 48, not 64"),
+    ({"pipeline": "yes"}, "pipeline must be a bool"),
+])
+def test_bad_values(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        PEConfig(**kwargs)
+
+
+def test_dict_round_trip():
+    cfg = PEConfig(weight=QType(3, False), acc_bits=20, overflow=Overflow.SATURATE)
+    assert PEConfig.from_dict(cfg.to_dict()) == cfg
+    assert "acc_bits" not in PEConfig().to_dict()
+
+
+def test_unknown_key():
+    with pytest.raises(ValueError, match="unknown key 'lanes' for pe = 'mac'"):
+        PEConfig.from_dict({"lanes": 8})
+    with pytest.raises(ValueError, match="pe must be one of 'mac', not 'lut'"):
+        PEConfig.from_dict({"pe": "lut"})

@@ -1,0 +1,47 @@
+"""The runners: lint, build errors, and a wrong RTL really failing on both simulators."""
+
+import json
+
+import pytest
+
+from qtpe.gen.config import preset
+from qtpe.gen.emit import write_design
+from qtpe.sim.runner import SIMULATORS, SimError, lint, run_cocotb
+
+
+def test_lint_passes_emitted_and_catches_real_problems(tmp_path):
+    vpath, _ = write_design(preset("mac_w4a8_sat_pipe"), tmp_path)
+    lint(vpath, "qtpe_mac_w4a8_sat_pipe")
+    bad = tmp_path / "bad.v"
+    bad.write_text("module bad(input clk, output [3:0] y);\n  wire [7:0] x = 8'hff;\n"
+                   "  assign y = x;\nendmodule\n")
+    with pytest.raises(SimError, match="WIDTHTRUNC"):
+        lint(bad, "bad")
+
+
+def test_unknown_simulator(tmp_path):
+    with pytest.raises(ValueError, match="simulator must be one of icarus, verilator, not 'vcs'"):
+        run_cocotb("vcs", [], "top", tmp_path, "qtpe.tb.test_pe_mac")
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_build_error_surfaces_simulator_message(simulator, tmp_path):
+    bad = tmp_path / "broken.v"
+    bad.write_text("module broken(input clk);\n  wire x = ;\nendmodule\n")
+    with pytest.raises(SimError, match="build of broken failed"):
+        run_cocotb(simulator, [bad], "broken", tmp_path / "b", "qtpe.tb.test_pe_mac")
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_wrong_rtl_fails_the_cocotb_tests(simulator, tmp_path):
+    """Subtract instead of add in the accumulator: the testbench must report failures."""
+    cfg = preset("mac_w4a8")
+    vpath, _ = write_design(cfg, tmp_path)
+    text = vpath.read_text()
+    assert text.count("+ $signed(product)") == 1
+    vpath.write_text(text.replace("+ $signed(product)", "- $signed(product)"))
+    result = run_cocotb(simulator, [vpath], cfg.name, tmp_path / simulator,
+                        "qtpe.tb.test_pe_mac", extra_env={"QTPE_CONFIG": json.dumps(cfg.to_dict())},
+                        seed=1)
+    assert result.tests == 5
+    assert result.failed >= 3 and not result.ok

@@ -49,5 +49,8 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/qtpe lint --preset $(PRESET)
 
+bench: setup
+	$(BIN)/python -m qtpe.bench.run
+
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -75,9 +75,22 @@ class FlowResult:
             lines.append(f"  {r.simulator:<10} {status} {r.passed}/{r.tests} cocotb tests "
                          f"vs golden model (seed {r.seed})")
         for rep in self.reports:
-            cells = ", ".join(f"{m} {v}" for m, v, _scope in rep.result.rows())
-            lines.append(f"  {rep.target.value:<10} {cells}")
+            lines.append(f"  {rep.target.value:<10} {_headline(rep.result)}")
         return "\n".join(lines)
+
+
+def _headline(result) -> str:
+    """One line of the numbers a hardware engineer looks at first."""
+    from qtpe.synth import AsicReport, Ecp5Report
+
+    if isinstance(result, Ecp5Report):
+        return (f"LUT4 {result.lut4_count}, FF {result.ff_count}, CCU2C {result.carry_count}, "
+                f"DSP {result.dsp_count}, Fmax {result.fmax_mhz:.1f} MHz (registered I/O)")
+    if isinstance(result, AsicReport):
+        return (f"OSU 0.18 um area {result.area_um2:.0f} um^2, {result.cell_count} cells, "
+                f"Fmax {result.fmax_mhz:.1f} MHz (OpenSTA, registered I/O)")
+    return (f"{result.cell_count} generic cells, {result.ff_count} FF, "
+            f"logic depth {result.logic_depth}")
 
 
 def run_flow(cfg: PEConfig, outdir: Path, *, seed: int | None = None) -> FlowResult:

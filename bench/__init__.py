@@ -1,0 +1,1 @@
+"""Benchmarks: synthesis and throughput numbers per preset, with machine and tool versions."""

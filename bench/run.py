@@ -1,0 +1,112 @@
+"""``make bench``: synthesize every benchmark preset on every target and record the table.
+
+Writes ``bench/RESULTS.md`` (committed) and ``bench/results.json`` with the date, the machine
+and the tool versions. Numbers are measured, never typed in: rerun to refresh them.
+
+Usage: ``python -m qtpe.bench.run [--presets a,b] [--out DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+from qtpe.gen.config import PRESETS, preset
+from qtpe.gen.emit import write_atomic
+from qtpe.gen.flow import synthesize
+
+HERE = Path(__file__).resolve().parent
+BENCH_PRESETS = ("mac_w8a8", "mac_w4a8", "mac_w2a8", "mac_w4a8_sat_pipe")
+
+
+def macs_per_cycle(cfg) -> float:
+    """Peak multiply-accumulates per clock cycle (1 for the MAC PE)."""
+    return 1.0
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.release()}, {os.cpu_count()} cores, {cpu}, " \
+           f"Python {platform.python_version()}"
+
+
+def measure(name: str, workdir: Path) -> dict:
+    cfg = preset(name)
+    row = {"preset": name, "pe": cfg.pe.value, "weight": str(cfg.weight),
+           "activation": str(cfg.activation), "acc": str(cfg.acc),
+           "latency": cfg.latency, "macs_per_cycle": macs_per_cycle(cfg)}
+    tools = {}
+    for target in ("generic", "ecp5", "asic"):
+        report = synthesize(cfg, target, workdir / name)
+        tools.update(dict(report.tool_versions))
+        row[target] = report.result.to_dict()
+    return row, tools
+
+
+def markdown(rows: list[dict], tools: dict, when: str) -> str:
+    head = [
+        "# qtpe benchmark results",
+        "",
+        f"Measured {when} on {machine()} by `make bench` (`python -m qtpe.bench.run`).",
+        "ECP5: Yosys `synth_ecp5` + nextpnr-ecp5 (25k, out of context), Fmax of the design with "
+        "every input and output registered. OSU 0.18 um: Yosys `abc -liberty` + OpenSTA, "
+        "typical corner, pre-layout, same registered-I/O wrapper for Fmax; areas of the design "
+        "alone.",
+        "",
+        "| preset | PE | W x A | acc | MACs/cycle | ECP5 LUT4 | FF | CCU2C | DSP | ECP5 Fmax MHz "
+        "| OSU018 area um^2 | OSU018 Fmax MHz | generic cells | logic depth |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
+    ]
+    for r in rows:
+        e, a, g = r["ecp5"], r["asic"], r["generic"]
+        head.append(
+            f"| {r['preset']} | {r['pe']} | {r['weight']} x {r['activation']} | {r['acc']} "
+            f"| {r['macs_per_cycle']:g} | {e['lut4_count']} | {e['ff_count']} "
+            f"| {e['carry_count']} | {e['dsp_count']} | {e['fmax_mhz']:.1f} "
+            f"| {a['area_um2']:.0f} | {a['fmax_mhz']:.1f} | {g['cell_count']} "
+            f"| {g['logic_depth']} |"
+        )
+    head += ["", "Tools: " + "; ".join(f"{k} {v}" for k, v in sorted(tools.items())), ""]
+    return "\n".join(head)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qtpe-bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", default=",".join(BENCH_PRESETS))
+    parser.add_argument("--out", type=Path, default=HERE)
+    args = parser.parse_args(argv)
+    names = [n for n in args.presets.split(",") if n]
+    for n in names:
+        if n not in PRESETS:
+            parser.error(f"unknown preset {n!r}; available: {', '.join(sorted(PRESETS))}")
+    rows, tools = [], {}
+    with tempfile.TemporaryDirectory(prefix="qtpe-bench-") as tmp:
+        for n in names:
+            row, t = measure(n, Path(tmp))
+            rows.append(row)
+            tools.update(t)
+            print(f"measured {n}", flush=True)
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    write_atomic(args.out / "results.json", json.dumps(
+        {"date": when, "machine": machine(), "tools": tools, "rows": rows}, indent=2) + "\n")
+    text = markdown(rows, tools, when)
+    write_atomic(args.out / "RESULTS.md", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

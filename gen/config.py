@@ -10,7 +10,7 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-from qtpe.hdl.config import PEConfig
+from qtpe.hdl.config import MacConfig, PEConfig
 from qtpe.hdl.formats import Overflow, QType
 
 __all__ = ["ConfigError", "PRESETS", "DEFAULT_PRESET", "preset", "load_config", "parse_set"]
@@ -20,7 +20,7 @@ class ConfigError(ValueError):
     """A config could not be built; ``str()`` is a one-line message."""
 
 
-_BASE = PEConfig()
+_BASE = MacConfig()
 
 # name -> (config, one-line description). Built with dataclasses.replace from one default.
 PRESETS: dict[str, tuple[PEConfig, str]] = {

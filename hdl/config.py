@@ -1,19 +1,23 @@
-"""The record that configures a processing element.
+"""The records that configure processing elements.
 
-One frozen dataclass drives the hardware, the golden model, the testbench and the reports.
-Derived values (product width, accumulator format, latency) are properties.
-Plain Python: no Amaranth import (see ``qtpe.hdl.formats``).
+``PEConfig`` holds what every PE kind shares (name, operand formats, accumulator); each kind
+subclasses it with its own keys (``MacConfig`` adds ``pipeline``). One frozen record drives the
+hardware, the golden model, the testbench and the reports. Derived values (product width,
+accumulator format, latency) are properties. ``PEConfig.from_dict`` picks the subclass from the
+``pe`` key. Plain Python: no Amaranth import (see ``qtpe.hdl.formats``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .formats import ACC_MAX_BITS, ACC_MIN_BITS, AccType, Overflow, QType
 
-__all__ = ["PEKind", "PEConfig", "DEPTH_MAX", "COMMON_KEYS", "KIND_KEYS"]
+__all__ = ["PEKind", "PEConfig", "MacConfig", "CONFIG_TYPES", "DEPTH_MAX"]
 
 DEPTH_MAX = 1 << 24
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -35,67 +39,66 @@ class PEKind(enum.Enum):
         raise ValueError(f"pe must be one of {allowed}, not {text!r}")
 
 
-COMMON_KEYS = frozenset({"name", "pe", "weight", "activation", "acc_bits", "overflow", "depth"})
-KIND_KEYS = {PEKind.MAC: frozenset({"pipeline"})}
+def _check_int(name: str, value: object, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
+
+
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false, not {value!r}")
 
 
 @dataclass(frozen=True)
 class PEConfig:
-    """Configuration of one processing element.
+    """What every PE kind shares. Use a subclass (``MacConfig``...) to build hardware.
 
     Attributes:
         name: Verilog module name of the top level.
-        pe: PE family.
         weight, activation: operand formats.
         acc_bits: accumulator width; ``None`` derives it from the operands and ``depth``.
         overflow: accumulator overflow policy.
         depth: reduction depth the derived accumulator must hold without overflow.
-        pipeline: (MAC) register the product before the accumulator (latency 2 instead of 1).
     """
 
-    name: str = "qtpe_mac"
-    pe: PEKind = PEKind.MAC
+    kind: ClassVar[PEKind]
+    KEYS: ClassVar[frozenset[str]] = frozenset(
+        {"name", "pe", "weight", "activation", "acc_bits", "overflow", "depth"}
+    )
+
+    name: str = "qtpe_pe"
     weight: QType = field(default_factory=lambda: QType(8, True))
     activation: QType = field(default_factory=lambda: QType(8, True))
     acc_bits: int | None = None
     overflow: Overflow = Overflow.WRAP
     depth: int = 256
-    pipeline: bool = False
 
     def __post_init__(self):
+        if type(self) is PEConfig:
+            raise TypeError("PEConfig is abstract: use a PE kind's config, e.g. MacConfig")
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
             raise ValueError(
                 f"name must be a Verilog identifier (letter or '_', then letters, digits, '_'; "
                 f"at most 64 characters), not {self.name!r}"
             )
-        if not isinstance(self.pe, PEKind):
-            raise TypeError(f"pe must be a PEKind, not {self.pe!r}")
         for role in ("weight", "activation"):
             if not isinstance(getattr(self, role), QType):
                 raise TypeError(f"{role} must be a QType, not {getattr(self, role)!r}")
         if not isinstance(self.overflow, Overflow):
             raise TypeError(f"overflow must be an Overflow, not {self.overflow!r}")
-        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or not (
-            1 <= self.depth <= DEPTH_MAX
-        ):
-            raise ValueError(f"depth must be an integer from 1 to {DEPTH_MAX}, not {self.depth!r}")
-        if self.acc_bits is not None and (
-            isinstance(self.acc_bits, bool)
-            or not isinstance(self.acc_bits, int)
-            or not ACC_MIN_BITS <= self.acc_bits <= ACC_MAX_BITS
-        ):
-            raise ValueError(
-                f"acc_bits must be an integer from {ACC_MIN_BITS} to {ACC_MAX_BITS}, "
-                f"not {self.acc_bits!r}"
-            )
-        if self.acc_bits is None and self.derived_acc_bits > ACC_MAX_BITS:
+        _check_int("depth", self.depth, 1, DEPTH_MAX)
+        if self.acc_bits is not None:
+            _check_int("acc_bits", self.acc_bits, ACC_MIN_BITS, ACC_MAX_BITS)
+        elif self.derived_acc_bits > ACC_MAX_BITS:
             raise ValueError(
                 f"derived accumulator width {self.derived_acc_bits} (product "
                 f"{self.product_bits} bits + log2(depth={self.depth})) exceeds {ACC_MAX_BITS}; "
                 f"lower depth or give acc_bits"
             )
-        if not isinstance(self.pipeline, bool):
-            raise TypeError(f"pipeline must be a bool, not {self.pipeline!r}")
+
+    @property
+    def pe(self) -> PEKind:
+        return self.kind
 
     @property
     def signed(self) -> bool:
@@ -119,43 +122,76 @@ class PEConfig:
     @property
     def latency(self) -> int:
         """Cycles from an accepted input to the ``out_valid`` pulse that shows its sum."""
-        return 2 if self.pipeline else 1
+        raise NotImplementedError
+
+    @property
+    def macs_per_cycle(self) -> float:
+        """Peak multiply-accumulates per clock cycle."""
+        raise NotImplementedError
 
     @classmethod
     def from_dict(cls, data: dict) -> PEConfig:
-        """Build a config from TOML/JSON-style keys; unknown keys and bad values raise ValueError.
+        """Build a config from TOML/JSON-style keys; unknown keys and bad values raise.
 
-        Keys: ``name``, ``pe``, ``weight``/``activation`` (``int<N>``/``uint<N>``), ``acc_bits``,
-        ``overflow`` (``wrap``/``saturate``), ``depth``; MAC adds ``pipeline``.
+        Common keys: ``name``, ``pe``, ``weight``/``activation`` (``int<N>``/``uint<N>``),
+        ``acc_bits``, ``overflow`` (``wrap``/``saturate``), ``depth``; each kind adds its own.
         """
         kind = PEKind.parse(data.get("pe", PEKind.MAC.value))
-        allowed = COMMON_KEYS | KIND_KEYS[kind]
+        config_type = CONFIG_TYPES[kind]
         for key in data:
-            if key not in allowed:
+            if key not in config_type.KEYS:
                 raise ValueError(
                     f"unknown key {key!r} for pe = {kind.value!r}; allowed: "
-                    f"{', '.join(sorted(allowed))}"
+                    f"{', '.join(sorted(config_type.KEYS))}"
                 )
-        kwargs = dict(data)
-        kwargs["pe"] = kind
+        kwargs = {k: v for k, v in data.items() if k != "pe"}
         for role in ("weight", "activation"):
             if role in kwargs:
                 kwargs[role] = QType.parse(kwargs[role])
         if "overflow" in kwargs:
             kwargs["overflow"] = Overflow.parse(kwargs["overflow"])
-        return cls(**kwargs)
+        return config_type(**kwargs)
 
     def to_dict(self) -> dict:
-        """The config as the TOML/JSON keys ``from_dict`` reads (``acc_bits`` only if given)."""
-        out = {
-            "name": self.name,
-            "pe": self.pe.value,
-            "weight": str(self.weight),
-            "activation": str(self.activation),
-            "overflow": self.overflow.value,
-            "depth": self.depth,
-            "pipeline": self.pipeline,
-        }
-        if self.acc_bits is not None:
-            out["acc_bits"] = self.acc_bits
+        """The config as the keys ``from_dict`` reads (``acc_bits`` only if given)."""
+        out: dict = {"name": self.name, "pe": self.kind.value}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "name" or (f.name == "acc_bits" and value is None):
+                continue
+            if isinstance(value, QType):
+                value = str(value)
+            elif isinstance(value, enum.Enum):
+                value = value.value
+            out[f.name] = value
         return out
+
+
+@dataclass(frozen=True)
+class MacConfig(PEConfig):
+    """Multiply-accumulate PE.
+
+    Attributes:
+        pipeline: register the product before the accumulator (latency 2 instead of 1).
+    """
+
+    kind: ClassVar[PEKind] = PEKind.MAC
+    KEYS: ClassVar[frozenset[str]] = PEConfig.KEYS | {"pipeline"}
+
+    name: str = "qtpe_mac"
+    pipeline: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_bool("pipeline", self.pipeline)
+
+    @property
+    def latency(self) -> int:
+        return 2 if self.pipeline else 1
+
+    @property
+    def macs_per_cycle(self) -> float:
+        return 1.0
+
+
+CONFIG_TYPES: dict[PEKind, type[PEConfig]] = {PEKind.MAC: MacConfig}

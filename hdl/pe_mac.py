@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import PEConfig, PEKind
+from .config import MacConfig
 from .shapes import acc_shape, fit_to_acc, operand_shape
 
 __all__ = ["MacPE"]
@@ -30,9 +30,9 @@ class MacPE(wiring.Component):
       (``overflow = wrap``) or clamps to the accumulator's range (``overflow = saturate``).
     """
 
-    def __init__(self, config: PEConfig):
-        if config.pe is not PEKind.MAC:
-            raise ValueError(f"MacPE needs pe = 'mac', not {config.pe.value!r}")
+    def __init__(self, config: MacConfig):
+        if not isinstance(config, MacConfig):
+            raise TypeError(f"MacPE needs a MacConfig, not {type(config).__name__}")
         self._config = config
         super().__init__({
             "in_valid": In(1),
@@ -44,7 +44,7 @@ class MacPE(wiring.Component):
         })
 
     @property
-    def config(self) -> PEConfig:
+    def config(self) -> MacConfig:
         return self._config
 
     @property

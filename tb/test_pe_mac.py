@@ -3,8 +3,9 @@
 import cocotb
 import numpy as np
 
+from qtpe.tb.common import load_config, make_rng
 from qtpe.tb.models.formats import random_operands
-from qtpe.tb.pe_mac import MacTestbench, load_config, make_rng
+from qtpe.tb.pe_mac import MacTestbench
 
 EXHAUSTIVE_MAX_PAIRS = 4096
 

@@ -6,7 +6,7 @@ import pytest
 
 from qtpe.gen.config import PRESETS
 from qtpe.gen.emit import emit_verilog, write_atomic, write_design
-from qtpe.hdl.config import PEConfig
+from qtpe.hdl.config import MacConfig, PEConfig
 
 _EMIT = "from qtpe.gen.config import preset; from qtpe.gen.emit import emit_verilog; " \
         "import sys; sys.stdout.write(emit_verilog(preset(sys.argv[1])))"
@@ -24,14 +24,14 @@ def test_verilog_is_deterministic_across_processes(name, tmp_path):
 
 
 def test_verilog_holds_no_machine_paths():
-    text = emit_verilog(PEConfig(pipeline=True))
+    text = emit_verilog(MacConfig(pipeline=True))
     for needle in ("/work", "/home", "/tmp", "/usr", ".py:", "src ="):
         assert needle not in text
     assert "module qtpe_mac(" in text and "product_r" in text
 
 
 def test_write_design_outputs(tmp_path):
-    cfg = PEConfig(name="pe_top", pipeline=True)
+    cfg = MacConfig(name="pe_top", pipeline=True)
     vpath, jpath = write_design(cfg, tmp_path / "out")
     assert vpath.name == "pe_top.v" and jpath.name == "pe_top.json"
     meta = json.loads(jpath.read_text())

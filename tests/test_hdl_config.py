@@ -1,11 +1,11 @@
 import pytest
 
-from qtpe.hdl.config import PEConfig
+from qtpe.hdl.config import MacConfig, PEConfig
 from qtpe.hdl.formats import Overflow, QType
 
 
 def test_defaults_and_derived_accumulator():
-    cfg = PEConfig()
+    cfg = MacConfig()
     assert cfg.product_bits == 16
     assert cfg.acc.bits == 16 + 8  # depth 256
     assert cfg.acc.signed and cfg.latency == 1
@@ -19,36 +19,36 @@ def test_defaults_and_derived_accumulator():
     ("int16", "int16", 65536, 48, True),
 ])
 def test_accumulator_width(w, a, depth, bits, signed):
-    cfg = PEConfig(weight=QType.parse(w), activation=QType.parse(a), depth=depth)
+    cfg = MacConfig(weight=QType.parse(w), activation=QType.parse(a), depth=depth)
     assert (cfg.acc.bits, cfg.acc.signed) == (bits, signed)
 
 
 def test_given_acc_bits_wins_and_latency_follows_pipeline():
-    cfg = PEConfig(acc_bits=10, overflow=Overflow.SATURATE, pipeline=True)
+    cfg = MacConfig(acc_bits=10, overflow=Overflow.SATURATE, pipeline=True)
     assert cfg.acc.bits == 10 and cfg.acc.overflow is Overflow.SATURATE
     assert cfg.latency == 2
 
 
 def test_derived_width_too_wide():
     with pytest.raises(ValueError, match="derived accumulator width 56"):
-        PEConfig(weight=QType(16), activation=QType(16), depth=1 << 24)
+        MacConfig(weight=QType(16), activation=QType(16), depth=1 << 24)
 
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"name": "9bad"}, "Verilog identifier"),
     ({"depth": 0}, "depth must be an integer from 1"),
     ({"acc_bits": 64}, "acc_bits must be an integer from 2 to 48, not 64"),
-    ({"pipeline": "yes"}, "pipeline must be a bool"),
+    ({"pipeline": "yes"}, "pipeline must be true or false, not 'yes'"),
 ])
 def test_bad_values(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
-        PEConfig(**kwargs)
+        MacConfig(**kwargs)
 
 
 def test_dict_round_trip():
-    cfg = PEConfig(weight=QType(3, False), acc_bits=20, overflow=Overflow.SATURATE)
+    cfg = MacConfig(weight=QType(3, False), acc_bits=20, overflow=Overflow.SATURATE)
     assert PEConfig.from_dict(cfg.to_dict()) == cfg
-    assert "acc_bits" not in PEConfig().to_dict()
+    assert "acc_bits" not in MacConfig().to_dict()
 
 
 def test_unknown_key():
@@ -56,3 +56,8 @@ def test_unknown_key():
         PEConfig.from_dict({"lanes": 8})
     with pytest.raises(ValueError, match="pe must be one of 'mac', not 'lut'"):
         PEConfig.from_dict({"pe": "lut"})
+
+
+def test_base_record_is_abstract():
+    with pytest.raises(TypeError, match="PEConfig is abstract"):
+        PEConfig()

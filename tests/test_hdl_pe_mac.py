@@ -4,20 +4,20 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from qtpe.hdl.config import PEConfig
+from qtpe.hdl.config import MacConfig
 from qtpe.hdl.formats import Overflow, QType
 from qtpe.hdl.pe_mac import MacPE
 from qtpe.tb.models.formats import random_operands
 from qtpe.tb.models.mac import mac_stream
 
 CONFIGS = [
-    PEConfig(),
-    PEConfig(weight=QType(1, True), activation=QType(4, False), pipeline=True),
-    PEConfig(weight=QType(4, False), activation=QType(8, True), acc_bits=10,
+    MacConfig(),
+    MacConfig(weight=QType(1, True), activation=QType(4, False), pipeline=True),
+    MacConfig(weight=QType(4, False), activation=QType(8, True), acc_bits=10,
              overflow=Overflow.SATURATE),
-    PEConfig(weight=QType(8, False), activation=QType(8, False), acc_bits=12,
+    MacConfig(weight=QType(8, False), activation=QType(8, False), acc_bits=12,
              overflow=Overflow.SATURATE, pipeline=True),
-    PEConfig(weight=QType(16), activation=QType(16), acc_bits=48),
+    MacConfig(weight=QType(16), activation=QType(16), acc_bits=48),
 ]
 
 
@@ -58,7 +58,7 @@ def test_matches_model(cfg):
 
 
 def test_component_exposes_config_and_latency():
-    cfg = PEConfig(pipeline=True)
+    cfg = MacConfig(pipeline=True)
     pe = MacPE(cfg)
     pe._MustUse__silence = True  # inspected, not elaborated
     assert pe.config is cfg and pe.latency == 2

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from qtpe.hdl.config import PEConfig
+from qtpe.hdl.config import MacConfig
 from qtpe.hdl.formats import Overflow, QType
 from qtpe.tb.models.formats import check_operands, fit, random_operands
 from qtpe.tb.models.mac import dot, mac_stream
@@ -30,7 +30,7 @@ def reference(cfg, w, a, valid, clear):
 
 
 CONFIGS = [
-    PEConfig(weight=QType.parse(w), activation=QType.parse(a), acc_bits=acc, overflow=ov)
+    MacConfig(weight=QType.parse(w), activation=QType.parse(a), acc_bits=acc, overflow=ov)
     for w, a in [("int8", "int8"), ("uint4", "int8"), ("int1", "uint4"), ("uint8", "uint8")]
     for acc in (None, 9)
     for ov in Overflow
@@ -53,8 +53,8 @@ def test_hand_values_wrap_and_saturate():
     w = [127, -128, -128, 5]
     v = [True] * 4
     c = [True, False, False, True]
-    wrap = PEConfig(acc_bits=10)
-    sat = PEConfig(acc_bits=10, overflow=Overflow.SATURATE)
+    wrap = MacConfig(acc_bits=10)
+    sat = MacConfig(acc_bits=10, overflow=Overflow.SATURATE)
     # 127*127 = 16129 = 15*1024 + 769 -> 769 - 1024 = -255; (-128)^2 = 16384 = 16*1024 adds 0.
     assert mac_stream(wrap, w, w, v, c).tolist() == [-255, -255, -255, 25]
     assert mac_stream(sat, w, w, v, c).tolist() == [511, 511, 511, 25]
@@ -63,9 +63,9 @@ def test_hand_values_wrap_and_saturate():
 
 
 def test_most_negative_product_and_unsigned_saturation():
-    cfg = PEConfig(weight=QType(8), activation=QType(8), acc_bits=16)
+    cfg = MacConfig(weight=QType(8), activation=QType(8), acc_bits=16)
     assert dot(cfg, [-128], [-128]) == 16384
-    u = PEConfig(weight=QType(8, False), activation=QType(8, False), acc_bits=16,
+    u = MacConfig(weight=QType(8, False), activation=QType(8, False), acc_bits=16,
                  overflow=Overflow.SATURATE)
     assert dot(u, [255, 255], [255, 255]) == 65535
 
@@ -81,4 +81,4 @@ def test_operands_outside_format_rejected():
     with pytest.raises(ValueError, match=r"weight value 8 is outside int4 \(allowed -8..7\)"):
         check_operands([1, 8], QType(4), "weight")
     with pytest.raises(ValueError, match="activation value -1 is outside uint8"):
-        mac_stream(PEConfig(activation=QType(8, False)), [1], [-1], [True], [False])
+        mac_stream(MacConfig(activation=QType(8, False)), [1], [-1], [True], [False])

@@ -7,29 +7,29 @@ Each (simulator, config) builds once in its own folder and runs every cocotb tes
 import pytest
 
 from qtpe.gen.flow import simulate
-from qtpe.hdl.config import PEConfig
+from qtpe.hdl.config import MacConfig
 from qtpe.hdl.formats import Overflow, QType
 from qtpe.sim.runner import SIMULATORS
 
 SIGNEDNESS = {"ss": (True, True), "uu": (False, False), "us": (False, True), "su": (True, False)}
 
 MATRIX = [
-    PEConfig(name=f"mac_w{w}a{a}_{sg}", weight=QType(w, SIGNEDNESS[sg][0]),
+    MacConfig(name=f"mac_w{w}a{a}_{sg}", weight=QType(w, SIGNEDNESS[sg][0]),
              activation=QType(a, SIGNEDNESS[sg][1]))
     for w in (1, 2, 4, 8) for a in (4, 8) for sg in SIGNEDNESS
 ]
 # Overflow corners: small accumulators so wrap and saturation happen often, with and without
 # the product register; the widest operands.
 EXTRA = [
-    PEConfig(name="mac_sat_ss", weight=QType(8), activation=QType(8), acc_bits=12,
+    MacConfig(name="mac_sat_ss", weight=QType(8), activation=QType(8), acc_bits=12,
              overflow=Overflow.SATURATE),
-    PEConfig(name="mac_sat_us_pipe", weight=QType(4, False), activation=QType(8), acc_bits=10,
+    MacConfig(name="mac_sat_us_pipe", weight=QType(4, False), activation=QType(8), acc_bits=10,
              overflow=Overflow.SATURATE, pipeline=True),
-    PEConfig(name="mac_sat_uu", weight=QType(4, False), activation=QType(4, False), acc_bits=8,
+    MacConfig(name="mac_sat_uu", weight=QType(4, False), activation=QType(4, False), acc_bits=8,
              overflow=Overflow.SATURATE),
-    PEConfig(name="mac_wrap_su_pipe", weight=QType(2), activation=QType(8, False), acc_bits=6,
+    MacConfig(name="mac_wrap_su_pipe", weight=QType(2), activation=QType(8, False), acc_bits=6,
              pipeline=True),
-    PEConfig(name="mac_w16a16", weight=QType(16), activation=QType(16), acc_bits=40),
+    MacConfig(name="mac_w16a16", weight=QType(16), activation=QType(16), acc_bits=40),
 ]
 
 

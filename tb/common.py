@@ -1,0 +1,127 @@
+"""Reusable cocotb testbench parts: config loading, seeding, clock/reset, in-order checking.
+
+Imported only inside a simulator process. Each PE's testbench subclasses ``StreamTestbench``:
+it drives inputs itself, feeds its golden model, queues expected outputs with ``expect`` and
+implements ``sample`` to read one output (or ``None``) after a rising edge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ReadOnly, RisingEdge
+
+from qtpe.hdl.config import PEConfig
+
+__all__ = ["CLOCK_NS", "load_config", "make_rng", "to_bits", "StreamTestbench"]
+
+CLOCK_NS = 10
+MAX_REPORTED_ERRORS = 20
+
+
+def load_config() -> PEConfig:
+    """The design's config, passed by ``qtpe.gen.flow.simulate`` as JSON in ``QTPE_CONFIG``."""
+    return PEConfig.from_dict(json.loads(os.environ["QTPE_CONFIG"]))
+
+
+def make_rng(dut) -> np.random.Generator:
+    """A numpy generator seeded from cocotb's per-test seed, logged for replay."""
+    seed = cocotb.RANDOM_SEED
+    run_seed = os.environ.get("COCOTB_RANDOM_SEED", "?")
+    dut._log.info("seed %s (this test: %d); replay with 'qtpe sim ... --seed %s'",
+                  run_seed, seed, run_seed)
+    return np.random.default_rng(seed)
+
+
+def to_bits(value: int, bits: int) -> int:
+    """Two's-complement bit pattern of ``value`` in ``bits`` bits (what a port is driven with)."""
+    return int(value) & ((1 << bits) - 1)
+
+
+class StreamTestbench:
+    """Clock, synchronous reset, a monitor coroutine and an in-order checker.
+
+    ``expect(value, what)`` queues the next expected output; the monitor calls ``sample()``
+    after every rising edge (in the read-only phase) and compares each output it returns with
+    the oldest expected value. ``finish()`` waits ``drain_cycles`` and fails on mismatches,
+    missing outputs or outputs that came without an expected value.
+    """
+
+    def __init__(self, dut, cfg: PEConfig):
+        self.dut = dut
+        self.cfg = cfg
+        self.expected: deque[tuple[object, str]] = deque()
+        self.errors: list[str] = []
+        self.checked = 0
+
+    # -- to implement -----------------------------------------------------------------------
+    def idle(self) -> None:
+        """Drive every input to its idle value (reset excluded)."""
+        raise NotImplementedError
+
+    def sample(self):
+        """Read one output after a rising edge, or return ``None`` when there is none."""
+        raise NotImplementedError
+
+    def model_reset(self) -> None:
+        """Return the golden model to its reset state."""
+        raise NotImplementedError
+
+    @property
+    def drain_cycles(self) -> int:
+        return self.cfg.latency + 2
+
+    # -- provided ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        cocotb.start_soon(Clock(self.dut.clk, CLOCK_NS, unit="ns").start())
+        self.dut.rst.value = 0
+        self.idle()
+        await self.reset()
+        cocotb.start_soon(self._monitor_loop())
+
+    async def reset(self, cycles: int = 2) -> None:
+        """Synchronous reset; in-flight results are dropped with the model's state."""
+        self.dut.rst.value = 1
+        for _ in range(cycles):
+            await RisingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+        self.model_reset()
+        await RisingEdge(self.dut.clk)
+        self.expected.clear()
+
+    def expect(self, value, what: str) -> None:
+        self.expected.append((value, what))
+
+    async def _monitor_loop(self) -> None:
+        while True:
+            await RisingEdge(self.dut.clk)
+            await ReadOnly()
+            got = self.sample()
+            if got is None:
+                continue
+            if not self.expected:
+                self._error(f"unexpected output {got}")
+                continue
+            want, what = self.expected.popleft()
+            self.checked += 1
+            if got != want:
+                self._error(f"{what}: got {got}, expected {want}")
+
+    def _error(self, text: str) -> None:
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(text)
+
+    async def finish(self) -> None:
+        """Wait out the pipeline, then fail on any mismatch, missing or extra output."""
+        for _ in range(self.drain_cycles):
+            await RisingEdge(self.dut.clk)
+        if self.expected:
+            self._error(f"{len(self.expected)} expected outputs never came")
+        assert not self.errors, "\n".join(self.errors)
+        assert self.checked > 0, "no outputs were checked"
+        self.dut._log.info("checked %d outputs", self.checked)

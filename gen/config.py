@@ -36,6 +36,10 @@ PRESETS: dict[str, tuple[PEConfig, str]] = {
         dataclasses.replace(_BASE, name="qtpe_mac_w2a8", weight=QType(2, True)),
         "INT2 weights x INT8 activations, accumulator derived for depth 256",
     ),
+    "mac_w4a8_l8": (
+        dataclasses.replace(_BASE, name="qtpe_mac_w4a8_l8", weight=QType(4, True), lanes=8),
+        "8-lane INT4 x INT8 dot-product MAC (8 MACs/cycle), accumulator for depth 256",
+    ),
     "mac_w4a8_sat_pipe": (
         dataclasses.replace(
             _BASE, name="qtpe_mac_w4a8_sat_pipe", weight=QType(4, True), acc_bits=16,

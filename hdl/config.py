@@ -17,9 +17,10 @@ from typing import ClassVar
 
 from .formats import ACC_MAX_BITS, ACC_MIN_BITS, AccType, Overflow, QType
 
-__all__ = ["PEKind", "PEConfig", "MacConfig", "CONFIG_TYPES", "DEPTH_MAX"]
+__all__ = ["PEKind", "PEConfig", "MacConfig", "CONFIG_TYPES", "DEPTH_MAX", "LANES_MAX"]
 
 DEPTH_MAX = 1 << 24
+LANES_MAX = 64
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -169,21 +170,31 @@ class PEConfig:
 
 @dataclass(frozen=True)
 class MacConfig(PEConfig):
-    """Multiply-accumulate PE.
+    """Multiply-accumulate PE: a dot product of ``lanes`` weight x activation pairs per cycle.
 
     Attributes:
-        pipeline: register the product before the accumulator (latency 2 instead of 1).
+        lanes: parallel multipliers feeding one adder tree and one accumulator (1 to 64).
+        pipeline: register the lane sum before the accumulator (latency 2 instead of 1).
+    ``depth`` counts products, so the derived accumulator holds ``depth`` products whatever
+    the number of lanes.
     """
 
     kind: ClassVar[PEKind] = PEKind.MAC
-    KEYS: ClassVar[frozenset[str]] = PEConfig.KEYS | {"pipeline"}
+    KEYS: ClassVar[frozenset[str]] = PEConfig.KEYS | {"lanes", "pipeline"}
 
     name: str = "qtpe_mac"
+    lanes: int = 1
     pipeline: bool = False
 
     def __post_init__(self):
+        _check_int("lanes", self.lanes, 1, LANES_MAX)
         super().__post_init__()
         _check_bool("pipeline", self.pipeline)
+
+    @property
+    def dot_bits(self) -> int:
+        """Width that holds the exact sum of ``lanes`` products."""
+        return self.product_bits + (self.lanes - 1).bit_length()
 
     @property
     def latency(self) -> int:
@@ -191,7 +202,7 @@ class MacConfig(PEConfig):
 
     @property
     def macs_per_cycle(self) -> float:
-        return 1.0
+        return float(self.lanes)
 
 
 CONFIG_TYPES: dict[PEKind, type[PEConfig]] = {PEKind.MAC: MacConfig}

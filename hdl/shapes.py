@@ -1,10 +1,10 @@
-"""Amaranth shapes and overflow handling for the records in ``qtpe.hdl.formats``."""
+"""Amaranth shapes, overflow handling and adder trees for the records in ``qtpe.hdl.formats``."""
 
-from amaranth.hdl import Const, Mux, Shape, Value, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 
 from .formats import AccType, Overflow, QType
 
-__all__ = ["operand_shape", "acc_shape", "fit_to_acc"]
+__all__ = ["operand_shape", "acc_shape", "fit_to_acc", "tree_sum"]
 
 
 def operand_shape(q: QType) -> Shape:
@@ -28,3 +28,26 @@ def fit_to_acc(value: Value, acc: AccType) -> Value:
     hi = Const(acc.max, shape)
     lo = Const(acc.min, shape)
     return Mux(value > acc.max, hi, Mux(value < acc.min, lo, value[: acc.bits]))
+
+
+def tree_sum(m: Module, values: list[Value], shape: Shape, name: str) -> Value:
+    """Sum ``values`` with a balanced tree of adders (depth ceil(log2(n))), combinationally.
+
+    ``shape`` must hold the exact sum; every level is a named signal of that shape
+    (``{name}_s{level}_{index}``) so the Verilog reads well. Returns the root.
+    """
+    level = list(values)
+    depth = 0
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level) - 1, 2):
+            node = Signal(shape, name=f"{name}_s{depth}_{i // 2}")
+            m.d.comb += node.eq(level[i] + level[i + 1])
+            nxt.append(node)
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+        depth += 1
+    root = Signal(shape, name=name)
+    m.d.comb += root.eq(level[0])
+    return root

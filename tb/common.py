@@ -18,7 +18,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from qtpe.hdl.config import PEConfig
 
-__all__ = ["CLOCK_NS", "load_config", "make_rng", "to_bits", "StreamTestbench"]
+__all__ = ["CLOCK_NS", "load_config", "make_rng", "to_bits", "pack", "StreamTestbench"]
 
 CLOCK_NS = 10
 MAX_REPORTED_ERRORS = 20
@@ -41,6 +41,14 @@ def make_rng(dut) -> np.random.Generator:
 def to_bits(value: int, bits: int) -> int:
     """Two's-complement bit pattern of ``value`` in ``bits`` bits (what a port is driven with)."""
     return int(value) & ((1 << bits) - 1)
+
+
+def pack(values, bits: int) -> int:
+    """Pack a lane array into one flat port value: lane ``i`` at bits ``[i*bits +: bits]``."""
+    word = 0
+    for i, v in enumerate(values):
+        word |= to_bits(int(v), bits) << (i * bits)
+    return word
 
 
 class StreamTestbench:

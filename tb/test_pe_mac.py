@@ -22,15 +22,18 @@ async def random_stream(dut):
     tb = MacTestbench(dut, cfg)
     await tb.start()
     n = 2000
-    w = random_operands(rng, cfg.weight, n)
-    a = random_operands(rng, cfg.activation, n)
+    w = random_operands(rng, cfg.weight, (n, cfg.lanes))
+    a = random_operands(rng, cfg.activation, (n, cfg.lanes))
     await tb.drive(w, a, rng.random(n) < 0.8, rng.random(n) < 0.08, tag="random")
     await tb.finish()
 
 
 @cocotb.test()
 async def corner_products(dut):
-    """Every pair of corner values (min, max, 0, +-1, min+1, max-1) alone and accumulated."""
+    """Every pair of corner values (min, max, 0, +-1, min+1, max-1) alone and accumulated.
+
+    The pair is driven on every lane at once (the largest lane sums).
+    """
     cfg = load_config()
     tb = MacTestbench(dut, cfg)
     await tb.start()
@@ -44,7 +47,10 @@ async def corner_products(dut):
 
 @cocotb.test()
 async def exhaustive_products(dut):
-    """All weight x activation pairs when there are at most 4096, else 4096 random pairs."""
+    """All weight x activation pairs when there are at most 4096, else 4096 random pairs.
+
+    Lane 0 gets the pair; the other lanes random operands.
+    """
     cfg = load_config()
     rng = make_rng(dut)
     tb = MacTestbench(dut, cfg)
@@ -57,7 +63,10 @@ async def exhaustive_products(dut):
         w = rng.integers(cfg.weight.min, cfg.weight.max, EXHAUSTIVE_MAX_PAIRS, endpoint=True)
         a = rng.integers(cfg.activation.min, cfg.activation.max, EXHAUSTIVE_MAX_PAIRS,
                          endpoint=True)
-    await tb.drive(w, a, clear=np.ones(w.size, dtype=bool), tag="pair")
+    ws = random_operands(rng, cfg.weight, (w.size, cfg.lanes))
+    acts = random_operands(rng, cfg.activation, (w.size, cfg.lanes))
+    ws[:, 0], acts[:, 0] = w, a
+    await tb.drive(ws, acts, clear=np.ones(w.size, dtype=bool), tag="pair")
     await tb.finish()
 
 
@@ -70,7 +79,7 @@ async def overflow_run(dut):
     big = cfg.weight.min if cfg.weight.signed else cfg.weight.max
     act_big = cfg.activation.min if cfg.activation.signed else cfg.activation.max
     # Steps needed to cross the accumulator range once, capped to keep the test short.
-    prod = max(abs(big * act_big), 1)
+    prod = max(abs(big * act_big) * cfg.lanes, 1)
     steps = min((1 << cfg.acc.bits) // prod + 8, 1500)
     w = np.full(steps, big)
     a = np.full(steps, act_big)
@@ -91,8 +100,8 @@ async def clear_and_reset(dut):
     rng = make_rng(dut)
     tb = MacTestbench(dut, cfg)
     await tb.start()
-    w = random_operands(rng, cfg.weight, 12)
-    a = random_operands(rng, cfg.activation, 12)
+    w = random_operands(rng, cfg.weight, (12, cfg.lanes))
+    a = random_operands(rng, cfg.activation, (12, cfg.lanes))
     await tb.drive(w, a, tag="before")
     await tb.drive([0, 0], [0, 0], valid=[False, False], clear=[True, False], tag="idle-clear")
     await tb.drive(w, a, tag="after-clear")

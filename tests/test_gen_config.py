@@ -29,7 +29,8 @@ def test_toml_file(tmp_path):
 @pytest.mark.parametrize("sets,match", [
     (["weight=int0"], r"operand width must be 1 to 16 bits, not 0 \(int0\)"),
     (["activation=int17"], r"not 17 \(int17\)"),
-    (["lanes=8"], "unknown key 'lanes'"),
+    (["groups=8"], "unknown key 'groups'"),
+    (["lanes=65"], "lanes must be an integer from 1 to 64, not 65"),
     (["overflow=clip"], "overflow must be one of 'wrap', 'saturate', not 'clip'"),
     (["acc_bits=1"], "acc_bits must be an integer from 2 to 48, not 1"),
     (["depth=-3"], "depth must be an integer from 1"),

@@ -27,7 +27,7 @@ def test_verilog_holds_no_machine_paths():
     text = emit_verilog(MacConfig(pipeline=True))
     for needle in ("/work", "/home", "/tmp", "/usr", ".py:", "src ="):
         assert needle not in text
-    assert "module qtpe_mac(" in text and "product_r" in text
+    assert "module qtpe_mac(" in text and "dot_r" in text
 
 
 def test_write_design_outputs(tmp_path):

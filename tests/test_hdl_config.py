@@ -52,8 +52,8 @@ def test_dict_round_trip():
 
 
 def test_unknown_key():
-    with pytest.raises(ValueError, match="unknown key 'lanes' for pe = 'mac'"):
-        PEConfig.from_dict({"lanes": 8})
+    with pytest.raises(ValueError, match="unknown key 'groups' for pe = 'mac'"):
+        PEConfig.from_dict({"groups": 8})
     with pytest.raises(ValueError, match="pe must be one of 'mac', not 'lut'"):
         PEConfig.from_dict({"pe": "lut"})
 
@@ -61,3 +61,11 @@ def test_unknown_key():
 def test_base_record_is_abstract():
     with pytest.raises(TypeError, match="PEConfig is abstract"):
         PEConfig()
+
+
+def test_lanes():
+    cfg = MacConfig(lanes=8)
+    assert cfg.dot_bits == 16 + 3 and cfg.macs_per_cycle == 8.0
+    assert cfg.acc.bits == 24  # depth counts products, not cycles
+    with pytest.raises(ValueError, match="lanes must be an integer from 1 to 64, not 0"):
+        MacConfig(lanes=0)

@@ -18,6 +18,8 @@ CONFIGS = [
     MacConfig(weight=QType(8, False), activation=QType(8, False), acc_bits=12,
              overflow=Overflow.SATURATE, pipeline=True),
     MacConfig(weight=QType(16), activation=QType(16), acc_bits=48),
+    MacConfig(weight=QType(3), activation=QType(5, False), lanes=7, acc_bits=12,
+              overflow=Overflow.SATURATE, pipeline=True),
 ]
 
 
@@ -30,8 +32,9 @@ def run_stream(cfg, w, a, valid, clear):
             if i < len(w):
                 ctx.set(dut.in_valid, int(valid[i]))
                 ctx.set(dut.clear, int(clear[i]))
-                ctx.set(dut.weight, int(w[i]))
-                ctx.set(dut.act, int(a[i]))
+                for lane in range(cfg.lanes):
+                    ctx.set(dut.weight[lane], int(w[i, lane]))
+                    ctx.set(dut.act[lane], int(a[i, lane]))
             else:
                 ctx.set(dut.in_valid, 0)
                 ctx.set(dut.clear, 0)
@@ -46,13 +49,13 @@ def run_stream(cfg, w, a, valid, clear):
     return got
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.weight}x{c.activation}-{c.acc}"
-                         f"{'-pipe' if c.pipeline else ''}")
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"l{c.lanes}-{c.weight}x{c.activation}-"
+                         f"{c.acc}{'-pipe' if c.pipeline else ''}")
 def test_matches_model(cfg):
     rng = np.random.default_rng(7)
     n = 400
-    w = random_operands(rng, cfg.weight, n)
-    a = random_operands(rng, cfg.activation, n)
+    w = random_operands(rng, cfg.weight, (n, cfg.lanes))
+    a = random_operands(rng, cfg.activation, (n, cfg.lanes))
     valid, clear = rng.random(n) < 0.85, rng.random(n) < 0.1
     assert run_stream(cfg, w, a, valid, clear) == mac_stream(cfg, w, a, valid, clear).tolist()
 

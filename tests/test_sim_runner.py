@@ -38,8 +38,8 @@ def test_wrong_rtl_fails_the_cocotb_tests(simulator, tmp_path):
     cfg = preset("mac_w4a8")
     vpath, _ = write_design(cfg, tmp_path)
     text = vpath.read_text()
-    assert text.count("+ $signed(product)") == 1
-    vpath.write_text(text.replace("+ $signed(product)", "- $signed(product)"))
+    assert text.count("+ $signed(product_l0)") == 1
+    vpath.write_text(text.replace("+ $signed(product_l0)", "- $signed(product_l0)"))
     result = run_cocotb(simulator, [vpath], cfg.name, tmp_path / simulator,
                         "qtpe.tb.test_pe_mac", extra_env={"QTPE_CONFIG": json.dumps(cfg.to_dict())},
                         seed=1)

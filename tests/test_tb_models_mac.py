@@ -82,3 +82,13 @@ def test_operands_outside_format_rejected():
         check_operands([1, 8], QType(4), "weight")
     with pytest.raises(ValueError, match="activation value -1 is outside uint8"):
         mac_stream(MacConfig(activation=QType(8, False)), [1], [-1], [True], [False])
+
+
+def test_lanes_sum_per_cycle():
+    cfg = MacConfig(lanes=3, acc_bits=10)
+    w = [[1, 2, 3], [-128, -128, -128]]
+    a = [[4, 5, 6], [-128, -128, -128]]
+    # 4 + 10 + 18 = 32; then 32 + 3 * 16384 = 49184 = 48 * 1024 + 32 -> 32 (wraps to itself)
+    assert mac_stream(cfg, w, a, [True, True], [True, False]).tolist() == [32, 32]
+    with pytest.raises(ValueError, match=r"must be \(n, 3\)"):
+        mac_stream(cfg, [1, 2], [1, 2], [True, True], [False, False])

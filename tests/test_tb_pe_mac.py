@@ -30,6 +30,11 @@ EXTRA = [
     MacConfig(name="mac_wrap_su_pipe", weight=QType(2), activation=QType(8, False), acc_bits=6,
              pipeline=True),
     MacConfig(name="mac_w16a16", weight=QType(16), activation=QType(16), acc_bits=40),
+    # Lanes: an odd count, a power of two with saturation, and the most-negative-heavy int1.
+    MacConfig(name="mac_l3_w4a8_us", weight=QType(4, False), activation=QType(8), lanes=3),
+    MacConfig(name="mac_l8_w8a8_sat_pipe", lanes=8, acc_bits=16, overflow=Overflow.SATURATE,
+              pipeline=True),
+    MacConfig(name="mac_l5_w1a4_ss", weight=QType(1), activation=QType(4), lanes=5),
 ]
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from qtpe.hdl.config import PEConfig
+from qtpe.hdl.config import MacConfig, PEConfig
 
 from .formats import check_operands, fit
 
@@ -12,20 +12,23 @@ __all__ = ["MacModel", "mac_stream", "dot"]
 class MacModel:
     """Cycle-by-cycle state of the PE's accumulator (what ``acc`` holds after each edge)."""
 
-    def __init__(self, cfg: PEConfig):
+    def __init__(self, cfg: MacConfig):
         self.cfg = cfg
         self.acc = np.int64(0)
 
     def reset(self) -> None:
         self.acc = np.int64(0)
 
-    def step(self, valid: bool, clear: bool, weight: int, act: int) -> np.int64 | None:
-        """Advance one input cycle; return the new accumulator value if the input was accepted."""
+    def step(self, valid: bool, clear: bool, weight, act) -> np.int64 | None:
+        """Advance one input cycle; return the new accumulator value if the input was accepted.
+
+        ``weight``/``act`` hold ``lanes`` values each (a scalar when ``lanes`` is 1).
+        """
         if valid:
             w = check_operands(weight, self.cfg.weight, "weight")
             a = check_operands(act, self.cfg.activation, "activation")
             base = np.int64(0) if clear else self.acc
-            self.acc = fit(base + w * a, self.cfg.acc)[()]
+            self.acc = fit(base + np.sum(w * a, dtype=np.int64), self.cfg.acc)[()]
             return self.acc
         if clear:
             self.acc = np.int64(0)
@@ -35,23 +38,29 @@ class MacModel:
 def mac_stream(cfg: PEConfig, weight, act, valid, clear) -> np.ndarray:
     """Accumulator values the PE shows, one per accepted input, in order, starting from reset.
 
-    Inputs are per-cycle arrays of equal length (``valid``/``clear`` booleans). Each accepted
-    input gives ``fit((clear ? 0 : acc) + w*a)``; a cycle with ``clear`` and no ``valid``
-    zeroes the accumulator. Values of ``weight``/``act`` on cycles without ``valid`` are ignored.
+    Inputs are per-cycle: ``valid``/``clear`` booleans of length n, ``weight``/``act`` of shape
+    (n,) for one lane or (n, lanes). Each accepted input gives
+    ``fit((clear ? 0 : acc) + sum_i w_i*a_i)``; a cycle with ``clear`` and no ``valid`` zeroes
+    the accumulator. Operands on cycles without ``valid`` are ignored.
     """
     valid = np.asarray(valid, dtype=bool)
     clear = np.asarray(clear, dtype=bool)
-    w = check_operands(np.where(valid, weight, 0), cfg.weight, "weight")
-    a = check_operands(np.where(valid, act, 0), cfg.activation, "activation")
-    if not (w.shape == a.shape == valid.shape == clear.shape):
-        raise ValueError("weight, act, valid and clear must have the same length")
+    w = np.asarray(weight, dtype=np.int64).reshape(valid.shape[0], -1)
+    a = np.asarray(act, dtype=np.int64).reshape(valid.shape[0], -1)
+    if not (w.shape == a.shape == (valid.shape[0], cfg.lanes) and clear.shape == valid.shape):
+        raise ValueError(f"weight and act must be (n, {cfg.lanes}), valid and clear (n,)")
+    w = check_operands(np.where(valid[:, None], w, 0), cfg.weight, "weight")
+    a = check_operands(np.where(valid[:, None], a, 0), cfg.activation, "activation")
     model = MacModel(cfg)
     outs = [model.step(v, c, x, y) for v, c, x, y in zip(valid, clear, w, a, strict=True)]
     return np.array([o for o in outs if o is not None], dtype=np.int64)
 
 
 def dot(cfg: PEConfig, weight, act) -> np.int64:
-    """One dot product accumulated from zero in input order, with the PE's overflow policy."""
+    """One dot product accumulated from zero in input order, with the PE's overflow policy.
+
+    ``weight``/``act``: (n,) or (n, lanes), one row per cycle.
+    """
     n = np.asarray(weight).shape[0]
     valid = np.ones(n, dtype=bool)
     clear = np.zeros(n, dtype=bool)

@@ -15,9 +15,11 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from .formats import ACC_MAX_BITS, ACC_MIN_BITS, AccType, Overflow, QType
+from .formats import ACC_MAX_BITS, ACC_MIN_BITS, AccType, GroupScale, Overflow, QType, ScaleKind
 
-__all__ = ["PEKind", "PEConfig", "MacConfig", "CONFIG_TYPES", "DEPTH_MAX", "LANES_MAX"]
+__all__ = [
+    "PEKind", "PEConfig", "GroupScaled", "MacConfig", "CONFIG_TYPES", "DEPTH_MAX", "LANES_MAX",
+]
 
 DEPTH_MAX = 1 << 24
 LANES_MAX = 64
@@ -66,6 +68,10 @@ class PEConfig:
     KEYS: ClassVar[frozenset[str]] = frozenset(
         {"name", "pe", "weight", "activation", "acc_bits", "overflow", "depth"}
     )
+    # How from_dict turns a TOML/JSON value into the field's type (other keys pass through).
+    PARSERS: ClassVar[dict] = {
+        "weight": QType.parse, "activation": QType.parse, "overflow": Overflow.parse,
+    }
 
     name: str = "qtpe_pe"
     weight: QType = field(default_factory=lambda: QType(8, True))
@@ -145,12 +151,10 @@ class PEConfig:
                     f"unknown key {key!r} for pe = {kind.value!r}; allowed: "
                     f"{', '.join(sorted(config_type.KEYS))}"
                 )
-        kwargs = {k: v for k, v in data.items() if k != "pe"}
-        for role in ("weight", "activation"):
-            if role in kwargs:
-                kwargs[role] = QType.parse(kwargs[role])
-        if "overflow" in kwargs:
-            kwargs["overflow"] = Overflow.parse(kwargs["overflow"])
+        kwargs = {
+            k: config_type.PARSERS[k](v) if k in config_type.PARSERS else v
+            for k, v in data.items() if k != "pe"
+        }
         return config_type(**kwargs)
 
     def to_dict(self) -> dict:
@@ -166,6 +170,41 @@ class PEConfig:
                 value = value.value
             out[f.name] = value
         return out
+
+
+@dataclass(frozen=True)
+class GroupScaled:
+    """Mixin for PE configs with optional per-group dequantization (see ``GroupScale``).
+
+    Put it before ``PEConfig`` in the bases: ``class XConfig(GroupScaled, PEConfig)``, and
+    add ``GroupScaled.KEYS`` / ``GroupScaled.PARSERS`` to the kind's own. ``group_size = 0``
+    turns the unit off. A kind whose derived accumulator should cover the scaled sums adds
+    ``group_growth_bits`` to its width.
+    """
+
+    KEYS: ClassVar[frozenset[str]] = frozenset({"group_size", "group_scale", "scale_bits"})
+    PARSERS: ClassVar[dict] = {"group_scale": ScaleKind.parse}
+
+    group_size: int = 0
+    group_scale: ScaleKind = ScaleKind.INT
+    scale_bits: int = 8
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_int("group_size", self.group_size, 0, DEPTH_MAX)
+        if not isinstance(self.group_scale, ScaleKind):
+            raise TypeError(f"group_scale must be a ScaleKind, not {self.group_scale!r}")
+        _ = self.group  # building the record validates scale_bits for the scale kind
+
+    @property
+    def group(self) -> GroupScale | None:
+        if self.group_size == 0:
+            return None
+        return GroupScale(self.group_size, self.group_scale, self.scale_bits)
+
+    @property
+    def group_growth_bits(self) -> int:
+        return 0 if self.group is None else self.group.growth_bits
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@ import enum
 import re
 from dataclasses import dataclass
 
-__all__ = ["Overflow", "QType", "AccType", "QTYPE_MIN_BITS", "QTYPE_MAX_BITS", "ACC_MAX_BITS"]
+__all__ = [
+    "Overflow", "QType", "AccType", "ScaleKind", "GroupScale",
+    "QTYPE_MIN_BITS", "QTYPE_MAX_BITS", "ACC_MAX_BITS",
+]
 
 QTYPE_MIN_BITS = 1
 QTYPE_MAX_BITS = 16
@@ -117,3 +120,65 @@ class AccType:
 
     def __str__(self) -> str:
         return f"{'int' if self.signed else 'uint'}{self.bits}/{self.overflow.value}"
+
+
+class ScaleKind(enum.Enum):
+    """How a group's partial sum is rescaled (per-group dequantization).
+
+    ``INT``: multiplied by an unsigned integer scale of ``bits`` bits (0 .. 2^bits - 1).
+    ``POT``: multiplied by 2^e, e an unsigned exponent of ``bits`` bits (a left shift by
+    0 .. 2^bits - 1).
+    """
+
+    INT = "int"
+    POT = "pot"
+
+    @classmethod
+    def parse(cls, text: object) -> ScaleKind:
+        if isinstance(text, ScaleKind):
+            return text
+        for member in cls:
+            if member.value == text:
+                return member
+        allowed = ", ".join(repr(m.value) for m in cls)
+        raise ValueError(f"group_scale must be one of {allowed}, not {text!r}")
+
+
+SCALE_MAX_BITS = {ScaleKind.INT: 16, ScaleKind.POT: 4}
+
+
+@dataclass(frozen=True)
+class GroupScale:
+    """Per-group dequantization: every ``size`` weights, the group's exact partial sum is
+    multiplied by the group's scale (``kind``, ``bits``) and added to the accumulator.
+
+    The scaled partial sum is exact; only the accumulator wraps or saturates.
+    """
+
+    size: int
+    kind: ScaleKind = ScaleKind.INT
+    bits: int = 8
+
+    def __post_init__(self):
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise ValueError(f"group_size must be a positive integer, not {self.size!r}")
+        if not isinstance(self.kind, ScaleKind):
+            raise TypeError(f"group_scale must be a ScaleKind, not {self.kind!r}")
+        hi = SCALE_MAX_BITS[self.kind]
+        if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not (
+            1 <= self.bits <= hi
+        ):
+            raise ValueError(
+                f"scale_bits must be an integer from 1 to {hi} for group_scale = "
+                f"{self.kind.value!r}, not {self.bits!r}"
+            )
+
+    @property
+    def max_scale(self) -> int:
+        """Largest scale field value (the integer scale, or the exponent)."""
+        return (1 << self.bits) - 1
+
+    @property
+    def growth_bits(self) -> int:
+        """Bits a partial sum can grow by when scaled."""
+        return self.bits if self.kind is ScaleKind.INT else self.max_scale

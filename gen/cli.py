@@ -18,6 +18,13 @@ __all__ = ["main"]
 TARGETS = ("generic", "ecp5", "asic")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line naming the bad value and what is allowed, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"qtpe: error: {message} (see '{self.prog} --help')\n")
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset",
@@ -28,8 +35,8 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qtpe", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="qtpe", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("generate", help="write <top>.v and <top>.json")
     _add_config_args(p)
@@ -87,8 +94,10 @@ def _cmd_sim(args) -> int:
               f"passed (seed {result.seed})")
         if not result.ok:
             print(f"log: {result.log}" if args.out else result.log.read_text()[-3000:])
-        if args.waves and args.out:
-            print(f"waves in {result.log.parent}")
+        if args.waves:
+            traces = sorted(p.name for p in result.log.parent.glob("*.[fv][sc][td]"))
+            where = result.log.parent if args.out else "the temporary build folder (give -o)"
+            print(f"waves: {', '.join(traces) or 'none written'} in {where}")
     return 0 if result.ok else 1
 
 

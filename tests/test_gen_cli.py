@@ -50,3 +50,26 @@ def test_lint_command():
     proc = run_cli("lint", "--preset", "mac_w4a8_sat_pipe")
     assert proc.returncode == 0, proc.stderr
     assert "lint clean" in proc.stdout
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["synth", "--target", "vhdl", "-o", "OUT"], "invalid choice: 'vhdl'"),
+    (["sim", "--sim", "xsim"], "invalid choice: 'xsim'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_arguments_one_line(tmp_path, args, needle):
+    out = tmp_path / "out"
+    proc = run_cli(*[str(out) if a == "OUT" else a for a in args])
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("qtpe: error: ") and needle in lines[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("simulator,trace", [("icarus", ".fst"), ("verilator", ".vcd")])
+def test_sim_waves_and_seed(tmp_path, simulator, trace):
+    proc = run_cli("sim", "--preset", "mac_w2a8", "--sim", simulator, "--waves", "--seed", "5",
+                   "--testcase", "corner_products", "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "PASS" in proc.stdout and "(seed 5)" in proc.stdout
+    assert list((tmp_path / simulator).glob(f"*{trace}"))

@@ -113,6 +113,30 @@ def generic_flow(verilog: Path, top: str, workdir: Path) -> GenericReport:
     )
 
 
+# ABC9's post-mapping check '&verify' (on by default in recent Yosys) can hit an ABC assertion
+# (Gia_ManDupMarked) on designs with many carry boxes, e.g. the bit-serial PE's adder trees.
+# Natively that only loses the check; in YoWASP the abort kills Yosys. The mapping itself is
+# written before the check and does not change.
+_NO_ABC9_VERIFY = "scratchpad -set abc9.verify 0\n"
+
+
+def _synth_ecp5(top: str, options: str = "") -> str:
+    """``synth_ecp5 -top top`` with two work-arounds for Yosys 0.70 in YoWASP.
+
+    ABC9's post-mapping check is off (``_NO_ABC9_VERIFY``), and the unused named wires are
+    purged before LUT mapping: ABC9's reintegration of the mapped netlist otherwise trips the
+    RTLIL assertion ``GetSize(conn.first) == GetSize(conn.second)`` in its name recovery on
+    some designs (the bit-serial PE with 6 or more lanes, alone or in its wrapper). The
+    purged wires drive nothing, so the logic and the mapping are unchanged.
+    """
+    return (
+        f"{_NO_ABC9_VERIFY}"
+        f"synth_ecp5 -top {top} -run :map_luts\n"
+        "opt_clean -purge\n"
+        f"synth_ecp5 -top {top} -run map_luts:{options}\n"
+    )
+
+
 def ecp5_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Ecp5Report:
     """ECP5 resources of ``top`` alone and Fmax of its registered-I/O wrapper after P&R.
 
@@ -124,14 +148,20 @@ def ecp5_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Ecp
     wrapper = write_regio_wrapper(source, top, workdir, clock)
     design_stat, netlist, report = "ecp5.design.stat.json", "ecp5.regio.json", "ecp5.report.json"
     _fresh(workdir, design_stat, netlist, report)
+    # Two Yosys processes: a second synth_ecp5 in the same process trips an RTLIL assertion in
+    # ABC9's reintegration (Yosys 0.70, "GetSize(conn.first) == GetSize(conn.second)") on
+    # designs with wide LUT adder trees, e.g. the shift-add PE; each run alone is fine.
+    run_yosys(
+        f"read_verilog {source.as_posix()}\n"
+        + _synth_ecp5(top)
+        + f"tee -q -o {design_stat} stat -json\n",
+        workdir,
+        name="ecp5.design.yosys",
+    )
     run_yosys(
         f"read_verilog {source.as_posix()}\n"
         f"read_verilog {wrapper.path.name}\n"
-        "design -save qtpe_input\n"
-        f"synth_ecp5 -top {top}\n"
-        f"tee -q -o {design_stat} stat -json\n"
-        "design -load qtpe_input\n"
-        f"synth_ecp5 -top {wrapper.module} -json {netlist}\n",
+        + _synth_ecp5(wrapper.module, f" -json {netlist}"),
         workdir,
         name="ecp5.yosys",
     )
@@ -253,7 +283,9 @@ def asic_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Asi
         + _asic_synth_commands(top, lib, "asic.design")
         + "design -load qtpe_input\n"
         + _asic_synth_commands(wrapper.module, lib, "asic.regio")
-        + f"write_verilog -noattr -noexpr -nohex -nodec {netlist}\n",
+        # -simple-lhs: OpenSTA's parser rejects concatenations on the left of an assign (left
+        # where flattening merged wires, e.g. the bit-serial PE's weight codes).
+        + f"write_verilog -noattr -noexpr -nohex -nodec -simple-lhs {netlist}\n",
         workdir,
         name="asic.yosys",
     )

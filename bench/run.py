@@ -21,7 +21,11 @@ from qtpe.gen.emit import write_atomic
 from qtpe.gen.flow import synthesize
 
 HERE = Path(__file__).resolve().parent
-BENCH_PRESETS = ("mac_w8a8", "mac_w4a8", "mac_w2a8", "mac_w4a8_sat_pipe", "mac_w4a8_l8")
+BENCH_PRESETS = ("mac_w8a8", "mac_w4a8", "mac_w2a8", "mac_w4a8_sat_pipe", "mac_w4a8_l8",
+                 "mac_w2a8_l8", "bitserial_w4a8_l8", "bitserial_w2a8_l8",
+                 "bitserial_w4a8_l8_bitmod", "shiftadd_pot_w4a8", "shiftadd_int_w4a8",
+                 "shiftadd_int_w4a8_g128", "lut_w2a8_g4", "lut_ternary_a8_g4",
+                 "lut_w4a8_g4")
 
 
 def machine() -> str:

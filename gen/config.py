@@ -10,8 +10,15 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-from qtpe.hdl.config import MacConfig, PEConfig
-from qtpe.hdl.formats import Overflow, QType
+from qtpe.hdl.config import (
+    BitSerialConfig,
+    BitSerialDType,
+    LutConfig,
+    MacConfig,
+    PEConfig,
+    ShiftAddConfig,
+)
+from qtpe.hdl.formats import Overflow, PlaneType, PotType, QType, ScaleKind
 
 __all__ = ["ConfigError", "PRESETS", "DEFAULT_PRESET", "preset", "load_config", "parse_set"]
 
@@ -21,6 +28,9 @@ class ConfigError(ValueError):
 
 
 _BASE = MacConfig()
+_BASE_BITSERIAL = BitSerialConfig(lanes=8)
+_BASE_SHIFTADD = ShiftAddConfig(lanes=8)  # 8 MACs/cycle, as mac_w4a8_l8
+_BASE_LUT = LutConfig(g=4, symmetric=True, sharing=2)  # 4 x 2 = 8 MACs/cycle, as the *_l8 MACs
 
 # name -> (config, one-line description). Built with dataclasses.replace from one default.
 PRESETS: dict[str, tuple[PEConfig, str]] = {
@@ -40,12 +50,64 @@ PRESETS: dict[str, tuple[PEConfig, str]] = {
         dataclasses.replace(_BASE, name="qtpe_mac_w4a8_l8", weight=QType(4, True), lanes=8),
         "8-lane INT4 x INT8 dot-product MAC (8 MACs/cycle), accumulator for depth 256",
     ),
+    "mac_w2a8_l8": (
+        dataclasses.replace(_BASE, name="qtpe_mac_w2a8_l8", weight=QType(2, True), lanes=8),
+        "8-lane INT2 x INT8 dot-product MAC (8 MACs/cycle), accumulator for depth 256",
+    ),
+    "bitserial_w4a8_l8": (
+        dataclasses.replace(_BASE_BITSERIAL, name="qtpe_bitserial_w4a8_l8", weight=QType(4)),
+        "8-lane bit-serial PE, weights int1..int4 at run time x INT8 (8/k MACs/cycle)",
+    ),
+    "bitserial_w2a8_l8": (
+        dataclasses.replace(_BASE_BITSERIAL, name="qtpe_bitserial_w2a8_l8", weight=QType(2)),
+        "8-lane bit-serial PE, weights int1..int2 at run time x INT8 (8/k MACs/cycle)",
+    ),
+    "bitserial_w4a8_l8_bitmod": (
+        dataclasses.replace(
+            _BASE_BITSERIAL, name="qtpe_bitserial_w4a8_l8_bitmod", weight=QType(4),
+            dtype=BitSerialDType.SPECIAL, special_bits=5, group_size=128, scale_bits=8,
+        ),
+        "8-lane bit-serial PE, BitMoD-style int4 grid + per-group special value, "
+        "groups of 128 with 8-bit scales",
+    ),
     "mac_w4a8_sat_pipe": (
         dataclasses.replace(
             _BASE, name="qtpe_mac_w4a8_sat_pipe", weight=QType(4, True), acc_bits=16,
             overflow=Overflow.SATURATE, pipeline=True,
         ),
         "INT4 x INT8 MAC, product register (latency 2), 16-bit saturating accumulator",
+    ),
+    "shiftadd_pot_w4a8": (
+        dataclasses.replace(_BASE_SHIFTADD, name="qtpe_shiftadd_pot_w4a8",
+                            weight=PotType.parse("pot4")),
+        "8-lane shift-add PE, pot4 (DenseShift +-2^0..2^7) x INT8, no multiplier; "
+        "counterpart mac_w4a8_l8",
+    ),
+    "shiftadd_int_w4a8": (
+        dataclasses.replace(_BASE_SHIFTADD, name="qtpe_shiftadd_int_w4a8", weight=QType(4)),
+        "8-lane shift-add PE, INT4 by shift-and-add of set bits x INT8; counterpart mac_w4a8_l8",
+    ),
+    "shiftadd_int_w4a8_g128": (
+        dataclasses.replace(_BASE_SHIFTADD, name="qtpe_shiftadd_int_w4a8_g128", weight=QType(4),
+                            group_size=128, group_scale=ScaleKind.POT, scale_bits=4),
+        "shiftadd_int_w4a8 + per-group dequantization: groups of 128, 4-bit power-of-two "
+        "scale (MixPE-style)",
+    ),
+    "lut_w2a8_g4": (
+        dataclasses.replace(_BASE_LUT, name="qtpe_lut_w2a8_g4", weight=QType(2)),
+        "LUT tile, INT2 weights x INT8, g=4 symmetric table shared by 2 PEs (8 MACs/cycle); "
+        "counterpart mac_w2a8_l8",
+    ),
+    "lut_ternary_a8_g4": (
+        dataclasses.replace(_BASE_LUT, name="qtpe_lut_ternary_a8_g4",
+                            weight=PlaneType.parse("ternary")),
+        "LUT tile, ternary (1.58-bit) weights x INT8, g=4 symmetric table shared by 2 PEs "
+        "(8 MACs/cycle); counterpart mac_w2a8_l8",
+    ),
+    "lut_w4a8_g4": (
+        dataclasses.replace(_BASE_LUT, name="qtpe_lut_w4a8_g4", weight=QType(4)),
+        "LUT tile, INT4 weights x INT8, g=4 symmetric table shared by 2 PEs (8 MACs/cycle); "
+        "counterpart mac_w4a8_l8",
     ),
 }
 DEFAULT_PRESET = "mac_w8a8"

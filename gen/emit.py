@@ -17,11 +17,17 @@ from amaranth.lib import wiring
 
 from qtpe import __version__
 from qtpe.hdl.config import PEConfig, PEKind
+from qtpe.hdl.pe_bitserial import BitSerialPE
+from qtpe.hdl.pe_lut import LutTile
 from qtpe.hdl.pe_mac import MacPE
+from qtpe.hdl.pe_shiftadd import ShiftAddPE
 
 __all__ = ["build_component", "emit_verilog", "metadata", "write_design", "write_atomic"]
 
-_COMPONENTS = {PEKind.MAC: MacPE}
+_COMPONENTS = {
+    PEKind.MAC: MacPE, PEKind.BITSERIAL: BitSerialPE, PEKind.SHIFTADD: ShiftAddPE,
+    PEKind.LUT: LutTile,
+}
 
 
 def build_component(cfg: PEConfig) -> wiring.Component:
@@ -57,7 +63,7 @@ def metadata(cfg: PEConfig, component: wiring.Component) -> dict:
             "acc_signed": cfg.acc.signed,
         },
         "latency": component.latency,
-        "throughput_per_cycle": 1,
+        "macs_per_cycle": cfg.macs_per_cycle,
         "ports": ports,
     }
 

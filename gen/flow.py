@@ -13,7 +13,10 @@ from .emit import write_design
 
 __all__ = ["TEST_MODULES", "FlowResult", "simulate", "synthesize", "run_flow"]
 
-TEST_MODULES = {PEKind.MAC: "qtpe.tb.test_pe_mac"}
+TEST_MODULES = {
+    PEKind.MAC: "qtpe.tb.test_pe_mac", PEKind.BITSERIAL: "qtpe.tb.test_pe_bitserial",
+    PEKind.SHIFTADD: "qtpe.tb.test_pe_shiftadd", PEKind.LUT: "qtpe.tb.test_pe_lut",
+}
 
 
 def simulate(

@@ -30,18 +30,23 @@ def fit_to_acc(value: Value, acc: AccType) -> Value:
     return Mux(value > acc.max, hi, Mux(value < acc.min, lo, value[: acc.bits]))
 
 
-def tree_sum(m: Module, values: list[Value], shape: Shape, name: str) -> Value:
+def tree_sum(m: Module, values: list[Value], shape: Shape, name: str, *,
+             keep: bool = False) -> Value:
     """Sum ``values`` with a balanced tree of adders (depth ceil(log2(n))), combinationally.
 
     ``shape`` must hold the exact sum; every level is a named signal of that shape
     (``{name}_s{level}_{index}``) so the Verilog reads well. Returns the root.
+    ``keep`` marks the tree's nodes ``(* keep *)``: Yosys then maps every addition to its own
+    adder (a carry chain on FPGAs) instead of merging the tree into one ``$macc`` compressor,
+    which ``synth_ecp5`` builds from LUT full adders.
     """
     level = list(values)
     depth = 0
     while len(level) > 1:
         nxt = []
         for i in range(0, len(level) - 1, 2):
-            node = Signal(shape, name=f"{name}_s{depth}_{i // 2}")
+            node = Signal(shape, name=f"{name}_s{depth}_{i // 2}",
+                          attrs={"keep": 1} if keep else {})
             m.d.comb += node.eq(level[i] + level[i + 1])
             nxt.append(node)
         if len(level) % 2:

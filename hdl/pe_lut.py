@@ -1,0 +1,363 @@
+"""LUT processing elements: a shareable table-precompute unit, the LUT PE, and their tile.
+
+Multiplications are replaced by table lookups (T-MAC, LUT-GEMM, LUT Tensor Core). For ``g``
+activations the precompute unit registers the sum of every subset (the table); a LUT PE reads
+its ``g`` weight codes bit-plane by bit-plane, each plane an index into the table, and adds the
+``b`` lookups with shifts. The decomposition, the weight encodings and the entry widths are in
+``qtpe.hdl.config.LutConfig``; ``qtpe.tb.models.lut`` is the bit-exact golden model.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import LutConfig, span_bits
+from .formats import PlaneType
+from .shapes import acc_shape, fit_to_acc, operand_shape, tree_sum
+
+__all__ = ["table_layout", "code_shape", "LutPrecompute", "LutPE", "LutTile"]
+
+# Keep every adder of the PE's lookup tree separate (see ``tree_sum``), as the shift-add PE
+# does: a carry chain each on ECP5 instead of Yosys' LUT compressor.
+KEEP_TREE = True
+
+
+def table_layout(config: LutConfig) -> data.StructLayout:
+    """The stored table: field ``e{i}`` is entry ``i`` (``config.table_indices``), signed and
+    exactly as wide as its value range (``config.entry_bits``); in Verilog one flat port,
+    fields packed in index order from bit 0."""
+    return data.StructLayout({f"e{i}": signed(config.entry_bits(i))
+                              for i in config.table_indices})
+
+
+def code_shape(config: LutConfig):
+    """A weight code: the integer for ``int<b>``/``uint<b>``, the bit pattern otherwise."""
+    w = config.weight
+    return unsigned(w.bits) if isinstance(w, PlaneType) else operand_shape(w)
+
+
+def _check(config: object, who: str) -> LutConfig:
+    if not isinstance(config, LutConfig):
+        raise TypeError(f"{who} needs a LutConfig, not {type(config).__name__}")
+    return config
+
+
+class LutPrecompute(wiring.Component):
+    """Table-precompute unit: ``g`` activations in, their subset-sum table out, registered.
+
+    Ports (besides ``clk``/``rst``, synchronous active-high reset):
+
+    * ``in_valid``, ``act``: ``g`` signed activations (in Verilog one flat port, activation
+      ``j`` at ``[j*A +: A]``), accepted when ``in_valid`` is high.
+    * ``table`` (``table_layout``): plain tables (``symmetric`` off) hold ``T(i)``, the sum of
+      the activations at the set bits of ``i``, for ``i = 1 .. 2^g - 1`` (``T(0) = 0`` is not
+      stored); symmetric tables hold ``T_sym(i) = sum_j (2 bit_j(i) - 1) a_j`` for
+      ``i = 0 .. 2^(g-1) - 1`` (bit ``g-1`` clear; the other half is ``T_sym(~i) = -T_sym(i)``).
+      The activation sum ``S`` is in the table either way (``T(2^g - 1)``, ``-T_sym(0)``), so
+      it has no register of its own.
+    * ``out_valid``: ``table`` holds the activations accepted ``latency`` (1) cycle earlier.
+      The table keeps the last accepted group until the next one (the registers load only on
+      ``in_valid``; they are not reset).
+
+    Every entry is one adder or subtractor over two smaller partial sums (balanced: depth
+    ceil(log2(g))), partial sums shared between entries; one negation for ``T_sym(0)``.
+    One unit feeds any number of LUT PEs (``LutTile`` connects ``config.sharing``).
+    """
+
+    def __init__(self, config: LutConfig):
+        self._config = _check(config, "LutPrecompute")
+        super().__init__({
+            "in_valid": In(1),
+            "act": In(data.ArrayLayout(operand_shape(config.activation), config.g)),
+            "table": Out(table_layout(config)),
+            "out_valid": Out(1),
+        })
+
+    @property
+    def config(self) -> LutConfig:
+        return self._config
+
+    @property
+    def latency(self) -> int:
+        return 1
+
+    @property
+    def stored_entries(self) -> int:
+        return len(self._config.table_indices)
+
+    def _partials(self, m: Module, pos: tuple[int, ...], masks: set[int]) -> dict:
+        """``mask -> (value, negated, lo, hi)`` over the activations at ``pos``.
+
+        The subset sum (plain: the activations at the set bits of ``mask``; symmetric: those
+        at set bits minus those at clear bits) is ``-value`` if ``negated`` else ``value``,
+        with ``value`` in ``lo .. hi``; ``None`` for an empty plain sum. Only ``masks`` are
+        built (no dead logic).
+        """
+        cfg = self._config
+        a = cfg.activation
+        if len(pos) == 1:
+            j = pos[0]
+            return {mask: (self.act[j], False, a.min, a.max) if mask >> j & 1 else
+                    (self.act[j], True, a.min, a.max) if cfg.symmetric else None
+                    for mask in masks}
+        lo_pos, hi_pos = pos[: len(pos) // 2], pos[len(pos) // 2:]
+        lo_mask, hi_mask = (sum(1 << j for j in p) for p in (lo_pos, hi_pos))
+        lo = self._partials(m, lo_pos, {mask & lo_mask for mask in masks})
+        hi = self._partials(m, hi_pos, {mask & hi_mask for mask in masks})
+        out = {}
+        for mask in sorted(masks):
+            x, y = lo[mask & lo_mask], hi[mask & hi_mask]
+            if x is None or y is None:
+                out[mask] = x if y is None else y
+                continue
+            (vx, nx, lx, hx), (vy, ny, ly, hy) = x, y
+            if nx == ny:  # both plain or both negated: add
+                value, neg, rng = vx + vy, nx, (lx + ly, hx + hy)
+            elif nx:  # -x + y
+                value, neg, rng = vy - vx, False, (ly - hx, hy - lx)
+            else:  # x - y
+                value, neg, rng = vx - vy, False, (lx - hy, hx - ly)
+            digits = "".join(str(mask >> j & 1) for j in reversed(pos))
+            node = Signal(signed(span_bits(*rng, True)),
+                          name=f"part_j{''.join(map(str, pos))}_{digits}")
+            m.d.comb += node.eq(value)
+            out[mask] = (node, neg, *rng)
+        return out
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        sums = self._partials(m, tuple(range(cfg.g)), set(cfg.table_indices))
+        for i in cfg.table_indices:
+            value, neg, _, _ = sums[i]
+            entry = Signal(signed(cfg.entry_bits(i)), name=f"table_e{i}", reset_less=True)
+            with m.If(self.in_valid):
+                m.d.sync += entry.eq(-value if neg else value)
+            m.d.comb += self.table[f"e{i}"].eq(entry)
+        m.d.sync += self.out_valid.eq(self.in_valid)
+        return m
+
+
+class LutPE(wiring.Component):
+    """One LUT PE: ``g`` weights x the shared table, all bit-planes in one cycle, accumulated.
+
+    Ports (besides ``clk``/``rst``, synchronous active-high reset to zero):
+
+    * ``in_valid``: ``table`` and ``weight`` (and ``zero``) belong together this cycle.
+    * ``clear``: start a new sum, as for ``MacPE``: with ``in_valid`` the accumulator becomes
+      this cycle's dot product alone; without it the accumulator is set to zero.
+    * ``table``: the precompute unit's output (``table_layout``).
+    * ``weight``: ``g`` weight codes (``code_shape``), weight ``j`` at ``[j*b +: b]``; weight
+      ``j`` multiplies activation ``j`` of the table.
+    * ``zero`` (only ``uint<b>`` weights): the unsigned zero point, ``w = code - zero``.
+    * ``acc``, ``out_valid``: the accumulator register (``config.acc``); ``out_valid`` says it
+      now includes the input accepted ``latency`` (1) cycle earlier.
+
+    Datapath: plane ``k`` is the index ``plane_k = {bit k of weight g-1, ..., of weight 0}``.
+    Plain tables: ``look_k = T(plane_k)`` (``T(0) = 0``); symmetric: an index with bit ``g-1``
+    set reads the entry at its complement, negated. Each lookup is shifted by ``log2|c_k|``;
+    a negative term (``c_k < 0``, a negated symmetric lookup, a negative offset term) is
+    inverted (ones' complement) and the number of inverted terms is added once. The offset
+    ``c_const * S`` (plain) or ``(sum_k c_k + 2 c_const) * S`` (symmetric) is built from the
+    table's own ``S`` entry: nothing for symmetric ``sym<b>``/``ternary``; ``-S`` for
+    symmetric ``int<b>``; ``(2^b - 1 - 2 zero) * S`` and ``-zero * S`` are shift-adds over the
+    bits of ``zero``. A symmetric sum is halved at the end (exact: it is even); ``sym<b>``
+    weights halve their shifts instead.
+
+    Contract: one input (``g`` MACs) per cycle; the dot product is exact
+    (``config.dot_bits``); each step computes ``(clear ? 0 : acc) + dot`` exactly, then wraps
+    or saturates to ``config.acc`` as ``MacPE`` does.
+    """
+
+    def __init__(self, config: LutConfig):
+        self._config = _check(config, "LutPE")
+        members = {
+            "in_valid": In(1),
+            "clear": In(1),
+            "table": In(table_layout(config)),
+            "weight": In(data.ArrayLayout(code_shape(config), config.g)),
+        }
+        if config.has_zero:
+            members["zero"] = In(unsigned(config.weight.bits))
+        members["acc"] = Out(acc_shape(config.acc))
+        members["out_valid"] = Out(1)
+        super().__init__(members)
+
+    @property
+    def config(self) -> LutConfig:
+        return self._config
+
+    @property
+    def latency(self) -> int:
+        return 1
+
+    def _terms(self, m: Module) -> tuple[list, bool]:
+        """``[(value, shift, negate, bound)]`` with ``negate`` a bool or a 1-bit Value and
+        ``|value| <= bound``, and whether the sum must be halved."""
+        cfg = self._config
+        g, b = cfg.g, cfg.weight.bits
+        entries = {i: self.table[f"e{i}"] for i in cfg.table_indices}
+        bound = max(max(-lo, hi) for lo, hi in map(cfg.entry_range, cfg.table_indices))
+        look_bits = max(map(cfg.entry_bits, cfg.table_indices))
+        coeffs = cfg.plane_coeffs
+        halve = cfg.symmetric
+        if halve and all(abs(c) >= 2 for c in coeffs):  # sym<b>: c_k = 2^(k+1), no offset
+            coeffs, halve = tuple(c // 2 for c in coeffs), False
+        terms = []
+        for k, c in enumerate(coeffs):
+            plane = Signal(g, name=f"plane_{k}")
+            m.d.comb += plane.eq(Cat(self.weight[j][k] for j in range(g)))
+            look = Signal(signed(look_bits), name=f"look_{k}")
+            if cfg.symmetric:
+                index = Signal(g - 1, name=f"index_{k}")
+                m.d.comb += index.eq(Mux(plane[g - 1], ~plane[: g - 1], plane[: g - 1]))
+                negate = Signal(name=f"negate_{k}")
+                m.d.comb += negate.eq(plane[g - 1] ^ (c < 0))
+            else:
+                index, negate = plane, c < 0
+            with m.Switch(index):
+                for i, entry in entries.items():
+                    with m.Case(i):
+                        m.d.comb += look.eq(entry)
+                if not cfg.symmetric:
+                    with m.Default():  # T(0) = 0
+                        m.d.comb += look.eq(0)
+            terms.append((look, abs(c).bit_length() - 1, negate, bound))
+
+        # The offset term, from the S in the table.
+        w = cfg.weight
+        if cfg.symmetric:
+            t0, t0_bound = entries[0], max(-cfg.entry_range(0)[0], cfg.entry_range(0)[1])
+            if cfg.has_zero:  # (2^b - 1 - 2 zero) S = sum_j (zero_j ? +1 : -1) (T_sym(0) << j)
+                terms += [(t0, j, ~self.zero[j], t0_bound) for j in range(b)]
+            elif not isinstance(w, PlaneType):  # int<b>: -S = T_sym(0)
+                terms.append((t0, 0, False, t0_bound))
+        else:
+            s = entries[(1 << g) - 1]
+            s_bound = max(-cfg.entry_range((1 << g) - 1)[0], cfg.entry_range((1 << g) - 1)[1])
+            if cfg.has_zero:  # -zero S = sum_j (zero_j ? -(S << j) : 0)
+                terms += [(Mux(self.zero[j], s, 0), j, self.zero[j], s_bound) for j in range(b)]
+            elif isinstance(w, PlaneType):  # -(2^b - 1) S = S - (S << b); ternary: -S
+                if cfg.const_coeff() == -1:
+                    terms.append((s, 0, True, s_bound))
+                else:
+                    terms += [(s, 0, False, s_bound), (s, b, True, s_bound)]
+        return terms, halve
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        terms, halve = self._terms(m)
+
+        leaves, inverts, const_inverts, bound = [], [], 0, 0
+        for t, (value, shift, negate, largest) in enumerate(terms):
+            big = largest << shift
+            leaf = Signal(signed(span_bits(-big - 1, big, True)), name=f"term_{t}")
+            shifted = value << shift
+            if isinstance(negate, Value):
+                m.d.comb += leaf.eq(Mux(negate, ~shifted, shifted))
+                inverts.append(negate)
+            elif negate:
+                m.d.comb += leaf.eq(~shifted)
+                const_inverts += 1
+            else:
+                m.d.comb += leaf.eq(shifted)
+            leaves.append(leaf)
+            bound += big + (1 if negate is not False else 0)
+        if inverts:  # ~x + 1 = -x: add the number of inverted terms once
+            leaves.append(tree_sum(m, inverts, unsigned(len(inverts).bit_length()), "inverted"))
+        if const_inverts:
+            leaves.append(Const(const_inverts, unsigned(const_inverts.bit_length())))
+        # Every partial sum lies within +-bound; the root is the exact (doubled) dot product.
+        root = tree_sum(m, leaves, signed(span_bits(-bound, bound, True)), "tree",
+                        keep=KEEP_TREE)
+        dot = Signal(signed(cfg.dot_bits), name="dot")
+        m.d.comb += dot.eq(root >> 1 if halve else root)
+
+        base = Signal(acc_shape(cfg.acc), name="acc_base")
+        acc_sum = Signal(signed(max(cfg.acc.bits, cfg.dot_bits) + 2), name="acc_sum")
+        m.d.comb += [
+            base.eq(self.acc & ~self.clear.replicate(cfg.acc.bits)),
+            acc_sum.eq(base + dot),
+        ]
+        m.d.sync += self.out_valid.eq(self.in_valid)
+        with m.If(self.in_valid):
+            m.d.sync += self.acc.eq(fit_to_acc(acc_sum, cfg.acc))
+        with m.Elif(self.clear):
+            m.d.sync += self.acc.eq(0)
+        return m
+
+
+class LutTile(wiring.Component):
+    """One ``LutPrecompute`` feeding ``config.sharing`` ``LutPE``s (the generated top level).
+
+    Ports (besides ``clk``/``rst``, synchronous active-high reset to zero):
+
+    * ``in_valid``, ``clear``, ``act`` (``g`` activations, shared by every PE): as ``MacPE``.
+    * ``weight_p{p}``: PE ``p``'s ``g`` weight codes, presented in the same cycle as ``act``
+      (weight ``j`` at ``[j*b +: b]`` multiplies activation ``j``).
+    * ``zero_p{p}`` (only ``uint<b>`` weights): PE ``p``'s zero point, with its weights.
+    * ``acc_p{p}``: PE ``p``'s accumulator; ``out_valid`` (shared): every ``acc_p{p}`` now
+      includes the input accepted ``latency`` cycles earlier.
+
+    Timing: the table register takes one cycle, so the weights, zero points and ``clear`` are
+    delayed by one register to meet it; ``latency`` = 1 + 1 (the accumulator) = 2. One input
+    per cycle: ``g * sharing`` MACs per cycle. Arithmetic and overflow as ``LutPE``.
+    """
+
+    def __init__(self, config: LutConfig):
+        self._config = _check(config, "LutTile")
+        cfg = config
+        members = {
+            "in_valid": In(1),
+            "clear": In(1),
+            "act": In(data.ArrayLayout(operand_shape(cfg.activation), cfg.g)),
+        }
+        for p in range(cfg.sharing):
+            members[f"weight_p{p}"] = In(data.ArrayLayout(code_shape(cfg), cfg.g))
+        if cfg.has_zero:
+            for p in range(cfg.sharing):
+                members[f"zero_p{p}"] = In(unsigned(cfg.weight.bits))
+        for p in range(cfg.sharing):
+            members[f"acc_p{p}"] = Out(acc_shape(cfg.acc))
+        members["out_valid"] = Out(1)
+        super().__init__(members)
+
+    @property
+    def config(self) -> LutConfig:
+        return self._config
+
+    @property
+    def sharing(self) -> int:
+        return self._config.sharing
+
+    @property
+    def latency(self) -> int:
+        return self._config.latency
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        m.submodules.precompute = pre = LutPrecompute(cfg)
+        m.d.comb += [pre.in_valid.eq(self.in_valid), pre.act.eq(self.act)]
+        clear_r = Signal(name="clear_r")
+        m.d.sync += clear_r.eq(self.clear)
+        for p in range(cfg.sharing):
+            m.submodules[f"pe{p}"] = pe = LutPE(cfg)
+            weight_r = Signal(data.ArrayLayout(code_shape(cfg), cfg.g), name=f"weight_r_p{p}",
+                              reset_less=True)
+            m.d.sync += weight_r.eq(getattr(self, f"weight_p{p}"))
+            m.d.comb += [
+                pe.in_valid.eq(pre.out_valid),
+                pe.clear.eq(clear_r),
+                pe.table.eq(pre.table),
+                pe.weight.eq(weight_r),
+                getattr(self, f"acc_p{p}").eq(pe.acc),
+            ]
+            if cfg.has_zero:
+                zero_r = Signal(unsigned(cfg.weight.bits), name=f"zero_r_p{p}", reset_less=True)
+                m.d.sync += zero_r.eq(getattr(self, f"zero_p{p}"))
+                m.d.comb += pe.zero.eq(zero_r)
+            if p == 0:
+                m.d.comb += self.out_valid.eq(pe.out_valid)
+        return m

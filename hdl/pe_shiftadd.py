@@ -1,0 +1,206 @@
+"""Shift-add processing element: weights applied by shifts, inversions and adds, no multiplier."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import ShiftAddConfig, span_bits
+from .dequant import scale_partial_sum, scale_port_shape, scaled_shape
+from .formats import PotEncoding, PotType
+from .shapes import acc_shape, fit_to_acc, operand_shape, tree_sum
+
+__all__ = ["ShiftAddPE"]
+
+# Keep every adder of the lane tree separate (see ``tree_sum``): on ECP5 a carry chain each
+# (bench: about half the LUTs of Yosys' merged LUT compressor, similar Fmax).
+KEEP_TREE = True
+
+
+class ShiftAddPE(wiring.Component):
+    """Dot product of ``lanes`` weight x activation pairs by shift-and-add, accumulated, with
+    valid/clear and optional per-group dequantization.
+
+    Ports (besides ``clk``/``rst``, synchronous active-high reset to zero):
+
+    * ``in_valid``: accept ``weight`` and ``act`` this cycle.
+    * ``clear``: start a new sum (accumulator, group partial sum and group count). With
+      ``in_valid`` the input is the first of the new sum; without it everything is zeroed.
+    * ``weight``: ``lanes`` weight codes; in Verilog one flat port, lane ``i`` at
+      ``[i*W +: W]``. A ``PotType`` code is an unsigned bit pattern (layouts in ``PotType``);
+      an ``int<N>``/``uint<N>`` weight is the integer itself.
+    * ``act``: ``lanes`` activations, lane ``i`` at ``[i*A +: A]``.
+    * ``scale`` (only with groups): the group's scale (``group_scale = "int"``: unsigned
+      integer; ``"pot"``: unsigned exponent), read on the cycle that accepts the group's last
+      input.
+    * ``acc``: the accumulator register (format ``config.acc``).
+    * ``out_valid``: ``acc`` now includes the input (without groups) or the group (with
+      groups) accepted ``latency`` cycles earlier.
+
+    Datapath (no ``*`` on weights: Yosys sees shifters, muxes and adders only):
+
+    * ``pot``: ``a << m``; ``potz``: ``a << (m - 1)``, or 0 when ``m == 0``; ``apot``:
+      ``(a << (2h - 1)) + (a << (2l - 2))`` with an empty field giving 0; a negative code
+      inverts its terms (ones' complement) and the number of inverted terms is added once to
+      the lane sum, so ``-x = ~x + 1`` costs no per-lane negator.
+    * ``int<N>``/``uint<N>``: ``sum_j w[j] ? (a << j) : 0``, the sign bit of ``int<N>``
+      weighted ``-2^(N-1)`` (an inverted term, as above).
+    * All lanes' terms meet in one balanced adder tree of separate adders (``KEEP_TREE``); the
+      lane sum is exact (``config.dot_bits``).
+
+    Contract:
+
+    * Throughput one input (``lanes`` MACs) per cycle; ``latency`` 1, or 2 with
+      ``config.pipeline`` (a register on the lane sum, valid, clear and scale).
+    * Without groups each accepted input computes ``(clear ? 0 : acc) + dot`` exactly, then
+      wraps to ``acc.bits`` bits or clamps to the accumulator's range, as ``MacPE`` does.
+    * With groups (``group_size = G * lanes``): a group is ``G`` accepted inputs counted from
+      reset or ``clear``. Its exact partial sum ``P`` (``config.group_sum_bits``) is kept in a
+      register; the input that completes it computes ``(clear ? 0 : acc) + scale(P)`` exactly
+      (``P * scale`` or ``P << scale``, ``qtpe.hdl.dequant``), then wraps or saturates, and
+      ``out_valid`` pulses once per group. Inputs that do not complete a group leave ``acc``
+      unchanged (zero if they carry ``clear``).
+    """
+
+    def __init__(self, config: ShiftAddConfig):
+        if not isinstance(config, ShiftAddConfig):
+            self._MustUse__silence = True  # never built: no "created but never used" warning
+            raise TypeError(f"ShiftAddPE needs a ShiftAddConfig, not {type(config).__name__}")
+        self._config = config
+        w = config.weight
+        code_shape = unsigned(w.bits) if isinstance(w, PotType) else operand_shape(w)
+        members = {
+            "in_valid": In(1),
+            "clear": In(1),
+            "weight": In(data.ArrayLayout(code_shape, config.lanes)),
+            "act": In(data.ArrayLayout(operand_shape(config.activation), config.lanes)),
+        }
+        if config.group is not None:
+            members["scale"] = In(scale_port_shape(config.group))
+        members["acc"] = Out(acc_shape(config.acc))
+        members["out_valid"] = Out(1)
+        super().__init__(members)
+
+    @property
+    def config(self) -> ShiftAddConfig:
+        return self._config
+
+    @property
+    def lanes(self) -> int:
+        return self._config.lanes
+
+    @property
+    def latency(self) -> int:
+        return self._config.latency
+
+    # -- weight decoding: each lane gives (term, invert, largest |term|) triples -------------
+    def _lane_terms(self, code: Value, act: Value) -> list[tuple[Value, Value | None, int]]:
+        w, a = self._config.weight, self._config.activation
+        a_max = max(-a.min, a.max)
+        if not isinstance(w, PotType):
+            terms = []
+            for j in range(w.bits):
+                invert = code[j] if w.signed and j == w.bits - 1 else None
+                terms.append((Mux(code[j], act << j, 0), invert, a_max << j))
+            return terms
+        sign, field = code[w.field_bits], code[: w.field_bits]
+        if w.encoding is PotEncoding.POT:
+            return [(act << field, sign, a_max * w.max_magnitude)]
+        if w.encoding is PotEncoding.POTZ:
+            exp = field - 1  # wraps for field == 0, which the mux discards
+            return [(Mux(field.any(), act << exp[: w.field_bits], 0), sign,
+                     a_max * w.max_magnitude)]
+        hi_bits, lo_bits = w.apot_fields
+        lo, hi = field[:lo_bits], field[lo_bits:]
+        lo_exp = (lo - 1)[:lo_bits]
+        terms = [(Mux(lo.any(), act << Cat(Const(0, 1), lo_exp), 0), sign,
+                  a_max << (2 * ((1 << lo_bits) - 2)))]
+        if hi_bits:
+            hi_exp = (hi - 1)[:hi_bits]
+            terms.append((Mux(hi.any(), act << Cat(Const(1, 1), hi_exp), 0), sign,
+                          a_max << (2 * ((1 << hi_bits) - 2) + 1)))
+        return terms
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        num = signed if cfg.signed else unsigned
+        term_shape = num(cfg.product_bits)
+
+        leaves, inverts, bound = [], [], 0
+        for i in range(cfg.lanes):
+            for j, (value, invert, largest) in enumerate(self._lane_terms(self.weight[i],
+                                                                          self.act[i])):
+                term = Signal(term_shape, name=f"term_l{i}_t{j}")
+                m.d.comb += term.eq(value)
+                if invert is not None:
+                    leaf = Signal(term_shape, name=f"leaf_l{i}_t{j}")
+                    m.d.comb += leaf.eq(Mux(invert, ~term, term))
+                    inverts.append(invert)
+                    largest += 1
+                else:
+                    leaf = term
+                leaves.append(leaf)
+                bound += largest
+        if inverts:  # ~x + 1 = -x: add the number of inverted terms once
+            leaves.append(tree_sum(m, inverts, unsigned(len(inverts).bit_length()), "inverted"))
+            bound += len(inverts)
+        # Every partial sum of the tree lies within +-bound; the root is the exact dot product.
+        tree_bits = max(cfg.dot_bits, span_bits(-bound if cfg.signed else 0, bound, cfg.signed))
+        root = tree_sum(m, leaves, num(tree_bits), "tree", keep=KEEP_TREE)
+        dot = Signal(num(cfg.dot_bits), name="dot")
+        m.d.comb += dot.eq(root)
+
+        group = cfg.group
+        if cfg.pipeline:
+            dot_s = Signal(num(cfg.dot_bits), name="dot_r")
+            valid_s = Signal(name="valid_r")
+            clear_s = Signal(name="clear_r")
+            m.d.sync += [dot_s.eq(dot), valid_s.eq(self.in_valid), clear_s.eq(self.clear)]
+            if group is not None:
+                scale_s = Signal(scale_port_shape(group), name="scale_r")
+                m.d.sync += scale_s.eq(self.scale)
+        else:
+            dot_s, valid_s, clear_s = dot, self.in_valid, self.clear
+            if group is not None:
+                scale_s = self.scale
+
+        base = Signal(acc_shape(cfg.acc), name="acc_base")
+        m.d.comb += base.eq(self.acc & ~clear_s.replicate(cfg.acc.bits))
+
+        if group is None:
+            # Exact sum: a bit wider than the wider operand, plus a sign bit so unsigned
+            # values compare correctly against the saturation bounds.
+            acc_sum = Signal(signed(max(cfg.acc.bits, cfg.dot_bits) + 2), name="acc_sum")
+            m.d.comb += acc_sum.eq(base + dot_s)
+            m.d.sync += self.out_valid.eq(valid_s)
+            with m.If(valid_s):
+                m.d.sync += self.acc.eq(fit_to_acc(acc_sum, cfg.acc))
+            with m.Elif(clear_s):
+                m.d.sync += self.acc.eq(0)
+            return m
+
+        psum = Signal(num(cfg.group_sum_bits), name="group_psum")
+        count = Signal(range(max(cfg.group_cycles, 2)), name="group_count")
+        count_base = Signal.like(count, name="group_count_base")
+        group_sum = Signal(num(cfg.group_sum_bits), name="group_sum")
+        scaled = Signal(scaled_shape(cfg.group_sum_bits, group), name="group_scaled")
+        acc_sum = Signal(signed(max(cfg.acc.bits, scaled.shape().width) + 2), name="acc_sum")
+        last = Signal(name="group_last")
+        m.d.comb += [
+            count_base.eq(Mux(clear_s, 0, count)),
+            group_sum.eq(Mux(clear_s, 0, psum) + dot_s),
+            last.eq(count_base == cfg.group_cycles - 1),
+            scaled.eq(scale_partial_sum(group_sum, scale_s, group)),
+            acc_sum.eq(base + scaled),
+        ]
+        m.d.sync += self.out_valid.eq(valid_s & last)
+        with m.If(valid_s):
+            with m.If(last):
+                m.d.sync += [self.acc.eq(fit_to_acc(acc_sum, cfg.acc)), psum.eq(0), count.eq(0)]
+            with m.Else():
+                m.d.sync += [psum.eq(group_sum), count.eq(count_base + 1)]
+                with m.If(clear_s):
+                    m.d.sync += self.acc.eq(0)
+        with m.Elif(clear_s):
+            m.d.sync += [self.acc.eq(0), psum.eq(0), count.eq(0)]
+        return m

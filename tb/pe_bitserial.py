@@ -1,0 +1,140 @@
+"""cocotb testbench for ``BitSerialPE``: handshake driver, model and cycle checks.
+
+Imported only inside a simulator process. Besides the values (in order, through
+``StreamTestbench``), every accepted op and every result is checked against the documented
+timing: an op is accepted ``cycles_per_op(k)`` cycles after the previous one when it waits
+(``max`` with the cycle it was first offered), and its result (if it has one) shows
+``result_latency(k) - 1`` clock edges after its accept edge.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ReadOnly, RisingEdge
+
+from qtpe.hdl.config import BitSerialConfig, BitSerialDType
+from qtpe.tb.common import StreamTestbench, pack
+from qtpe.tb.models.bitserial import BitSerialModel
+
+__all__ = ["BitSerialTestbench"]
+
+
+class BitSerialTestbench(StreamTestbench):
+    """Drives ops through ``in_valid``/``in_ready``; checks ``acc`` on ``out_valid``.
+
+    ``cycle`` counts rising edges since ``start``; ``accepts`` and ``out_cycles`` record the
+    edge of every accepted op and every result, for tests that measure them.
+    """
+
+    def __init__(self, dut, cfg: BitSerialConfig):
+        super().__init__(dut, cfg)
+        self.model = BitSerialModel(cfg)
+        self.cycle = 0
+        self.accepts: list[int] = []
+        self.out_cycles: list[int] = []
+        self.want_cycles: deque[int] = deque()
+        self.last_accept: tuple[int, int] | None = None  # (edge, k) of the latest op
+
+    # -- StreamTestbench --------------------------------------------------------------------
+    async def start(self) -> None:
+        cocotb.start_soon(self._count_edges())
+        await super().start()
+
+    async def _count_edges(self) -> None:
+        while True:
+            await RisingEdge(self.dut.clk)
+            self.cycle += 1
+
+    def idle(self) -> None:
+        dut, cfg = self.dut, self.cfg
+        dut.in_valid.value = 0
+        dut.clear.value = 0
+        dut.wbits.value = 0
+        dut.weight.value = 0
+        dut.act.value = 0
+        if cfg.group is not None:
+            dut.scale.value = 0
+        if cfg.dtype is BitSerialDType.SPECIAL:
+            dut.special.value = 0
+        elif cfg.dtype is BitSerialDType.OFFSET:
+            dut.zero.value = 0
+
+    def model_reset(self) -> None:
+        self.model.reset()
+        self.want_cycles.clear()
+        self.last_accept = None
+
+    def sample(self):
+        if not self.dut.out_valid.value:
+            return None
+        self.out_cycles.append(self.cycle)
+        if self.want_cycles:
+            want = self.want_cycles.popleft()
+            if want != self.cycle:
+                self._error(f"result at edge {self.cycle}, expected at edge {want} "
+                            f"(accept edge + result_latency(k) - 1)")
+        raw = self.dut.acc.value
+        return raw.to_signed() if self.cfg.acc.signed else raw.to_unsigned()
+
+    # -- driver -----------------------------------------------------------------------------
+    async def drive(self, weight, act, wbits, clear=None, scale=None, special=None, zero=None,
+                    gaps=None, tag: str = "") -> None:
+        """Offer n ops in order, each held until accepted; ``gaps[i]`` idle cycles before op i.
+
+        ``weight``/``act``: (n, lanes) (weight fields may carry bits above the precision);
+        ``wbits``: (n,); the other per-op arrays default to zeros.
+        """
+        cfg, dut = self.cfg, self.dut
+        n = len(wbits)
+        w = np.asarray(weight, dtype=np.int64).reshape(n, cfg.lanes)
+        a = np.asarray(act, dtype=np.int64).reshape(n, cfg.lanes)
+        zeros = np.zeros(n, dtype=np.int64)
+        clear = zeros if clear is None else np.asarray(clear, dtype=np.int64)
+        scale = zeros if scale is None else np.asarray(scale)
+        special = zeros if special is None else np.asarray(special)
+        zero = zeros if zero is None else np.asarray(zero)
+        gaps = zeros if gaps is None else np.asarray(gaps)
+        for i in range(n):
+            if gaps[i]:
+                self.idle()
+                for _ in range(int(gaps[i])):
+                    await RisingEdge(dut.clk)
+            k = cfg.effective_wbits(int(wbits[i]))
+            dut.in_valid.value = 1
+            dut.clear.value = int(clear[i])
+            dut.wbits.value = int(wbits[i])
+            dut.weight.value = pack(w[i], cfg.weight.bits)
+            dut.act.value = pack(a[i], cfg.activation.bits)
+            if cfg.group is not None:
+                dut.scale.value = int(scale[i])
+            if cfg.dtype is BitSerialDType.SPECIAL:
+                dut.special.value = int(special[i])
+            elif cfg.dtype is BitSerialDType.OFFSET:
+                dut.zero.value = int(zero[i])
+            offered = None
+            while True:
+                await ReadOnly()
+                ready = bool(dut.in_ready.value)
+                edge = self.cycle + 1  # the edge that samples this cycle's inputs
+                offered = edge if offered is None else offered
+                await RisingEdge(dut.clk)
+                if ready:
+                    break
+            what = f"{tag}[{i}] k={k} w={w[i].tolist()} a={a[i].tolist()} clear={int(clear[i])}"
+            if self.last_accept is not None:
+                prev_edge, prev_k = self.last_accept
+                want = max(prev_edge + self.cfg.cycles_per_op(prev_k), offered)
+                if edge != want:
+                    self._error(f"{what}: accepted at edge {edge}, expected {want} "
+                                f"(previous op k={prev_k} accepted at {prev_edge})")
+            self.last_accept = (edge, k)
+            self.accepts.append(edge)
+            out = self.model.op(w[i], a[i], int(wbits[i]), bool(clear[i]), int(scale[i]),
+                                int(special[i]), int(zero[i]))
+            if out is not None:
+                self.expect(int(out), what)
+                self.want_cycles.append(edge + cfg.result_latency(k) - 1)
+        self.idle()

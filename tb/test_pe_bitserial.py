@@ -1,0 +1,177 @@
+"""cocotb tests for ``BitSerialPE`` (run through ``qtpe.sim.runner``; config in ``QTPE_CONFIG``).
+
+Every test also checks the timing of every op (see ``tb.pe_bitserial``).
+"""
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ReadOnly, RisingEdge
+
+from qtpe.hdl.config import BitSerialDType
+from qtpe.hdl.formats import QType
+from qtpe.tb.common import load_config, make_rng
+from qtpe.tb.models.bitserial import switching_precisions
+from qtpe.tb.models.formats import random_operands
+from qtpe.tb.pe_bitserial import BitSerialTestbench
+
+
+def corners(q: QType) -> list[int]:
+    return sorted({q.min, q.max, 0, max(q.min, -1), min(q.max, 1), min(q.min + 1, q.max)})
+
+
+def group_values(cfg, rng, n):
+    """Random per-op scale, special value and zero point (the PE reads a group's first)."""
+    return {
+        "scale": rng.integers(0, 1 << cfg.scale_bits, n),
+        "special": rng.integers(-(1 << (cfg.special_bits - 1)), 1 << (cfg.special_bits - 1), n),
+        "zero": rng.integers(0, 1 << cfg.special_bits, n),
+    }
+
+
+def random_fields(cfg, rng, ks):
+    """Weight fields for precisions ``ks``: random codes, a quarter of them the most-negative
+    (special) code, random bits above the precision."""
+    n, W = len(ks), cfg.weight.bits
+    fields = rng.integers(0, 1 << W, (n, cfg.lanes))
+    k = np.asarray(ks)[:, None]
+    sign_code = (1 << (k - 1)) | (fields & ~((1 << k) - 1))
+    return np.where(rng.random((n, cfg.lanes)) < 0.25, sign_code, fields)
+
+
+def group_starts(cfg, n):
+    """A clear at the start of every group (every op without groups)."""
+    return np.arange(n) % max(cfg.group_ops, 1) == 0
+
+
+@cocotb.test()
+async def random_ops(dut):
+    """Random ops, a different precision on every op (now and then an out-of-range wbits),
+    random clears, idle gaps, group values and special codes."""
+    cfg = load_config()
+    rng = make_rng(dut)
+    tb = BitSerialTestbench(dut, cfg)
+    await tb.start()
+    n = 1600 // (cfg.weight.bits + 1) + 40
+    ks = switching_precisions(rng, n, cfg.weight.bits)
+    wbits = ks.copy()
+    odd = rng.random(n) < 0.05  # wbits 0 or above the maximum run at the maximum
+    wbits[odd] = rng.choice([0, (1 << cfg.wbits_bits) - 1], int(odd.sum()))
+    k_eff = np.array([cfg.effective_wbits(int(x)) for x in wbits])
+    a = random_operands(rng, cfg.activation, (n, cfg.lanes))
+    gaps = np.where(rng.random(n) < 0.8, 0, rng.integers(1, 4, n))
+    await tb.drive(random_fields(cfg, rng, k_eff), a, wbits, clear=rng.random(n) < 0.03,
+                   gaps=gaps, tag="random", **group_values(cfg, rng, n))
+    await tb.finish()
+
+
+@cocotb.test()
+async def every_precision_corners(dut):
+    """For k = 1..max: every pair of int<k>/uint<k> corner weights and corner activations on
+    all lanes (most-negative x most-negative included), a new sum per group."""
+    cfg = load_config()
+    rng = make_rng(dut)
+    tb = BitSerialTestbench(dut, cfg)
+    await tb.start()
+    for k in range(1, cfg.weight.bits + 1):
+        wq = QType(k, cfg.weight.signed)
+        pairs = [(w, a) for w in corners(wq) for a in corners(cfg.activation)]
+        n = len(pairs)
+        w = np.repeat(np.array([p[0] for p in pairs])[:, None], cfg.lanes, axis=1)
+        a = np.repeat(np.array([p[1] for p in pairs])[:, None], cfg.lanes, axis=1)
+        vals = {"scale": np.full(n, (1 << cfg.scale_bits) - 1),
+                "special": np.full(n, -(1 << (cfg.special_bits - 1))),
+                "zero": np.full(n, (1 << cfg.special_bits) - 1)}
+        await tb.drive(w, a, np.full(n, k), clear=group_starts(cfg, n), tag=f"k{k}", **vals)
+        await tb.drive(w, a, np.full(n, k), tag=f"k{k}-acc", **group_values(cfg, rng, n))
+    await tb.finish()
+
+
+@cocotb.test()
+async def overflow_run(dut):
+    """Long runs of the largest products at the maximum precision: wrap or saturate."""
+    cfg = load_config()
+    tb = BitSerialTestbench(dut, cfg)
+    await tb.start()
+    W = cfg.weight.bits
+    big_w = cfg.weight.min if cfg.weight.signed else cfg.weight.max
+    big_a = cfg.activation.min if cfg.activation.signed else cfg.activation.max
+    n = 1200 // (W + 1) + 8
+    w = np.full((n, cfg.lanes), big_w)
+    if cfg.dtype is BitSerialDType.SPECIAL:
+        w[:, ::2] = 1 << (W - 1)  # half the lanes the special value
+    clear = np.zeros(n, dtype=bool)
+    clear[0] = True
+    vals = {"scale": np.full(n, (1 << cfg.scale_bits) - 1),
+            "special": np.full(n, -(1 << (cfg.special_bits - 1))),
+            "zero": np.zeros(n, dtype=np.int64)}
+    await tb.drive(w, np.full((n, cfg.lanes), big_a), np.full(n, W), clear, tag="up", **vals)
+    if cfg.signed:
+        other_a = cfg.activation.max if cfg.weight.signed else cfg.activation.min
+        if cfg.dtype is BitSerialDType.OFFSET:
+            w, other_a = np.zeros((n, cfg.lanes)), cfg.activation.max
+            vals["zero"] = np.full(n, (1 << cfg.special_bits) - 1)
+        await tb.drive(w, np.full((n, cfg.lanes), other_a), np.full(n, W), tag="down", **vals)
+    await tb.finish()
+
+
+@cocotb.test()
+async def back_to_back_cycles(dut):
+    """``in_valid`` held high: ops issue every k cycles and results come k + fixed_latency
+    cycles after the op was presented; ``in_ready`` is low inside every op."""
+    cfg = load_config()
+    rng = make_rng(dut)
+    tb = BitSerialTestbench(dut, cfg)
+    await tb.start()
+    W = cfg.weight.bits
+    ks = np.concatenate([np.arange(1, W + 1), np.arange(W, 0, -1),
+                         switching_precisions(rng, 4 * max(cfg.group_ops, 1), W)])
+    n = len(ks)
+    a = random_operands(rng, cfg.activation, (n, cfg.lanes))
+    busy_cycles = []
+
+    async def watch_ready():
+        while True:
+            await RisingEdge(dut.clk)
+            await ReadOnly()
+            busy_cycles.append((tb.cycle, int(dut.in_ready.value)))
+
+    watcher = cocotb.start_soon(watch_ready())
+    await tb.drive(random_fields(cfg, rng, ks), a, ks, clear=group_starts(cfg, n), tag="b2b",
+                   **group_values(cfg, rng, n))
+    await tb.finish()
+    watcher.cancel()
+    acc = tb.accepts[-n:]
+    intervals = np.diff(acc).tolist()
+    assert intervals == [cfg.cycles_per_op(int(k)) for k in ks[:-1]], intervals
+    producing = [i for i in range(n) if (i + 1) % max(cfg.group_ops, 1) == 0]
+    lat = [o - acc[i] + 1 for o, i in zip(tb.out_cycles[-len(producing):], producing,
+                                          strict=True)]
+    assert lat == [cfg.result_latency(int(ks[i])) for i in producing], lat
+    # in_ready is low in every cycle of an op but its last plane.
+    ready = dict(busy_cycles)
+    for edge, k in zip(acc, ks, strict=True):
+        assert [ready[edge + j] for j in range(int(k))] == [0] * (int(k) - 1) + [1], edge
+    dut._log.info("accept-to-accept %s, accept-to-result %s (cycles)", intervals[:2 * W], lat[:4])
+
+
+@cocotb.test()
+async def clear_and_reset(dut):
+    """A clear mid-group drops the unfinished group; reset mid-op drops the op in flight."""
+    cfg = load_config()
+    rng = make_rng(dut)
+    tb = BitSerialTestbench(dut, cfg)
+    await tb.start()
+    W = cfg.weight.bits
+    n = 3 * max(cfg.group_ops, 1) + 1
+    ks = switching_precisions(rng, n, W)
+    a = random_operands(rng, cfg.activation, (n, cfg.lanes))
+    w = random_fields(cfg, rng, ks)
+    vals = group_values(cfg, rng, n)
+    clear = np.zeros(n, dtype=bool)
+    clear[0] = clear[n // 2] = True
+    await tb.drive(w, a, ks, clear=clear, tag="mid-clear", **vals)
+    await tb.finish()
+    await tb.drive(w[:1], a[:1], [W], tag="in-flight", **{k: v[:1] for k, v in vals.items()})
+    await tb.reset()
+    await tb.drive(w, a, ks, tag="after-reset", **vals)
+    await tb.finish()

@@ -26,6 +26,7 @@ from .formats import (
     PotType,
     QType,
     ScaleKind,
+    parse_enum,
 )
 
 __all__ = [
@@ -48,13 +49,7 @@ class PEKind(enum.Enum):
 
     @classmethod
     def parse(cls, text: object) -> PEKind:
-        if isinstance(text, PEKind):
-            return text
-        for member in cls:
-            if member.value == text:
-                return member
-        allowed = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"pe must be one of {allowed}, not {text!r}")
+        return parse_enum(cls, text, "pe")
 
 
 def _check_int(name: str, value: object, lo: int, hi: int) -> None:
@@ -225,6 +220,24 @@ class GroupScaled:
     def group_growth_bits(self) -> int:
         return 0 if self.group is None else self.group.growth_bits
 
+    @property
+    def derived_acc_bits(self) -> int:
+        """The kind's derived width plus the bits a group scale can add."""
+        return super().derived_acc_bits + self.group_growth_bits
+
+    @property
+    def group_steps(self) -> int:
+        """Accepted inputs (ops) per group, ``group_size / lanes``; 0 without groups.
+
+        Kinds with this mixin have ``lanes`` and require ``group_size`` to be a multiple of it.
+        """
+        return self.group_size // self.lanes
+
+    @property
+    def group_sum_bits(self) -> int:
+        """Width of the exact partial sum of one group (``group_size`` products)."""
+        return self.product_bits + (max(self.group_size, 1) - 1).bit_length()
+
 
 @dataclass(frozen=True)
 class MacConfig(PEConfig):
@@ -279,13 +292,7 @@ class BitSerialDType(enum.Enum):
 
     @classmethod
     def parse(cls, text: object) -> BitSerialDType:
-        if isinstance(text, BitSerialDType):
-            return text
-        for member in cls:
-            if member.value == text:
-                return member
-        allowed = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"dtype must be one of {allowed}, not {text!r}")
+        return parse_enum(cls, text, "dtype")
 
 
 @dataclass(frozen=True)
@@ -380,20 +387,6 @@ class BitSerialConfig(GroupScaled, PEConfig):
     @property
     def product_bits(self) -> int:
         return self.weight_value_bits + self.activation.bits
-
-    @property
-    def derived_acc_bits(self) -> int:
-        return super().derived_acc_bits + self.group_growth_bits
-
-    @property
-    def group_ops(self) -> int:
-        """Ops per group (``group_size / lanes``), 0 without groups."""
-        return self.group_size // self.lanes
-
-    @property
-    def group_sum_bits(self) -> int:
-        """Width of the exact partial sum of one group (``group_size`` products)."""
-        return self.product_bits + (max(self.group_size, 1) - 1).bit_length()
 
     @property
     def fixed_latency(self) -> int:
@@ -505,20 +498,6 @@ class ShiftAddConfig(GroupScaled, PEConfig):
     def dot_bits(self) -> int:
         """Width that holds the exact sum of ``lanes`` products."""
         return self.product_bits + (self.lanes - 1).bit_length()
-
-    @property
-    def derived_acc_bits(self) -> int:
-        return super().derived_acc_bits + self.group_growth_bits
-
-    @property
-    def group_cycles(self) -> int:
-        """Accepted inputs per group (``group_size / lanes``), 0 without groups."""
-        return self.group_size // self.lanes
-
-    @property
-    def group_sum_bits(self) -> int:
-        """Width of the exact partial sum of one group (``group_size`` products)."""
-        return self.product_bits + (max(self.group_size, 1) - 1).bit_length()
 
     @property
     def latency(self) -> int:

@@ -26,6 +26,18 @@ ACC_MAX_BITS = 48
 _QTYPE_RE = re.compile(r"^(u?int)(\d+)$")
 
 
+def parse_enum(cls: type[enum.Enum], value: object, key: str):
+    """The member of ``cls`` that is ``value`` or has it as its value; else ValueError naming
+    ``key``, the bad value and the allowed values."""
+    if isinstance(value, cls):
+        return value
+    for member in cls:
+        if member.value == value:
+            return member
+    allowed = ", ".join(repr(m.value) for m in cls)
+    raise ValueError(f"{key} must be one of {allowed}, not {value!r}")
+
+
 class Overflow(enum.Enum):
     """What the accumulator does when a sum leaves its range.
 
@@ -38,13 +50,7 @@ class Overflow(enum.Enum):
 
     @classmethod
     def parse(cls, text: object) -> Overflow:
-        if isinstance(text, Overflow):
-            return text
-        for member in cls:
-            if member.value == text:
-                return member
-        allowed = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"overflow must be one of {allowed}, not {text!r}")
+        return parse_enum(cls, text, "overflow")
 
 
 @dataclass(frozen=True)
@@ -338,13 +344,7 @@ class ScaleKind(enum.Enum):
 
     @classmethod
     def parse(cls, text: object) -> ScaleKind:
-        if isinstance(text, ScaleKind):
-            return text
-        for member in cls:
-            if member.value == text:
-                return member
-        allowed = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"group_scale must be one of {allowed}, not {text!r}")
+        return parse_enum(cls, text, "group_scale")
 
 
 SCALE_MAX_BITS = {ScaleKind.INT: 16, ScaleKind.POT: 4}

@@ -63,7 +63,7 @@ class BitSerialPE(wiring.Component):
     ``P(j) = sum_i bit_j(c_i) * a_i`` comes from one balanced adder tree over the lanes. Every
     partial sum is exact (``config.code_dot_bits`` wide).
 
-    Groups (``group_size > 0``): a group is ``group_ops = group_size / lanes`` consecutive
+    Groups (``group_size > 0``): a group is ``group_steps = group_size / lanes`` consecutive
     ops (counted from reset or from an op with ``clear``; a ``clear`` drops an unfinished
     group). The ops' exact dot products (with their corrections) are summed in a group
     register; after the group's last op the sum goes through one pipeline stage (the dequant
@@ -225,7 +225,7 @@ class BitSerialPE(wiring.Component):
             return m
 
         # Group bookkeeping at accept: the op's index in its group decides first/last.
-        gcount = Signal(range(max(cfg.group_ops, 2)), name="group_count")
+        gcount = Signal(range(max(cfg.group_steps, 2)), name="group_count")
         index = Signal.like(gcount, name="group_index")
         op_first = Signal()
         op_last = Signal()
@@ -236,8 +236,8 @@ class BitSerialPE(wiring.Component):
         with m.If(accept):
             m.d.sync += [
                 op_first.eq(index_zero),
-                op_last.eq(index == cfg.group_ops - 1),
-                gcount.eq(Mux(index == cfg.group_ops - 1, 0, index + 1)),
+                op_last.eq(index == cfg.group_steps - 1),
+                gcount.eq(Mux(index == cfg.group_steps - 1, 0, index + 1)),
             ]
             with m.If(index_zero):
                 m.d.sync += [scale_g.eq(self.scale), clear_g.eq(self.clear)]

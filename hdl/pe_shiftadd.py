@@ -180,7 +180,7 @@ class ShiftAddPE(wiring.Component):
             return m
 
         psum = Signal(num(cfg.group_sum_bits), name="group_psum")
-        count = Signal(range(max(cfg.group_cycles, 2)), name="group_count")
+        count = Signal(range(max(cfg.group_steps, 2)), name="group_count")
         count_base = Signal.like(count, name="group_count_base")
         group_sum = Signal(num(cfg.group_sum_bits), name="group_sum")
         scaled = Signal(scaled_shape(cfg.group_sum_bits, group), name="group_scaled")
@@ -189,7 +189,7 @@ class ShiftAddPE(wiring.Component):
         m.d.comb += [
             count_base.eq(Mux(clear_s, 0, count)),
             group_sum.eq(Mux(clear_s, 0, psum) + dot_s),
-            last.eq(count_base == cfg.group_cycles - 1),
+            last.eq(count_base == cfg.group_steps - 1),
             scaled.eq(scale_partial_sum(group_sum, scale_s, group)),
             acc_sum.eq(base + scaled),
         ]

@@ -40,7 +40,7 @@ def random_fields(cfg, rng, ks):
 
 def group_starts(cfg, n):
     """A clear at the start of every group (every op without groups)."""
-    return np.arange(n) % max(cfg.group_ops, 1) == 0
+    return np.arange(n) % max(cfg.group_steps, 1) == 0
 
 
 @cocotb.test()
@@ -124,7 +124,7 @@ async def back_to_back_cycles(dut):
     await tb.start()
     W = cfg.weight.bits
     ks = np.concatenate([np.arange(1, W + 1), np.arange(W, 0, -1),
-                         switching_precisions(rng, 4 * max(cfg.group_ops, 1), W)])
+                         switching_precisions(rng, 4 * max(cfg.group_steps, 1), W)])
     n = len(ks)
     a = random_operands(rng, cfg.activation, (n, cfg.lanes))
     busy_cycles = []
@@ -143,7 +143,7 @@ async def back_to_back_cycles(dut):
     acc = tb.accepts[-n:]
     intervals = np.diff(acc).tolist()
     assert intervals == [cfg.cycles_per_op(int(k)) for k in ks[:-1]], intervals
-    producing = [i for i in range(n) if (i + 1) % max(cfg.group_ops, 1) == 0]
+    producing = [i for i in range(n) if (i + 1) % max(cfg.group_steps, 1) == 0]
     lat = [o - acc[i] + 1 for o, i in zip(tb.out_cycles[-len(producing):], producing,
                                           strict=True)]
     assert lat == [cfg.result_latency(int(ks[i])) for i in producing], lat
@@ -162,7 +162,7 @@ async def clear_and_reset(dut):
     tb = BitSerialTestbench(dut, cfg)
     await tb.start()
     W = cfg.weight.bits
-    n = 3 * max(cfg.group_ops, 1) + 1
+    n = 3 * max(cfg.group_steps, 1) + 1
     ks = switching_precisions(rng, n, W)
     a = random_operands(rng, cfg.activation, (n, cfg.lanes))
     w = random_fields(cfg, rng, ks)

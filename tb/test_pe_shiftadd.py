@@ -17,7 +17,7 @@ def corners(q) -> list[int]:
 
 def group_starts(cfg, n: int) -> np.ndarray:
     """``clear`` on the first input of every group (every input without groups)."""
-    return np.arange(n) % max(cfg.group_cycles, 1) == 0
+    return np.arange(n) % max(cfg.group_steps, 1) == 0
 
 
 def random_scales(rng, cfg, n: int) -> np.ndarray:
@@ -103,7 +103,7 @@ async def clear_and_reset(dut):
     rng = make_rng(dut)
     tb = ShiftAddTestbench(dut, cfg)
     await tb.start()
-    n = 4 * max(cfg.group_cycles, 1) + 3
+    n = 4 * max(cfg.group_steps, 1) + 3
     codes = random_codes(rng, cfg, (n, cfg.lanes))
     act = random_operands(rng, cfg.activation, (n, cfg.lanes))
     scale = random_scales(rng, cfg, n)

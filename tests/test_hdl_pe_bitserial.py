@@ -135,7 +135,7 @@ def _group_ends(cfg, clear):
     ends, count = [], 0
     for i, c in enumerate(clear):
         index = 0 if c else count
-        count = 0 if index == cfg.group_ops - 1 else index + 1
+        count = 0 if index == cfg.group_steps - 1 else index + 1
         if count == 0:
             ends.append(i)
     return ends
@@ -166,7 +166,7 @@ def test_config_derived_values():
 
     grouped = BitSerialConfig(weight=QType(3), lanes=4, group_size=128, scale_bits=6,
                               dtype=BitSerialDType.SPECIAL, special_bits=5)
-    assert grouped.group_ops == 32 and grouped.fixed_latency == 2 and grouped.latency == 5
+    assert grouped.group_steps == 32 and grouped.fixed_latency == 2 and grouped.latency == 5
     assert grouped.product_bits == 5 + 8 and grouped.acc.bits == 13 + 8 + 6
     assert grouped.group_sum_bits == 13 + 7
 

@@ -131,7 +131,7 @@ def reference(cfg, w, a, ks, clear, scale, special, zero):
         k = int(ks[i]) if 1 <= ks[i] <= cfg.weight.bits else cfg.weight.bits
         group["sum"] += sum(value(int(w[i][j]), k, group) * int(a[i][j]) for j in range(lanes))
         count += 1
-        if count == cfg.group_ops:
+        if count == cfg.group_steps:
             s = group["scale"] if cfg.group_scale is ScaleKind.INT else 1 << group["scale"]
             total = fitted((0 if group["clear"] else total) + group["sum"] * s)
             outs.append(total)
@@ -176,7 +176,7 @@ def test_groups_and_data_types_equal_reference(cfg):
     zero = rng.integers(0, 1 << cfg.special_bits, n)
     got = bitserial_stream(cfg, w, a, ks, clear, scale, special, zero)
     want = reference(cfg, w, a, ks, clear, scale, special, zero)
-    assert len(want) > n // cfg.group_ops // 2
+    assert len(want) > n // cfg.group_steps // 2
     assert got.tolist() == want
 
 

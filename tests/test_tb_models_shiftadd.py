@@ -69,7 +69,7 @@ def test_parse_errors_and_config_keys():
         decode(PotType.parse("potz4"), [3, 16])
     cfg = PEConfig.from_dict({"pe": "shiftadd", "weight": "apot5", "lanes": 4,
                               "group_size": 8, "group_scale": "pot", "scale_bits": 2})
-    assert cfg.weight == PotType(5, PotEncoding.APOT) and cfg.group_cycles == 2
+    assert cfg.weight == PotType(5, PotEncoding.APOT) and cfg.group_steps == 2
     assert PEConfig.from_dict(cfg.to_dict()) == cfg
 
 
@@ -207,7 +207,7 @@ def plain_groups(cfg, codes, a, valid, clear, scale):
             continue
         psum += sum(table[int(w)] * int(x) for w, x in zip(ws, xs, strict=True))
         count += 1
-        if count == cfg.group_cycles:
+        if count == cfg.group_steps:
             total = acc + (psum * int(s) if cfg.group_scale is ScaleKind.INT
                            else psum * 2 ** int(s))
             if cfg.overflow is Overflow.SATURATE:

@@ -123,7 +123,7 @@ class BitSerialModel:
             return self.acc
 
         index = 0 if clear else self.gcount
-        first, last = index == 0, index == cfg.group_ops - 1
+        first, last = index == 0, index == cfg.group_steps - 1
         self.gcount = 0 if last else index + 1
         if first:
             self.scale_g = int(check_scales(scale, group))

@@ -165,7 +165,7 @@ class ShiftAddModel:
             return self.acc
         psum = (0 if clear else self.psum) + d
         count = 0 if clear else self.count
-        if count == self.cfg.group_cycles - 1:
+        if count == self.cfg.group_steps - 1:
             self.acc = _fit(base + self._scaled(psum, scale), self.cfg)
             self.psum, self.count = 0, 0
             return self.acc

@@ -35,6 +35,11 @@ $(STAMP): pyproject.toml synth/install.py
 
 demo: setup
 	$(BIN)/qtpe flow --preset $(PRESET) -o $(OUT)/demo
+	$(BIN)/python -c "import numpy as n; r = n.random.default_rng(0); \
+	  n.save('$(OUT)/demo/A.npy', r.integers(-128, 128, (9, 40))); \
+	  n.save('$(OUT)/demo/W.npy', r.integers(-128, 128, (40, 7)))"
+	$(BIN)/qtpe gemm --preset array_os_w8a8_4x4 --a $(OUT)/demo/A.npy --w $(OUT)/demo/W.npy \
+	  -o $(OUT)/demo/C.npy --sim verilator
 
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) -q
@@ -51,6 +56,8 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m qtpe.bench.run
+	$(BIN)/python -m qtpe.bench.arrays
+	$(BIN)/python -m qtpe.bench.lut_table
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -64,6 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (printed when not given)")
     p.add_argument("-o", "--out", type=Path, default=Path("build/flow"), help="output folder")
 
+    p = sub.add_parser("gemm", help="run C = A @ W through the simulated array, check it "
+                       "against the golden model, print cycles and utilization")
+    _add_config_args(p)
+    p.add_argument("--a", type=Path, required=True, metavar="A.npy",
+                   help="activations, M x K integers of the activation format")
+    p.add_argument("--w", type=Path, required=True, metavar="W.npy",
+                   help="weights, K x N integers of the weight format")
+    p.add_argument("-o", "--out", type=Path, required=True, metavar="C.npy",
+                   help="result, M x N int64")
+    p.add_argument("--sim", choices=("icarus", "verilator"), default="verilator")
+    p.add_argument("--scale", type=Path, metavar="S.npy",
+                   help="(requant) unsigned scale per output column, N values")
+    p.add_argument("--shift", type=Path, metavar="H.npy",
+                   help="(requant) right shift per output column, N values")
+    p.add_argument("--build", type=Path, help="build folder to keep and reuse "
+                   "(default: a temporary one)")
+    p.add_argument("--seed", type=int, help="cocotb random seed")
+
     sub.add_parser("presets", help="list the presets")
     return parser
 
@@ -135,6 +153,20 @@ def _cmd_flow(args) -> int:
     return 0 if result.ok else 1
 
 
+def _cmd_gemm(args) -> int:
+    from .gemm import GemmOperandError, gemm_command
+
+    cfg = _config(args)
+    try:
+        result = gemm_command(cfg, args.a, args.w, args.out, args.sim, scale_path=args.scale,
+                              shift_path=args.shift, build=args.build, seed=args.seed)
+    except GemmOperandError as exc:
+        raise ConfigError(str(exc)) from None
+    print(result.summary())
+    print(f"wrote {args.out}")
+    return 0 if result.ok else 1
+
+
 def _cmd_presets(args) -> int:
     width = max(len(n) for n in PRESETS)
     for name, (_cfg, text) in sorted(PRESETS.items()):
@@ -149,6 +181,7 @@ _COMMANDS = {
     "synth": _cmd_synth,
     "lint": _cmd_lint,
     "flow": _cmd_flow,
+    "gemm": _cmd_gemm,
     "presets": _cmd_presets,
 }
 

@@ -10,6 +10,7 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
+from qtpe.hdl.array_config import ArrayConfig, Dataflow, config_from_dict
 from qtpe.hdl.config import (
     BitSerialConfig,
     BitSerialDType,
@@ -110,6 +111,27 @@ PRESETS: dict[str, tuple[PEConfig, str]] = {
         "counterpart mac_w4a8_l8",
     ),
 }
+# Systolic arrays (qtpe.hdl.array). The reference design everything is compared against: the
+# 8x8 INT8 x INT8 output-stationary MAC array with 32-bit accumulators.
+_BASE_ARRAY = ArrayConfig(dataclasses.replace(_BASE, acc_bits=32), rows=8, cols=8)
+PRESETS.update({
+    "array_os_w8a8_8x8": (
+        dataclasses.replace(_BASE_ARRAY, pe_config=dataclasses.replace(
+            _BASE_ARRAY.pe_config, name="qtpe_array_os_w8a8_8x8")),
+        "8x8 output-stationary array of INT8 x INT8 MACs, 32-bit accumulators "
+        "(the reference array)",
+    ),
+    "array_ws_w8a8_8x8": (
+        dataclasses.replace(_BASE_ARRAY, dataflow=Dataflow.WS, pe_config=dataclasses.replace(
+            _BASE_ARRAY.pe_config, name="qtpe_array_ws_w8a8_8x8")),
+        "8x8 weight-stationary array of INT8 x INT8 MACs, 32-bit accumulators",
+    ),
+    "array_os_w8a8_4x4": (
+        dataclasses.replace(_BASE_ARRAY, rows=4, cols=4, pe_config=dataclasses.replace(
+            _BASE_ARRAY.pe_config, name="qtpe_array_os_w8a8_4x4")),
+        "4x4 output-stationary INT8 x INT8 MAC array, 32-bit accumulators (the demo GEMM)",
+    ),
+})
 DEFAULT_PRESET = "mac_w8a8"
 
 
@@ -162,6 +184,6 @@ def load_config(
         key, value = parse_set(item)
         data[key] = value
     try:
-        return PEConfig.from_dict(data)
+        return config_from_dict(data)
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc)) from None

@@ -16,6 +16,8 @@ from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
 from qtpe import __version__
+from qtpe.hdl.array import SystolicArray
+from qtpe.hdl.array_config import ArrayConfig
 from qtpe.hdl.config import PEConfig, PEKind
 from qtpe.hdl.pe_bitserial import BitSerialPE
 from qtpe.hdl.pe_lut import LutTile
@@ -30,7 +32,9 @@ _COMPONENTS = {
 }
 
 
-def build_component(cfg: PEConfig) -> wiring.Component:
+def build_component(cfg: PEConfig | ArrayConfig) -> wiring.Component:
+    if isinstance(cfg, ArrayConfig):
+        return SystolicArray(cfg)
     return _COMPONENTS[cfg.pe](cfg)
 
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from qtpe.hdl.array_config import ArrayConfig
 from qtpe.hdl.config import PEConfig, PEKind
 from qtpe.sim.runner import SIMULATORS, SimResult, lint, run_cocotb
 
@@ -29,6 +30,11 @@ def simulate(
     testcase: str | None = None,
 ) -> SimResult:
     """Emit the design into ``workdir/<simulator>`` and run its cocotb tests there."""
+    if isinstance(cfg, ArrayConfig):  # arrays run whole GEMMs through a simulation harness
+        from .gemm import simulate_array
+
+        return simulate_array(cfg, simulator, workdir, seed=seed, waves=waves,
+                              testcase=testcase)
     build_dir = Path(workdir) / simulator
     vpath, _ = write_design(cfg, build_dir)
     return run_cocotb(
@@ -68,8 +74,11 @@ class FlowResult:
 
     def summary(self) -> str:
         cfg = self.config
+        what = f"{cfg.pe.value} PE"
+        if isinstance(cfg, ArrayConfig):
+            what = f"{cfg.rows}x{cfg.cols} {cfg.dataflow.value.upper()} array of {what}s"
         lines = [
-            f"{cfg.name}: {cfg.pe.value} PE, {cfg.weight} x {cfg.activation} -> {cfg.acc}, "
+            f"{cfg.name}: {what}, {cfg.weight} x {cfg.activation} -> {cfg.acc}, "
             f"latency {cfg.latency}",
             f"  rtl        {self.verilog} (verilator -Wall lint clean)",
         ]

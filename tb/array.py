@@ -1,0 +1,119 @@
+"""cocotb driver for the GEMM harness around a systolic array (``qtpe.gen.harness``).
+
+Imported only inside a simulator process. The driver lays a whole GEMM out as input beats
+(``qtpe.tb.models.array.schedule``), writes them to the harness's memory file, starts the
+harness and waits for ``done``: nothing in Python runs per clock cycle (the harness has its
+own clock). It then reads the result rows back and assembles ``C``; the checker compares with
+the golden model and the cycle count with ``expected_cycles``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from cocotb.triggers import FallingEdge, RisingEdge, with_timeout
+
+from qtpe.hdl.array_config import ArrayConfig, config_from_dict
+from qtpe.tb.models.array import (
+    BEATS_FILE,
+    RESULTS_FILE,
+    RQ_FILE,
+    Schedule,
+    expected_cycles,
+    gemm,
+    pack_beats,
+    pack_requant,
+    schedule,
+    unpack_rows,
+)
+
+__all__ = ["load_array_config", "GemmRun", "GemmHarness"]
+
+CLOCK_NS = 10
+
+
+def load_array_config() -> ArrayConfig:
+    """The array's config, passed as JSON in ``QTPE_CONFIG``."""
+    cfg = config_from_dict(json.loads(os.environ["QTPE_CONFIG"]))
+    if not isinstance(cfg, ArrayConfig):
+        raise TypeError(f"QTPE_CONFIG is not an array config: {cfg}")
+    return cfg
+
+
+@dataclass(frozen=True)
+class GemmRun:
+    """One GEMM through the simulated array."""
+
+    C: np.ndarray
+    expected: np.ndarray
+    cycles: int
+    expected_cycles: int
+    seconds: float  # wall time of the simulation phase (the harness is busy streaming)
+    macs: int
+
+    @property
+    def mismatches(self) -> int:
+        return int(np.count_nonzero(self.C != self.expected))
+
+    @property
+    def cycles_per_second(self) -> float:
+        return self.cycles / self.seconds if self.seconds > 0 else float("inf")
+
+
+class GemmHarness:
+    """Runs whole GEMMs through ``<top>_harness``; capacity from ``QTPE_HARNESS``."""
+
+    def __init__(self, dut, cfg: ArrayConfig):
+        self.dut = dut
+        self.cfg = cfg
+        caps = json.loads(os.environ["QTPE_HARNESS"])
+        self.depth, self.max_results = caps["depth"], caps["results"]
+        dut.start.value = 0
+        dut.n_beats.value = 0
+        dut.n_results.value = 0
+
+    async def run_schedule(self, sched: Schedule):
+        """Stream ``sched``; return (result rows, cycles, wall seconds)."""
+        cfg, dut = self.cfg, self.dut
+        if sched.beats > self.depth or sched.results > self.max_results:
+            raise ValueError(f"the GEMM needs {sched.beats} beats and {sched.results} result "
+                             f"rows; the harness holds {self.depth} and {self.max_results}")
+        Path(BEATS_FILE).write_text("\n".join(pack_beats(cfg, sched)) + "\n")
+        if cfg.requant:
+            Path(RQ_FILE).write_text("\n".join(pack_requant(cfg, sched)) + "\n")
+        Path(RESULTS_FILE).unlink(missing_ok=True)
+        dut.n_beats.value = sched.beats
+        dut.n_results.value = sched.results
+        dut.start.value = 1
+        budget = (expected_cycles(cfg, sched) + 64) * 4
+        await with_timeout(RisingEdge(dut.busy), 64 * CLOCK_NS, "ns")
+        t0 = time.perf_counter()
+        await with_timeout(FallingEdge(dut.busy), budget * CLOCK_NS, "ns")
+        seconds = time.perf_counter() - t0
+        await with_timeout(RisingEdge(dut.done), 64 * CLOCK_NS, "ns")
+        cycles = int(dut.cycles.value)
+        rows = unpack_rows(cfg, Path(RESULTS_FILE).read_text())
+        dut.start.value = 0
+        await FallingEdge(dut.done)
+        return rows, cycles, seconds
+
+    async def run(self, A, W, scale=None, shift=None) -> GemmRun:
+        """``A @ W`` through the array, with the golden result and the expected cycles."""
+        sched = schedule(self.cfg, A, W, scale, shift)
+        rows, cycles, seconds = await self.run_schedule(sched)
+        return GemmRun(sched.assemble(rows), gemm(self.cfg, A, W, scale, shift), cycles,
+                       expected_cycles(self.cfg, sched), seconds, sched.macs)
+
+    def report(self, run: GemmRun, what: str) -> str:
+        cfg = self.cfg
+        util = run.macs / (run.cycles * cfg.macs_per_cycle)
+        text = (f"{what}: {run.cycles} cycles (expected {run.expected_cycles}), "
+                f"{run.macs / run.cycles:.2f} MACs/cycle, utilization {util:.1%}, "
+                f"{run.cycles_per_second:,.0f} cycles/s, {run.mismatches} mismatches")
+        self.dut._log.info(text)
+        return text

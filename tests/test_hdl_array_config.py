@@ -1,0 +1,54 @@
+"""ArrayConfig: validation with one-line messages, flat keys, derived timing values."""
+
+import pytest
+
+from qtpe.hdl.array_config import ArrayConfig, Dataflow, config_from_dict
+from qtpe.hdl.config import LutConfig, MacConfig
+
+
+@pytest.mark.parametrize("data,match", [
+    ({"rows": 0}, r"rows must be an integer from 1 to 32, not 0"),
+    ({"rows": 33}, r"rows must be an integer from 1 to 32, not 33"),
+    ({"cols": 2.5}, r"cols must be an integer from 1 to 32, not 2.5"),
+    ({"dataflow": "rs"}, r"dataflow must be one of 'os', 'ws', not 'rs'"),
+    ({"rows": 2, "colour": 1}, r"unknown key 'colour' for an array of pe = 'mac'; allowed: .*rows"),
+    ({"requant": True}, r"key 'requant' is for arrays only"),
+    ({"rows": 2, "pe": "lut"}, r"arrays of pe = 'lut' are not implemented yet"),
+    ({"rows": 2, "requant_scale_bits": 17}, r"requant_scale_bits must be an integer from 1 to 16"),
+    ({"rows": 2, "weight": "int17"}, r"int17"),
+])
+def test_bad_values_one_line(data, match):
+    with pytest.raises((ValueError, TypeError), match=match) as info:
+        config_from_dict(data)
+    assert "\n" not in str(info.value)
+
+
+def test_flat_keys_round_trip():
+    data = {"name": "a", "pe": "mac", "weight": "int4", "activation": "uint8", "acc_bits": 20,
+            "overflow": "saturate", "depth": 256, "lanes": 2, "pipeline": True, "rows": 3,
+            "cols": 5, "dataflow": "ws", "requant": True, "requant_scale_bits": 8}
+    cfg = config_from_dict(data)
+    assert isinstance(cfg, ArrayConfig) and isinstance(cfg.pe_config, MacConfig)
+    assert cfg.dataflow is Dataflow.WS and cfg.pe_config.lanes == 2
+    assert cfg.to_dict() == data and config_from_dict(cfg.to_dict()) == cfg
+    assert not isinstance(config_from_dict({"weight": "int4"}), ArrayConfig)
+
+
+def test_derived_values():
+    os8 = ArrayConfig(MacConfig(acc_bits=32), rows=8, cols=8)
+    assert os8.name == "qtpe_mac" and os8.macs_per_cycle == 64
+    assert os8.min_tile_period == 2 * 8 + 8 - 2 and os8.drain_start == 8 + 8 + 1
+    assert os8.latency == 17 and os8.out_type == os8.acc
+    ws = ArrayConfig(MacConfig(lanes=3), rows=4, cols=2, dataflow=Dataflow.WS, requant=True)
+    assert ws.min_tile_period == 1 and ws.latency == 4 + 2 + 1 + 1
+    assert ws.ws_tile_k == 12 and ws.psum_bits == 16 + 4 and ws.macs_per_cycle == 24
+    assert str(ws.out_type) == "int8" and ws.requantizer.max_shift == ws.acc.bits + 16
+    one = ArrayConfig(MacConfig(pipeline=True), rows=1, cols=1)
+    assert one.min_tile_period == 1 and one.latency == 1 + 1 + 2
+
+
+def test_pe_config_type_checked():
+    with pytest.raises(ValueError, match="arrays of pe = 'lut'"):
+        ArrayConfig(LutConfig())
+    with pytest.raises(TypeError, match="pe_config must be a PE config record"):
+        ArrayConfig("mac")

@@ -132,6 +132,50 @@ PRESETS.update({
         "4x4 output-stationary INT8 x INT8 MAC array, 32-bit accumulators (the demo GEMM)",
     ),
 })
+# Bit-serial 8x8 arrays: INT4 weights walked one bit-plane per cycle (a beat every 4 cycles).
+_BITSERIAL_ARRAY = dataclasses.replace(_BASE_ARRAY, pe_config=BitSerialConfig(
+    name="qtpe_array_bitserial", weight=QType(4), activation=QType(8), acc_bits=32))
+PRESETS.update({
+    "array_os_bitserial_w4a8_8x8": (
+        dataclasses.replace(_BITSERIAL_ARRAY, pe_config=dataclasses.replace(
+            _BITSERIAL_ARRAY.pe_config, name="qtpe_array_os_bitserial_w4a8_8x8")),
+        "8x8 output-stationary array of bit-serial PEs, INT4 weights (4 cycles per beat) x "
+        "INT8, 32-bit accumulators (16 MACs/cycle)",
+    ),
+    "array_ws_bitserial_w4a8_8x8": (
+        dataclasses.replace(_BITSERIAL_ARRAY, dataflow=Dataflow.WS, pe_config=dataclasses.replace(
+            _BITSERIAL_ARRAY.pe_config, name="qtpe_array_ws_bitserial_w4a8_8x8")),
+        "8x8 weight-stationary array of bit-serial PEs, INT4 weights (4 cycles per beat) x "
+        "INT8, 32-bit accumulators (16 MACs/cycle)",
+    ),
+})
+# The low-bit PE kinds as 8x8 arrays (the bench compares them with the reference array on the
+# same GEMM): weights and activations as in their PE presets, 32-bit accumulators.
+_SHIFTADD_ARRAY = dataclasses.replace(_BASE_ARRAY, pe_config=ShiftAddConfig(
+    name="qtpe_array_shiftadd", weight=PotType.parse("pot4"), acc_bits=32))
+_LUT_ARRAY = dataclasses.replace(_BASE_ARRAY, pe_config=LutConfig(
+    name="qtpe_array_lut", weight=QType(2), g=4, symmetric=True, acc_bits=32))
+
+
+def _array_preset(base: ArrayConfig, name: str, dataflow: Dataflow) -> ArrayConfig:
+    return dataclasses.replace(base, dataflow=dataflow, pe_config=dataclasses.replace(
+        base.pe_config, name=f"qtpe_{name}"))
+
+
+for _df in Dataflow:
+    _kind = "output" if _df is Dataflow.OS else "weight"
+    PRESETS.update({
+        f"array_{_df.value}_shiftadd_pot4a8_8x8": (
+            _array_preset(_SHIFTADD_ARRAY, f"array_{_df.value}_shiftadd_pot4a8_8x8", _df),
+            f"8x8 {_kind}-stationary array of shift-add PEs, pot4 (DenseShift) weights x INT8, "
+            f"32-bit accumulators",
+        ),
+        f"array_{_df.value}_lut_w2a8_8x8": (
+            _array_preset(_LUT_ARRAY, f"array_{_df.value}_lut_w2a8_8x8", _df),
+            f"8x8 {_kind}-stationary array of LUT PEs, INT2 weights x INT8, g=4 symmetric "
+            f"tables (one precompute unit per row), 32-bit accumulators",
+        ),
+    })
 DEFAULT_PRESET = "mac_w8a8"
 
 

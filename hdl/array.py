@@ -46,6 +46,15 @@ its entry (``in_first``: to 0) and wrapped or saturated to the accumulator forma
 The first period of a stream only loads weights (send ``in_first`` = ``in_last`` = 0; its
 activations are don't-care); ``in_ready`` is always high.
 
+**Bit-serial cells** (``pe = "bitserial"``, built by ``qtpe.hdl.array_bitserial``): same beats,
+ports and results, but every op runs at full precision ``k = weight.bits``
+(``config.beat_cycles``), one weight bit-plane per cycle, MSB first: an accepted beat occupies
+``k`` cycles, so ``in_ready`` is low for the ``k - 1`` cycles after it (OS: and the ``last``
+rule above; WS: ``in_ready`` is high otherwise). Peak ``R * C * lanes / k`` MACs per cycle. OS
+timing as above with ``L = k`` (``latency`` = ``R + C + k`` after a tile's ``last`` beat;
+``min_tile_period`` = ``2R + C - 2`` cycles); WS ``latency`` = ``R + C + k`` after a beat with
+``in_last``. Results are the same as the MAC array's (exact sums until the accumulator).
+
 Reset (synchronous) clears the control: the delay lines, the tile and period counters and the
 valid flags. Datapath registers (operand pipelines, PE accumulators, drain registers, weights,
 partial sums, accumulator rings) have no reset: the protocol never uses one before it is
@@ -75,15 +84,21 @@ from amaranth.lib.wiring import In, Out
 
 from .array_config import ArrayConfig, Dataflow
 from .config import PEKind
+from .pe_lut import LutPE, LutPrecompute, lut_dot
 from .pe_mac import MacPE
-from .shapes import acc_shape, fit_to_acc, operand_shape, tree_sum
+from .pe_shiftadd import ShiftAddPE, shiftadd_dot
+from .shapes import acc_shape, code_shape, fit_to_acc, operand_shape, tree_sum
 
 __all__ = ["SystolicArray"]
 
 # The PE component an output-stationary array instantiates per kind. Contract: ports
-# ``in_valid``, ``clear``, ``weight``, ``act`` (``lanes`` wide), ``acc``; ``latency`` cycles
-# from an input to the ``acc`` that includes it; one input per cycle.
-OS_CELLS = {PEKind.MAC: MacPE}
+# ``in_valid``, ``clear``, ``weight`` (``lanes`` codes), the row operand (``ROW_PORT``), ``acc``;
+# ``config.pe_latency`` cycles from an input to the ``acc`` that includes it; one input per
+# cycle.
+OS_CELLS = {PEKind.MAC: MacPE, PEKind.SHIFTADD: ShiftAddPE, PEKind.LUT: LutPE}
+# The PE port that takes what flows along a row: the activations, or for LUT PEs the row's
+# shared table (``_row_operands``).
+ROW_PORT = {PEKind.LUT: "table"}
 
 
 def _mac_dot(m, pe_cfg, weight, act, name: str):
@@ -97,9 +112,17 @@ def _mac_dot(m, pe_cfg, weight, act, name: str):
     return tree_sum(m, products, num(pe_cfg.dot_bits), f"dot_{name}")
 
 
+def _shiftadd_dot(m, pe_cfg, weight, act, name: str):
+    return shiftadd_dot(m, pe_cfg, weight, act, prefix=f"{name}_")
+
+
+def _lut_dot(m, pe_cfg, weight, table, name: str):
+    return lut_dot(m, pe_cfg, table, weight, prefix=f"{name}_")
+
+
 # The combinational dot product a weight-stationary array builds per PE kind:
-# ``f(m, pe_config, weight, act, name) -> Value`` (exact, ``lanes`` pairs).
-WS_CELLS = {PEKind.MAC: _mac_dot}
+# ``f(m, pe_config, weight, row_operand, name) -> Value`` (exact, ``lanes`` pairs).
+WS_CELLS = {PEKind.MAC: _mac_dot, PEKind.SHIFTADD: _shiftadd_dot, PEKind.LUT: _lut_dot}
 
 
 class SystolicArray(wiring.Component):
@@ -112,7 +135,7 @@ class SystolicArray(wiring.Component):
         pe = config.pe_config
         lanes = config.lanes
         a_row = data.ArrayLayout(operand_shape(pe.activation), lanes)
-        w_col = data.ArrayLayout(operand_shape(pe.weight), lanes)
+        w_col = data.ArrayLayout(code_shape(pe.weight), lanes)
         members = {
             "in_valid": In(1),
             "in_ready": Out(1),
@@ -168,7 +191,13 @@ class SystolicArray(wiring.Component):
             acc_valid, acc_data = self.acc_valid, self.acc_data
         else:
             acc_valid, acc_data = self.out_valid, self.out_data
-        if self._config.dataflow is Dataflow.OS:
+        if self._config.pe is PEKind.BITSERIAL:
+            from . import array_bitserial as bitserial  # kept local to this dispatch
+
+            elaborate = bitserial.elaborate_os if self._config.dataflow is Dataflow.OS \
+                else bitserial.elaborate_ws
+            elaborate(self, m, acc_valid, acc_data)
+        elif self._config.dataflow is Dataflow.OS:
             self._elaborate_os(m, acc_valid, acc_data)
         else:
             self._elaborate_ws(m, acc_valid, acc_data)
@@ -192,6 +221,31 @@ class SystolicArray(wiring.Component):
             m.d.sync += reg.eq(value)
             value = reg
         return value
+
+    def _row_operands(self, m, entry, r: int) -> list:
+        """What PE ``(r, c)`` reads along row ``r``, for every ``c``: ``entry`` (the row's
+        skewed activations) registered ``c + 1`` times. LUT arrays put the row's one
+        ``LutPrecompute`` unit in place of the first register (it registers its table), and
+        the table, not the activations, flows along the row to every LUT PE of it."""
+        pe_cfg = self._config.pe_config
+        if pe_cfg.pe is PEKind.LUT:
+            pre = LutPrecompute(pe_cfg)
+            m.submodules[f"precompute_r{r}"] = pre
+            m.d.comb += [pre.in_valid.eq(1), pre.act.eq(entry)]
+            prev = pre.table
+            name = "table"
+        else:
+            reg = Signal(entry.shape(), name=f"act_r{r}_c0", reset_less=True)
+            m.d.sync += reg.eq(entry)
+            prev = reg
+            name = "act"
+        out = [prev]
+        for c in range(1, self._config.cols):
+            reg = Signal(prev.shape(), name=f"{name}_r{r}_c{c}", reset_less=True)
+            m.d.sync += reg.eq(prev)
+            out.append(reg)
+            prev = reg
+        return out
 
     @staticmethod
     def _delay_line(m, first, taps: int, name: str) -> list:
@@ -235,14 +289,9 @@ class SystolicArray(wiring.Component):
 
         a_edge = self._gated(m, self.a_in, accept, "a_edge")
         w_edge = self._gated(m, self.w_in, accept, "w_edge")
-        acts = [[None] * cols for _ in range(rows)]
+        acts = [self._row_operands(m, self._delay(m, a_edge[r], r, f"a_skew_r{r}"), r)
+                for r in range(rows)]
         wgts = [[None] * cols for _ in range(rows)]
-        for r in range(rows):
-            prev = self._delay(m, a_edge[r], r, f"a_skew_r{r}")
-            for c in range(cols):
-                reg = Signal(a_edge[r].shape(), name=f"act_r{r}_c{c}", reset_less=True)
-                m.d.sync += reg.eq(prev)
-                acts[r][c] = prev = reg
         for c in range(cols):
             prev = self._delay(m, w_edge[c], c, f"w_skew_c{c}")
             for r in range(rows):
@@ -255,6 +304,7 @@ class SystolicArray(wiring.Component):
         m.domains.pe = pe_domain = ClockDomain("pe", reset_less=True, local=True)
         m.d.comb += pe_domain.clk.eq(ClockSignal())
         cell = OS_CELLS[pe_cfg.pe]
+        row_port = ROW_PORT.get(pe_cfg.pe, "act")
         accs = [[None] * cols for _ in range(rows)]
         for r in range(rows):
             for c in range(cols):
@@ -265,7 +315,7 @@ class SystolicArray(wiring.Component):
                     pe.in_valid.eq(1),
                     pe.clear.eq(clear[r + c + 1]),
                     pe.weight.eq(wgts[r][c]),
-                    pe.act.eq(acts[r][c]),
+                    getattr(pe, row_port).eq(acts[r][c]),
                     a.eq(pe.acc),
                 ]
                 accs[r][c] = a
@@ -327,13 +377,8 @@ class SystolicArray(wiring.Component):
         w_edge = self._gated(m, self.w_in, accept, "w_edge")
         # a_in[j] (reduction offset j) goes to PE row R-1-j: weight row j, sent j-th, shifts
         # down the column and stops in row R-1-j.
-        acts = [[None] * cols for _ in range(rows)]
-        for r in range(rows):
-            prev = self._delay(m, a_edge[rows - 1 - r], r, f"a_skew_r{r}")
-            for c in range(cols):
-                reg = Signal(a_edge[0].shape(), name=f"act_r{r}_c{c}", reset_less=True)
-                m.d.sync += reg.eq(prev)
-                acts[r][c] = prev = reg
+        acts = [self._row_operands(m, self._delay(m, a_edge[rows - 1 - r], r, f"a_skew_r{r}"),
+                                   r) for r in range(rows)]
 
         w_shape = w_edge[0].shape()
         psums_out = []

@@ -14,7 +14,16 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .config import CONFIG_TYPES, MacConfig, PEConfig, PEKind, _check_bool, _check_int
+from .config import (
+    CONFIG_TYPES,
+    BitSerialConfig,
+    LutConfig,
+    MacConfig,
+    PEConfig,
+    PEKind,
+    _check_bool,
+    _check_int,
+)
 from .formats import AccType, QType
 
 __all__ = [
@@ -25,8 +34,30 @@ __all__ = [
 ARRAY_MAX = 32
 REQUANT_SCALE_MAX_BITS = 16
 REQUANT_OUT = QType(8, True)
-# PE kinds an array can be built from so far (the others join in a later pass).
-ARRAY_PE_KINDS = (PEKind.MAC,)
+# PE kinds an array can be built from.
+ARRAY_PE_KINDS = (PEKind.MAC, PEKind.BITSERIAL, PEKind.SHIFTADD, PEKind.LUT)
+
+
+def _check_array_pe(pe: PEConfig) -> None:
+    """What an array's cells take beyond the PE config's own rules (one-line errors).
+
+    * No per-group dequantization inside the PEs (``group_size = 0``): an array scales once,
+      after the accumulators (``requant``).
+    * Bit-serial cells run every op at the full precision ``weight.bits``; their ``dtype`` is
+      ``"int"`` (special values and zero points are per group, and arrays have no groups).
+    * LUT cells: no run-time zero point (``uint<b>`` weights), and ``sharing`` stays 1: the
+      array shares one precompute unit per row among all ``cols`` PEs of the row.
+    """
+    if getattr(pe, "group_size", 0):
+        raise ValueError(f"arrays take group_size = 0 (requantize per column with requant = "
+                         f"true instead), not {pe.group_size}")
+    if isinstance(pe, LutConfig):
+        if pe.has_zero:
+            raise ValueError(f"LUT arrays take int<b>, sym<b> or ternary weights (no zero-point "
+                             f"port), not {pe.weight}")
+        if pe.sharing != 1:
+            raise ValueError(f"LUT arrays share one precompute unit per row (all cols PEs); "
+                             f"sharing must stay 1, not {pe.sharing}")
 
 
 class Dataflow(enum.Enum):
@@ -123,10 +154,7 @@ class ArrayConfig:
             raise TypeError(f"dataflow must be a Dataflow, not {self.dataflow!r}")
         if not isinstance(self.pe_config, PEConfig):
             raise TypeError(f"pe_config must be a PE config record, not {self.pe_config!r}")
-        if self.pe_config.pe not in ARRAY_PE_KINDS:
-            allowed = ", ".join(repr(k.value) for k in ARRAY_PE_KINDS)
-            raise ValueError(f"arrays of pe = {self.pe_config.pe.value!r} are not implemented "
-                             f"yet; arrays take pe = {allowed}")
+        _check_array_pe(self.pe_config)
         _check_bool("requant", self.requant)
         _check_int("requant_scale_bits", self.requant_scale_bits, 1, REQUANT_SCALE_MAX_BITS)
 
@@ -161,12 +189,29 @@ class ArrayConfig:
 
     @property
     def lanes(self) -> int:
-        """Weight x activation pairs per PE per cycle (``lanes`` of the PE, else 1)."""
-        return getattr(self.pe_config, "lanes", 1)
+        """Weight x activation pairs per PE per input beat: the PE's ``lanes`` (LUT: ``g``)."""
+        if isinstance(self.pe_config, LutConfig):
+            return self.pe_config.g
+        return self.pe_config.lanes
 
     # -- derived array values ---------------------------------------------------------------
     @property
+    def beat_cycles(self) -> int:
+        """Cycles one input beat occupies: ``k = weight.bits`` for bit-serial cells (one
+        weight bit-plane per cycle, every op at full precision), 1 for every other kind."""
+        if isinstance(self.pe_config, BitSerialConfig):
+            return self.pe_config.weight.bits
+        return 1
+
+    @property
     def pe_latency(self) -> int:
+        """Cycles from a cell's operand registers to the accumulator that includes them: the
+        PE's ``latency`` (LUT: 1; the row's table register is the first operand register;
+        bit-serial: ``k``, from the beat's first plane to the accumulator after its last)."""
+        if isinstance(self.pe_config, LutConfig):
+            return 1
+        if isinstance(self.pe_config, BitSerialConfig):
+            return self.beat_cycles
         return self.pe_config.latency
 
     @property
@@ -182,8 +227,9 @@ class ArrayConfig:
 
     @property
     def macs_per_cycle(self) -> float:
-        """Peak: every PE takes ``lanes`` pairs per cycle."""
-        return float(self.rows * self.cols * self.lanes)
+        """Peak: every PE takes ``lanes`` pairs per beat, one beat per ``beat_cycles``
+        cycles (``rows * cols * lanes / k`` for bit-serial cells)."""
+        return self.rows * self.cols * self.lanes / self.beat_cycles
 
     @property
     def k_per_beat(self) -> int:
@@ -205,7 +251,9 @@ class ArrayConfig:
         """OS: fewest input cycles from one tile's ``last`` beat to the next (``in_ready``
         holds a ``last`` beat back until then): ``2R + C - 2`` (a tile's drain registers
         are all loaded ``R + C + L`` cycles after its ``last`` beat and shift for ``R - 1``
-        cycles; the next tile's first PE must not load before); 1 for WS (no tiles)."""
+        cycles; the next tile's first PE must not load before); 1 for WS (no tiles). In
+        cycles, also for bit-serial cells (a beat takes ``beat_cycles`` of them, so tiles of
+        ``Kt * k >= 2R + C - 2`` cycles never wait)."""
         if self.dataflow is Dataflow.WS:
             return 1
         return max(2 * self.rows + self.cols - 2, 1)
@@ -225,12 +273,13 @@ class ArrayConfig:
     def latency(self) -> int:
         """Cycles from an accepted input beat to the ``out_valid`` of the first result row it
         completes: OS ``R + C + L`` (from a tile's ``last`` beat; its R rows follow on
-        consecutive cycles), WS ``R + C + 1`` (from a beat with ``in_last``); +1 with
-        requantization."""
+        consecutive cycles), WS ``R + C + k`` (from a beat with ``in_last``; ``k`` =
+        ``beat_cycles``: 1, or ``weight.bits`` for bit-serial cells); +1 with requantization.
+        Bit-serial OS: ``L = k``."""
         if self.dataflow is Dataflow.OS:
             base = self.drain_start
         else:
-            base = self.rows + self.cols + 1
+            base = self.rows + self.cols + self.beat_cycles
         return base + self.requant_latency
 
     # -- dict round trip --------------------------------------------------------------------

@@ -14,8 +14,9 @@ from amaranth.lib.wiring import In, Out
 from .config import LutConfig, span_bits
 from .formats import PlaneType
 from .shapes import acc_shape, fit_to_acc, operand_shape, tree_sum
+from .shapes import code_shape as weight_code_shape
 
-__all__ = ["table_layout", "code_shape", "LutPrecompute", "LutPE", "LutTile"]
+__all__ = ["table_layout", "code_shape", "LutPrecompute", "LutPE", "LutTile", "lut_dot"]
 
 # Keep every adder of the PE's lookup tree separate (see ``tree_sum``), as the shift-add PE
 # does: a carry chain each on ECP5 instead of Yosys' LUT compressor.
@@ -32,8 +33,7 @@ def table_layout(config: LutConfig) -> data.StructLayout:
 
 def code_shape(config: LutConfig):
     """A weight code: the integer for ``int<b>``/``uint<b>``, the bit pattern otherwise."""
-    w = config.weight
-    return unsigned(w.bits) if isinstance(w, PlaneType) else operand_shape(w)
+    return weight_code_shape(config.weight)
 
 
 def _check(config: object, who: str) -> LutConfig:
@@ -138,6 +138,95 @@ class LutPrecompute(wiring.Component):
         return m
 
 
+def _lut_terms(m: Module, cfg: LutConfig, table, weight, zero,
+               prefix: str) -> tuple[list, bool]:
+    """``[(value, shift, negate, bound)]`` with ``negate`` a bool or a 1-bit Value and
+    ``|value| <= bound``, and whether the sum must be halved."""
+    g, b = cfg.g, cfg.weight.bits
+    entries = {i: table[f"e{i}"] for i in cfg.table_indices}
+    bound = max(max(-lo, hi) for lo, hi in map(cfg.entry_range, cfg.table_indices))
+    look_bits = max(map(cfg.entry_bits, cfg.table_indices))
+    coeffs = cfg.plane_coeffs
+    halve = cfg.symmetric
+    if halve and all(abs(c) >= 2 for c in coeffs):  # sym<b>: c_k = 2^(k+1), no offset
+        coeffs, halve = tuple(c // 2 for c in coeffs), False
+    terms = []
+    for k, c in enumerate(coeffs):
+        plane = Signal(g, name=f"{prefix}plane_{k}")
+        m.d.comb += plane.eq(Cat(weight[j][k] for j in range(g)))
+        look = Signal(signed(look_bits), name=f"{prefix}look_{k}")
+        if cfg.symmetric:
+            index = Signal(g - 1, name=f"{prefix}index_{k}")
+            m.d.comb += index.eq(Mux(plane[g - 1], ~plane[: g - 1], plane[: g - 1]))
+            negate = Signal(name=f"{prefix}negate_{k}")
+            m.d.comb += negate.eq(plane[g - 1] ^ (c < 0))
+        else:
+            index, negate = plane, c < 0
+        # A binary tree of 2:1 multiplexers over the index bits (plain tables: T(0) = 0).
+        # Not a Switch: Yosys writes that as an ``always @*`` case block, which Icarus never
+        # evaluates while its inputs keep their initial values (an idle array row's table).
+        level = [entries.get(i, Const(0, signed(look_bits))) for i in range(1 << len(index))]
+        for bit in range(len(index)):
+            level = [Mux(index[bit], level[i + 1], level[i]) for i in range(0, len(level), 2)]
+        m.d.comb += look.eq(level[0])
+        terms.append((look, abs(c).bit_length() - 1, negate, bound))
+
+    # The offset term, from the S in the table.
+    w = cfg.weight
+    if cfg.symmetric:
+        t0, t0_bound = entries[0], max(-cfg.entry_range(0)[0], cfg.entry_range(0)[1])
+        if cfg.has_zero:  # (2^b - 1 - 2 zero) S = sum_j (zero_j ? +1 : -1) (T_sym(0) << j)
+            terms += [(t0, j, ~zero[j], t0_bound) for j in range(b)]
+        elif not isinstance(w, PlaneType):  # int<b>: -S = T_sym(0)
+            terms.append((t0, 0, False, t0_bound))
+    else:
+        s = entries[(1 << g) - 1]
+        s_bound = max(-cfg.entry_range((1 << g) - 1)[0], cfg.entry_range((1 << g) - 1)[1])
+        if cfg.has_zero:  # -zero S = sum_j (zero_j ? -(S << j) : 0)
+            terms += [(Mux(zero[j], s, 0), j, zero[j], s_bound) for j in range(b)]
+        elif isinstance(w, PlaneType):  # -(2^b - 1) S = S - (S << b); ternary: -S
+            if cfg.const_coeff() == -1:
+                terms.append((s, 0, True, s_bound))
+            else:
+                terms += [(s, 0, False, s_bound), (s, b, True, s_bound)]
+    return terms, halve
+
+
+def lut_dot(m: Module, cfg: LutConfig, table, weight, zero=None, prefix: str = "") -> Signal:
+    """The exact dot product (``cfg.dot_bits``) of ``g`` weight codes with the activations of
+    ``table`` (``table_layout``), combinationally: bit-plane lookups, shifts, inversions and
+    one adder tree (see ``LutPE``). ``zero``: the zero point (``uint<b>`` only). Signals are
+    named ``{prefix}plane_{k}`` and so on."""
+    terms, halve = _lut_terms(m, cfg, table, weight, zero, prefix)
+
+    leaves, inverts, const_inverts, bound = [], [], 0, 0
+    for t, (value, shift, negate, largest) in enumerate(terms):
+        big = largest << shift
+        leaf = Signal(signed(span_bits(-big - 1, big, True)), name=f"{prefix}term_{t}")
+        shifted = value << shift
+        if isinstance(negate, Value):
+            m.d.comb += leaf.eq(Mux(negate, ~shifted, shifted))
+            inverts.append(negate)
+        elif negate:
+            m.d.comb += leaf.eq(~shifted)
+            const_inverts += 1
+        else:
+            m.d.comb += leaf.eq(shifted)
+        leaves.append(leaf)
+        bound += big + (1 if negate is not False else 0)
+    if inverts:  # ~x + 1 = -x: add the number of inverted terms once
+        leaves.append(tree_sum(m, inverts, unsigned(len(inverts).bit_length()),
+                               f"{prefix}inverted"))
+    if const_inverts:
+        leaves.append(Const(const_inverts, unsigned(const_inverts.bit_length())))
+    # Every partial sum lies within +-bound; the root is the exact (doubled) dot product.
+    root = tree_sum(m, leaves, signed(span_bits(-bound, bound, True)), f"{prefix}tree",
+                    keep=KEEP_TREE)
+    dot = Signal(signed(cfg.dot_bits), name=f"{prefix}dot")
+    m.d.comb += dot.eq(root >> 1 if halve else root)
+    return dot
+
+
 class LutPE(wiring.Component):
     """One LUT PE: ``g`` weights x the shared table, all bit-planes in one cycle, accumulated.
 
@@ -191,88 +280,10 @@ class LutPE(wiring.Component):
     def latency(self) -> int:
         return 1
 
-    def _terms(self, m: Module) -> tuple[list, bool]:
-        """``[(value, shift, negate, bound)]`` with ``negate`` a bool or a 1-bit Value and
-        ``|value| <= bound``, and whether the sum must be halved."""
-        cfg = self._config
-        g, b = cfg.g, cfg.weight.bits
-        entries = {i: self.table[f"e{i}"] for i in cfg.table_indices}
-        bound = max(max(-lo, hi) for lo, hi in map(cfg.entry_range, cfg.table_indices))
-        look_bits = max(map(cfg.entry_bits, cfg.table_indices))
-        coeffs = cfg.plane_coeffs
-        halve = cfg.symmetric
-        if halve and all(abs(c) >= 2 for c in coeffs):  # sym<b>: c_k = 2^(k+1), no offset
-            coeffs, halve = tuple(c // 2 for c in coeffs), False
-        terms = []
-        for k, c in enumerate(coeffs):
-            plane = Signal(g, name=f"plane_{k}")
-            m.d.comb += plane.eq(Cat(self.weight[j][k] for j in range(g)))
-            look = Signal(signed(look_bits), name=f"look_{k}")
-            if cfg.symmetric:
-                index = Signal(g - 1, name=f"index_{k}")
-                m.d.comb += index.eq(Mux(plane[g - 1], ~plane[: g - 1], plane[: g - 1]))
-                negate = Signal(name=f"negate_{k}")
-                m.d.comb += negate.eq(plane[g - 1] ^ (c < 0))
-            else:
-                index, negate = plane, c < 0
-            with m.Switch(index):
-                for i, entry in entries.items():
-                    with m.Case(i):
-                        m.d.comb += look.eq(entry)
-                if not cfg.symmetric:
-                    with m.Default():  # T(0) = 0
-                        m.d.comb += look.eq(0)
-            terms.append((look, abs(c).bit_length() - 1, negate, bound))
-
-        # The offset term, from the S in the table.
-        w = cfg.weight
-        if cfg.symmetric:
-            t0, t0_bound = entries[0], max(-cfg.entry_range(0)[0], cfg.entry_range(0)[1])
-            if cfg.has_zero:  # (2^b - 1 - 2 zero) S = sum_j (zero_j ? +1 : -1) (T_sym(0) << j)
-                terms += [(t0, j, ~self.zero[j], t0_bound) for j in range(b)]
-            elif not isinstance(w, PlaneType):  # int<b>: -S = T_sym(0)
-                terms.append((t0, 0, False, t0_bound))
-        else:
-            s = entries[(1 << g) - 1]
-            s_bound = max(-cfg.entry_range((1 << g) - 1)[0], cfg.entry_range((1 << g) - 1)[1])
-            if cfg.has_zero:  # -zero S = sum_j (zero_j ? -(S << j) : 0)
-                terms += [(Mux(self.zero[j], s, 0), j, self.zero[j], s_bound) for j in range(b)]
-            elif isinstance(w, PlaneType):  # -(2^b - 1) S = S - (S << b); ternary: -S
-                if cfg.const_coeff() == -1:
-                    terms.append((s, 0, True, s_bound))
-                else:
-                    terms += [(s, 0, False, s_bound), (s, b, True, s_bound)]
-        return terms, halve
-
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
-        terms, halve = self._terms(m)
-
-        leaves, inverts, const_inverts, bound = [], [], 0, 0
-        for t, (value, shift, negate, largest) in enumerate(terms):
-            big = largest << shift
-            leaf = Signal(signed(span_bits(-big - 1, big, True)), name=f"term_{t}")
-            shifted = value << shift
-            if isinstance(negate, Value):
-                m.d.comb += leaf.eq(Mux(negate, ~shifted, shifted))
-                inverts.append(negate)
-            elif negate:
-                m.d.comb += leaf.eq(~shifted)
-                const_inverts += 1
-            else:
-                m.d.comb += leaf.eq(shifted)
-            leaves.append(leaf)
-            bound += big + (1 if negate is not False else 0)
-        if inverts:  # ~x + 1 = -x: add the number of inverted terms once
-            leaves.append(tree_sum(m, inverts, unsigned(len(inverts).bit_length()), "inverted"))
-        if const_inverts:
-            leaves.append(Const(const_inverts, unsigned(const_inverts.bit_length())))
-        # Every partial sum lies within +-bound; the root is the exact (doubled) dot product.
-        root = tree_sum(m, leaves, signed(span_bits(-bound, bound, True)), "tree",
-                        keep=KEEP_TREE)
-        dot = Signal(signed(cfg.dot_bits), name="dot")
-        m.d.comb += dot.eq(root >> 1 if halve else root)
+        dot = lut_dot(m, cfg, self.table, self.weight, self.zero if cfg.has_zero else None)
 
         base = Signal(acc_shape(cfg.acc), name="acc_base")
         acc_sum = Signal(signed(max(cfg.acc.bits, cfg.dot_bits) + 2), name="acc_sum")

@@ -9,11 +9,73 @@ from .dequant import scale_partial_sum, scale_port_shape, scaled_shape
 from .formats import PotEncoding, PotType
 from .shapes import acc_shape, fit_to_acc, operand_shape, tree_sum
 
-__all__ = ["ShiftAddPE"]
+__all__ = ["ShiftAddPE", "shiftadd_dot"]
 
 # Keep every adder of the lane tree separate (see ``tree_sum``): on ECP5 a carry chain each
 # (bench: about half the LUTs of Yosys' merged LUT compressor, similar Fmax).
 KEEP_TREE = True
+
+
+def _lane_terms(cfg: ShiftAddConfig, code: Value,
+                act: Value) -> list[tuple[Value, Value | None, int]]:
+    """Weight decoding: one lane gives ``(term, invert, largest |term|)`` triples."""
+    w, a = cfg.weight, cfg.activation
+    a_max = max(-a.min, a.max)
+    if not isinstance(w, PotType):
+        terms = []
+        for j in range(w.bits):
+            invert = code[j] if w.signed and j == w.bits - 1 else None
+            terms.append((Mux(code[j], act << j, 0), invert, a_max << j))
+        return terms
+    sign, field = code[w.field_bits], code[: w.field_bits]
+    if w.encoding is PotEncoding.POT:
+        return [(act << field, sign, a_max * w.max_magnitude)]
+    if w.encoding is PotEncoding.POTZ:
+        exp = field - 1  # wraps for field == 0, which the mux discards
+        return [(Mux(field.any(), act << exp[: w.field_bits], 0), sign,
+                 a_max * w.max_magnitude)]
+    hi_bits, lo_bits = w.apot_fields
+    lo, hi = field[:lo_bits], field[lo_bits:]
+    lo_exp = (lo - 1)[:lo_bits]
+    terms = [(Mux(lo.any(), act << Cat(Const(0, 1), lo_exp), 0), sign,
+              a_max << (2 * ((1 << lo_bits) - 2)))]
+    if hi_bits:
+        hi_exp = (hi - 1)[:hi_bits]
+        terms.append((Mux(hi.any(), act << Cat(Const(1, 1), hi_exp), 0), sign,
+                      a_max << (2 * ((1 << hi_bits) - 2) + 1)))
+    return terms
+
+
+def shiftadd_dot(m: Module, cfg: ShiftAddConfig, weight, act, prefix: str = "") -> Signal:
+    """The exact dot product (``cfg.dot_bits``) of ``lanes`` weight codes and activations,
+    combinationally, by shifts, inversions and one adder tree (see ``ShiftAddPE``); signals
+    are named ``{prefix}term_l{i}_t{j}`` and so on."""
+    num = signed if cfg.signed else unsigned
+    term_shape = num(cfg.product_bits)
+    leaves, inverts, bound = [], [], 0
+    for i in range(cfg.lanes):
+        for j, (value, invert, largest) in enumerate(_lane_terms(cfg, weight[i], act[i])):
+            term = Signal(term_shape, name=f"{prefix}term_l{i}_t{j}")
+            m.d.comb += term.eq(value)
+            if invert is not None:
+                leaf = Signal(term_shape, name=f"{prefix}leaf_l{i}_t{j}")
+                m.d.comb += leaf.eq(Mux(invert, ~term, term))
+                inverts.append(invert)
+                largest += 1
+            else:
+                leaf = term
+            leaves.append(leaf)
+            bound += largest
+    if inverts:  # ~x + 1 = -x: add the number of inverted terms once
+        leaves.append(tree_sum(m, inverts, unsigned(len(inverts).bit_length()),
+                               f"{prefix}inverted"))
+        bound += len(inverts)
+    # Every partial sum of the tree lies within +-bound; the root is the exact dot product.
+    tree_bits = max(cfg.dot_bits, span_bits(-bound if cfg.signed else 0, bound, cfg.signed))
+    root = tree_sum(m, leaves, num(tree_bits), f"{prefix}tree", keep=KEEP_TREE)
+    dot = Signal(num(cfg.dot_bits), name=f"{prefix}dot")
+    m.d.comb += dot.eq(root)
+    return dot
 
 
 class ShiftAddPE(wiring.Component):
@@ -92,63 +154,12 @@ class ShiftAddPE(wiring.Component):
     def latency(self) -> int:
         return self._config.latency
 
-    # -- weight decoding: each lane gives (term, invert, largest |term|) triples -------------
-    def _lane_terms(self, code: Value, act: Value) -> list[tuple[Value, Value | None, int]]:
-        w, a = self._config.weight, self._config.activation
-        a_max = max(-a.min, a.max)
-        if not isinstance(w, PotType):
-            terms = []
-            for j in range(w.bits):
-                invert = code[j] if w.signed and j == w.bits - 1 else None
-                terms.append((Mux(code[j], act << j, 0), invert, a_max << j))
-            return terms
-        sign, field = code[w.field_bits], code[: w.field_bits]
-        if w.encoding is PotEncoding.POT:
-            return [(act << field, sign, a_max * w.max_magnitude)]
-        if w.encoding is PotEncoding.POTZ:
-            exp = field - 1  # wraps for field == 0, which the mux discards
-            return [(Mux(field.any(), act << exp[: w.field_bits], 0), sign,
-                     a_max * w.max_magnitude)]
-        hi_bits, lo_bits = w.apot_fields
-        lo, hi = field[:lo_bits], field[lo_bits:]
-        lo_exp = (lo - 1)[:lo_bits]
-        terms = [(Mux(lo.any(), act << Cat(Const(0, 1), lo_exp), 0), sign,
-                  a_max << (2 * ((1 << lo_bits) - 2)))]
-        if hi_bits:
-            hi_exp = (hi - 1)[:hi_bits]
-            terms.append((Mux(hi.any(), act << Cat(Const(1, 1), hi_exp), 0), sign,
-                          a_max << (2 * ((1 << hi_bits) - 2) + 1)))
-        return terms
-
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
         num = signed if cfg.signed else unsigned
-        term_shape = num(cfg.product_bits)
 
-        leaves, inverts, bound = [], [], 0
-        for i in range(cfg.lanes):
-            for j, (value, invert, largest) in enumerate(self._lane_terms(self.weight[i],
-                                                                          self.act[i])):
-                term = Signal(term_shape, name=f"term_l{i}_t{j}")
-                m.d.comb += term.eq(value)
-                if invert is not None:
-                    leaf = Signal(term_shape, name=f"leaf_l{i}_t{j}")
-                    m.d.comb += leaf.eq(Mux(invert, ~term, term))
-                    inverts.append(invert)
-                    largest += 1
-                else:
-                    leaf = term
-                leaves.append(leaf)
-                bound += largest
-        if inverts:  # ~x + 1 = -x: add the number of inverted terms once
-            leaves.append(tree_sum(m, inverts, unsigned(len(inverts).bit_length()), "inverted"))
-            bound += len(inverts)
-        # Every partial sum of the tree lies within +-bound; the root is the exact dot product.
-        tree_bits = max(cfg.dot_bits, span_bits(-bound if cfg.signed else 0, bound, cfg.signed))
-        root = tree_sum(m, leaves, num(tree_bits), "tree", keep=KEEP_TREE)
-        dot = Signal(num(cfg.dot_bits), name="dot")
-        m.d.comb += dot.eq(root)
+        dot = shiftadd_dot(m, cfg, self.weight, self.act)
 
         group = cfg.group
         if cfg.pipeline:

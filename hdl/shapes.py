@@ -2,13 +2,21 @@
 
 from amaranth.hdl import Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 
-from .formats import AccType, Overflow, QType
+from .formats import AccType, Overflow, PlaneType, PotType, QType
 
-__all__ = ["operand_shape", "acc_shape", "fit_to_acc", "tree_sum"]
+__all__ = ["operand_shape", "code_shape", "acc_shape", "fit_to_acc", "tree_sum"]
 
 
 def operand_shape(q: QType) -> Shape:
     return signed(q.bits) if q.signed else unsigned(q.bits)
+
+
+def code_shape(weight: QType | PotType | PlaneType) -> Shape:
+    """A weight on a wire: the integer for ``int<N>``/``uint<N>``, the unsigned bit pattern
+    (code) for the formats that are not an integer grid (``PotType``, ``PlaneType``)."""
+    if isinstance(weight, (PotType, PlaneType)):
+        return unsigned(weight.bits)
+    return operand_shape(weight)
 
 
 def acc_shape(acc: AccType) -> Shape:

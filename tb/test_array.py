@@ -9,12 +9,12 @@ import numpy as np
 
 from qtpe.tb.array import GemmHarness, load_array_config
 from qtpe.tb.common import make_rng
-from qtpe.tb.models.formats import random_operands
+from qtpe.tb.models.formats import WeightOperand, random_operands
 
 
 def operands(cfg, rng, M, K, N, corner_fraction=0.25):
     A = random_operands(rng, cfg.activation, (M, K), corner_fraction)
-    W = random_operands(rng, cfg.weight, (K, N), corner_fraction)
+    W = WeightOperand(cfg.weight).random(rng, (K, N), corner_fraction)
     if not cfg.requant:
         return A, W, None, None
     rq = cfg.requantizer
@@ -53,8 +53,9 @@ async def extreme_gemms(dut):
     M, N = cfg.rows + 1, cfg.cols + 1
     K = 3 * cfg.rows * cfg.lanes + 5
     A = np.full((M, K), cfg.activation.min if cfg.activation.signed else cfg.activation.max)
-    W = np.full((K, N), cfg.weight.min if cfg.weight.signed else cfg.weight.max)
-    W[:, 1::2] = cfg.weight.max
+    w_min, w_max = WeightOperand(cfg.weight).extremes()
+    W = np.full((K, N), w_min if cfg.weight.signed else w_max)
+    W[:, 1::2] = w_max
     _, _, scale, shift = operands(cfg, rng, M, K, N)
     check(h, await h.run(A, W, scale, shift), f"extreme {M}x{K}x{N}")
     check(h, await h.run(*operands(cfg, rng, M, K, N, corner_fraction=1.0)),

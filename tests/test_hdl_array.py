@@ -6,16 +6,19 @@ result of a tile comes exactly ``latency`` cycles after the beat that completes 
 output-stationary arrays, that back-to-back tiles keep the inputs flowing.
 """
 
+import re
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from qtpe.gen.emit import emit_verilog
 from qtpe.hdl.array import SystolicArray
 from qtpe.hdl.array_config import ArrayConfig, Dataflow
-from qtpe.hdl.config import MacConfig
-from qtpe.hdl.formats import Overflow, QType
+from qtpe.hdl.config import LutConfig, MacConfig, ShiftAddConfig
+from qtpe.hdl.formats import Overflow, PlaneType, PotType, QType
 from qtpe.tb.models.array import gemm, schedule
-from qtpe.tb.models.formats import random_operands
+from qtpe.tb.models.formats import WeightOperand, random_operands
 
 
 def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
@@ -67,7 +70,7 @@ def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
 
 def random_gemm(cfg, rng, M, K, N):
     A = random_operands(rng, cfg.activation, (M, K))
-    W = random_operands(rng, cfg.weight, (K, N))
+    W = WeightOperand(cfg.weight).random(rng, (K, N))
     if not cfg.requant:
         return A, W, None, None
     rq = cfg.requantizer
@@ -76,8 +79,8 @@ def random_gemm(cfg, rng, M, K, N):
     return A, W, scale, shift
 
 
-def array(dataflow, rows, cols, requant=False, scale_bits=16, **pe):
-    return ArrayConfig(MacConfig(name="arr", **pe), rows=rows, cols=cols,
+def array(dataflow, rows, cols, requant=False, scale_bits=16, kind=MacConfig, **pe):
+    return ArrayConfig(kind(name="arr", **pe), rows=rows, cols=cols,
                        dataflow=Dataflow(dataflow), requant=requant,
                        requant_scale_bits=scale_bits)
 
@@ -99,11 +102,40 @@ CASES = [
     array("ws", 3, 2, requant=True, scale_bits=5, weight=QType(4), acc_bits=16,
           overflow=Overflow.SATURATE),
 ]
+# Shift-add arrays: weights are codes (pot/potz/apot) or integers (int<N>), decoded per cell.
+SHIFTADD = dict(kind=ShiftAddConfig)
+CASES += [
+    array("os", 2, 3, weight=PotType.parse("pot4"), acc_bits=32, **SHIFTADD),
+    array("os", 3, 2, weight=PotType.parse("apot5"), lanes=2, acc_bits=14,
+          overflow=Overflow.SATURATE, pipeline=True, **SHIFTADD),
+    array("os", 1, 1, weight=PotType.parse("pot8"), activation=QType(6), acc_bits=48,
+          **SHIFTADD),
+    array("ws", 2, 3, weight=PotType.parse("potz3"), activation=QType(6), acc_bits=16,
+          overflow=Overflow.SATURATE, **SHIFTADD),
+    array("ws", 1, 1, weight=QType(4), lanes=3, acc_bits=20, **SHIFTADD),
+    array("ws", 2, 2, weight=PotType.parse("pot8"), acc_bits=20, overflow=Overflow.SATURATE,
+          **SHIFTADD),
+]
+# LUT arrays: one precompute unit per row, the table flows along the row; lanes = g.
+LUT = dict(kind=LutConfig)
+CASES += [
+    array("os", 2, 3, weight=QType(2), acc_bits=24, **LUT),
+    array("os", 3, 2, weight=PlaneType.parse("ternary"), g=3, symmetric=False, acc_bits=10,
+          overflow=Overflow.SATURATE, **LUT),
+    array("os", 1, 1, weight=QType(4), g=2, activation=QType(5), acc_bits=16, requant=True,
+          scale_bits=6, **LUT),
+    array("ws", 2, 3, weight=PlaneType.parse("sym3"), g=2, acc_bits=16,
+          overflow=Overflow.SATURATE, **LUT),
+    array("ws", 1, 1, weight=QType(4), g=4, symmetric=False, acc_bits=24, **LUT),
+    array("ws", 3, 2, weight=PlaneType.parse("sym1"), g=3, acc_bits=12, requant=True,
+          scale_bits=4, **LUT),
+]
 
 
 def case_id(cfg):
-    return (f"{cfg.dataflow.value}{cfg.rows}x{cfg.cols}-{cfg.weight}x{cfg.activation}-"
-            f"{cfg.acc}-l{cfg.lanes}{'-pipe' if cfg.pe_config.pipeline else ''}"
+    return (f"{cfg.pe.value}-{cfg.dataflow.value}{cfg.rows}x{cfg.cols}-"
+            f"{cfg.weight}x{cfg.activation}-"
+            f"{cfg.acc}-l{cfg.lanes}{'-pipe' if getattr(cfg.pe_config, 'pipeline', 0) else ''}"
             f"{'-rq' if cfg.requant else ''}")
 
 
@@ -163,8 +195,11 @@ def test_component_exposes_config_and_timing():
     assert ws.latency == 4 + 3 + 1 and "in_first" in ws_dut.signature.members
 
 
-def test_rejects_other_pe_kinds():
+def test_lut_arrays_have_one_precompute_unit_per_row():
     from qtpe.hdl.config import LutConfig
 
-    with pytest.raises(ValueError, match=r"arrays of pe = 'lut' are not implemented yet"):
-        ArrayConfig(LutConfig())
+    cfg = ArrayConfig(LutConfig(name="lut_arr", acc_bits=24), rows=3, cols=4)
+    text = emit_verilog(cfg)
+    assert len(re.findall(r"^module \S*precompute", text, re.M)) == 3
+    assert len(re.findall(r"^\s+\S+precompute_r\d\s+precompute_r\d\s*\(", text, re.M)) == 3
+    assert cfg.lanes == 4 and cfg.pe_latency == 1 and cfg.macs_per_cycle == 3 * 4 * 4

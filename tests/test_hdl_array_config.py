@@ -4,6 +4,7 @@ import pytest
 
 from qtpe.hdl.array_config import ArrayConfig, Dataflow, config_from_dict
 from qtpe.hdl.config import LutConfig, MacConfig
+from qtpe.hdl.formats import QType
 
 
 @pytest.mark.parametrize("data,match", [
@@ -13,7 +14,12 @@ from qtpe.hdl.config import LutConfig, MacConfig
     ({"dataflow": "rs"}, r"dataflow must be one of 'os', 'ws', not 'rs'"),
     ({"rows": 2, "colour": 1}, r"unknown key 'colour' for an array of pe = 'mac'; allowed: .*rows"),
     ({"requant": True}, r"key 'requant' is for arrays only"),
-    ({"rows": 2, "pe": "lut"}, r"arrays of pe = 'lut' are not implemented yet"),
+    ({"rows": 2, "pe": "lut", "weight": "uint2"}, r"LUT arrays take int<b>, sym<b> or "
+     r"ternary weights \(no zero-point port\), not uint2"),
+    ({"rows": 2, "pe": "lut", "sharing": 2}, r"sharing must stay 1, not 2"),
+    ({"rows": 2, "pe": "shiftadd", "group_size": 8}, r"arrays take group_size = 0 .*not 8"),
+    ({"rows": 2, "pe": "bitserial", "dtype": "special", "group_size": 4},
+     r"arrays take group_size = 0 .*not 4"),
     ({"rows": 2, "requant_scale_bits": 17}, r"requant_scale_bits must be an integer from 1 to 16"),
     ({"rows": 2, "weight": "int17"}, r"int17"),
 ])
@@ -48,7 +54,7 @@ def test_derived_values():
 
 
 def test_pe_config_type_checked():
-    with pytest.raises(ValueError, match="arrays of pe = 'lut'"):
-        ArrayConfig(LutConfig())
+    with pytest.raises(ValueError, match="LUT arrays take int<b>, sym<b> or ternary weights"):
+        ArrayConfig(LutConfig(weight=QType(2, False)))
     with pytest.raises(TypeError, match="pe_config must be a PE config record"):
         ArrayConfig("mac")

@@ -15,8 +15,8 @@ from qtpe.gen.flow import simulate
 from qtpe.gen.gemm import TEST_DEPTH, TEST_RESULTS, write_harness
 from qtpe.gen.harness import harness_name
 from qtpe.hdl.array_config import ArrayConfig, Dataflow
-from qtpe.hdl.config import MacConfig
-from qtpe.hdl.formats import Overflow, QType
+from qtpe.hdl.config import LutConfig, MacConfig, ShiftAddConfig
+from qtpe.hdl.formats import Overflow, PlaneType, PotType, QType
 from qtpe.sim.runner import SIMULATORS, run_cocotb
 
 COCOTB_TESTS = 2
@@ -38,6 +38,48 @@ CONFIGS = [
     ArrayConfig(MacConfig(name="arr_ws_4x4_u8u8_rq8", weight=QType(8, False),
                           activation=QType(8, False), acc_bits=20), rows=4, cols=4, dataflow=WS,
                 requant=True, requant_scale_bits=8),
+]
+# Shift-add arrays (weights as pot/potz/apot codes or int<N>/uint<N> integers).
+_POT4, _POT8, _APOT5, _POTZ3 = map(PotType.parse, ("pot4", "pot8", "apot5", "potz3"))
+CONFIGS += [
+    preset("array_os_shiftadd_pot4a8_8x8"),
+    preset("array_ws_shiftadd_pot4a8_8x8"),
+    ArrayConfig(ShiftAddConfig(name="sa_os_1x1_pot4", weight=_POT4, acc_bits=32), rows=1,
+                cols=1, dataflow=OS),
+    ArrayConfig(ShiftAddConfig(name="sa_os_2x3_apot5_l2_sat_pipe", weight=_APOT5, lanes=2,
+                               acc_bits=16, overflow=Overflow.SATURATE, pipeline=True),
+                rows=2, cols=3, dataflow=OS),
+    ArrayConfig(ShiftAddConfig(name="sa_os_4x4_potz3a6_rq", weight=_POTZ3,
+                               activation=QType(6), acc_bits=20), rows=4, cols=4, dataflow=OS,
+                requant=True, requant_scale_bits=10),
+    ArrayConfig(ShiftAddConfig(name="sa_ws_1x1_int4_l3_sat", weight=QType(4), lanes=3,
+                               acc_bits=12, overflow=Overflow.SATURATE), rows=1, cols=1,
+                dataflow=WS),
+    ArrayConfig(ShiftAddConfig(name="sa_ws_2x3_pot8a6_sat", weight=_POT8, activation=QType(6),
+                               acc_bits=24, overflow=Overflow.SATURATE), rows=2, cols=3,
+                dataflow=WS),
+    ArrayConfig(ShiftAddConfig(name="sa_ws_4x4_uint4_rq", weight=QType(4, False),
+                               acc_bits=24), rows=4, cols=4, dataflow=WS, requant=True),
+]
+# LUT arrays (one table-precompute unit per row; int<b> integers, sym<b> codes, ternary).
+_TERNARY, _SYM1, _SYM2 = map(PlaneType.parse, ("ternary", "sym1", "sym2"))
+CONFIGS += [
+    preset("array_os_lut_w2a8_8x8"),
+    preset("array_ws_lut_w2a8_8x8"),
+    ArrayConfig(LutConfig(name="lut_os_1x1_ternary", weight=_TERNARY, acc_bits=16), rows=1,
+                cols=1, dataflow=OS),
+    ArrayConfig(LutConfig(name="lut_os_2x3_sym2_g3_plain_sat", weight=_SYM2, g=3,
+                          symmetric=False, acc_bits=12, overflow=Overflow.SATURATE),
+                rows=2, cols=3, dataflow=OS),
+    ArrayConfig(LutConfig(name="lut_os_4x4_int4a5_g2_rq", weight=QType(4), g=2,
+                          activation=QType(5), acc_bits=20), rows=4, cols=4, dataflow=OS,
+                requant=True, requant_scale_bits=8),
+    ArrayConfig(LutConfig(name="lut_ws_1x1_sym1_g2_sat", weight=_SYM1, g=2, acc_bits=10,
+                          overflow=Overflow.SATURATE), rows=1, cols=1, dataflow=WS),
+    ArrayConfig(LutConfig(name="lut_ws_2x3_int4_plain", weight=QType(4), symmetric=False,
+                          acc_bits=20), rows=2, cols=3, dataflow=WS),
+    ArrayConfig(LutConfig(name="lut_ws_4x4_ternary_g3_rq", weight=_TERNARY, g=3,
+                          acc_bits=16), rows=4, cols=4, dataflow=WS, requant=True),
 ]
 
 

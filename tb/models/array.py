@@ -9,6 +9,8 @@
   tile's partial sum is exact and is added to the accumulator, which wraps or saturates.
 * With wrapping both equal ``A @ W`` wrapped once; with saturation they differ from
   ``clip(A @ W)`` only where a partial sum leaves the range.
+* Weights are given as ``qtpe.tb.models.formats.WeightOperand`` says: integer values for
+  ``int<N>``/``uint<N>``/``ternary``, codes for ``pot``/``potz``/``apot``/``sym`` formats.
 * Requantization (``cfg.requant``): ``clip(floor((x * scale + r) / 2^shift), -128, 127)``,
   ``r = 2^(shift-1)`` (0 for shift 0), per output column ``n`` (``scale[n]``, ``shift[n]``).
 
@@ -26,7 +28,7 @@ import numpy as np
 
 from qtpe.hdl.array_config import ArrayConfig, Dataflow
 
-from .formats import fit
+from .formats import WeightOperand, fit
 
 __all__ = [
     "GemmOperandError", "check_gemm", "gemm", "requantize", "Schedule", "schedule",
@@ -86,7 +88,8 @@ def check_gemm(cfg: ArrayConfig, A, W, scale=None, shift=None):
                                f"{W.shape[1]}: the reduction sizes K differ")
     A = _check_range(A, cfg.activation.min, cfg.activation.max, "A (activations)",
                      str(cfg.activation))
-    W = _check_range(W, cfg.weight.min, cfg.weight.max, "W (weights)", str(cfg.weight))
+    wop = WeightOperand(cfg.weight)
+    W = _check_range(W, wop.min, wop.max, "W (weights)", wop.what)
     rq = cfg.requantizer
     if rq is None:
         if scale is not None or shift is not None:
@@ -127,10 +130,19 @@ def requantize(x, scale, shift) -> np.ndarray:
     return np.clip(y, -128, 127).astype(np.int64)
 
 
-def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    out = np.zeros((rows, cols), dtype=np.int64)
+def _pad(x: np.ndarray, rows: int, cols: int, dtype=np.int64) -> np.ndarray:
+    out = np.zeros((rows, cols), dtype=dtype)
     out[: x.shape[0], : x.shape[1]] = x
     return out
+
+
+def _wrap64(x: np.ndarray) -> np.ndarray:
+    """Exact integers (int64, or Python ints) modulo 2^64 as int64: enough for any
+    accumulator (at most 48 bits) that wraps."""
+    if x.dtype != object:
+        return x
+    return np.array([((int(v) + (1 << 63)) % (1 << 64)) - (1 << 63) for v in x.flat],
+                    dtype=np.int64).reshape(x.shape)
 
 
 def gemm(cfg: ArrayConfig, A, W, scale=None, shift=None) -> np.ndarray:
@@ -139,13 +151,22 @@ def gemm(cfg: ArrayConfig, A, W, scale=None, shift=None) -> np.ndarray:
     step = cfg.lanes if cfg.dataflow is Dataflow.OS else cfg.ws_tile_k
     K = A.shape[1]
     Kp = ceil_div(K, step) * step
-    Ap, Wp = _pad(A, A.shape[0], Kp), _pad(W, Kp, W.shape[1])
-    acc = np.zeros((A.shape[0], W.shape[1]), dtype=np.int64)
-    if cfg.acc.overflow.value == "wrap":
-        acc = fit(Ap @ Wp, cfg.acc)  # wrapping is a ring homomorphism: once at the end
+    wop = WeightOperand(cfg.weight)
+    Wv = wop.values(W)  # padding below: zero activations make any padded weight harmless
+    Ap, Wp = _pad(A, A.shape[0], Kp), _pad(Wv, Kp, W.shape[1], Wv.dtype)
+    # Exact in int64 unless a partial sum could leave it (pot8 weights reach 2^127): then in
+    # Python integers.
+    bound = wop.largest_value * max(-cfg.activation.min, cfg.activation.max) * Kp
+    exact = np.int64 if bound < (1 << 62) else object
+    Ap, Wp = Ap.astype(exact), Wp.astype(exact)
+    if cfg.acc.overflow.value == "wrap":  # wrapping is a ring homomorphism: once at the end
+        acc = fit(_wrap64(Ap @ Wp), cfg.acc)
     else:
+        acc = np.zeros((A.shape[0], W.shape[1]), dtype=np.int64)
+        lo, hi = cfg.acc.min, cfg.acc.max
         for k0 in range(0, Kp, step):
-            acc = fit(acc + Ap[:, k0:k0 + step] @ Wp[k0:k0 + step, :], cfg.acc)
+            part = Ap[:, k0:k0 + step] @ Wp[k0:k0 + step, :]
+            acc = np.clip(acc.astype(exact) + part, lo, hi).astype(np.int64)
     if cfg.requant:
         return requantize(acc, scale, shift)
     return acc
@@ -205,6 +226,7 @@ def schedule(cfg: ArrayConfig, A, W, scale=None, shift=None) -> Schedule:
     period; every period loads the next one's weights.
     """
     A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
+    W = WeightOperand(cfg.weight).codes(W)  # the beats carry what the weight wires take
     R, C, lanes = cfg.rows, cfg.cols, cfg.lanes
     M, K = A.shape
     N = W.shape[1]
@@ -373,15 +395,17 @@ def expected_cycles(cfg: ArrayConfig, sched: Schedule) -> int:
     """Cycles the harness counts for ``sched`` when it offers a beat every cycle: from the
     first beat to the cycle that takes the last result row, inclusive.
 
-    OS: a ``last`` beat waits until ``min_tile_period`` cycles after the previous one; the
-    last tile's R rows end ``latency + R - 1`` cycles after its ``last`` beat. WS: one beat
-    per cycle; the last row leaves ``latency`` cycles after the last beat."""
+    A beat is accepted every ``beat_cycles`` cycles (``k``: 1, bit-serial ``weight.bits``).
+    OS: a ``last`` beat also waits until ``min_tile_period`` cycles after the previous one;
+    the last tile's R rows end ``latency + R - 1`` cycles after its ``last`` beat. WS: the
+    last row leaves ``latency`` cycles after the last beat."""
+    k = cfg.beat_cycles
     if cfg.dataflow is Dataflow.WS:
-        return sched.beats + cfg.latency
+        return (sched.beats - 1) * k + cfg.latency + 1
     period = cfg.min_tile_period
-    t, t_last, nxt = 0, None, 0  # t: cycle the beat 'nxt' is offered
+    t, t_last, nxt = 0, None, 0  # t: cycle the beat 'nxt' can be accepted
     for i in np.flatnonzero(sched.last):
-        here = t + (int(i) - nxt)  # beats before a 'last' flow freely
+        here = t + (int(i) - nxt) * k  # beats before a 'last' flow freely
         t_last = here if t_last is None else max(here, t_last + period)
-        nxt, t = int(i) + 1, t_last + 1
+        nxt, t = int(i) + 1, t_last + k
     return t_last + cfg.latency + cfg.rows

@@ -1,19 +1,21 @@
 """``make bench`` for the systolic arrays: GEMM runs through the simulated hardware and synthesis.
 
-For every benchmark array (8x8, one per dataflow; the reference is ``array_os_w8a8_8x8``)
-it runs ``C = A @ W`` with M = N = 64, K = 512 (random INT8 operands, seed 0) on Icarus and
-Verilator through the GEMM harness and records cycles, MACs per cycle, utilization (achieved
-over peak ``rows * cols * lanes``) and simulation speed (cycles per second of wall time while
-the harness streams; loading the operand files is set-up and not counted). Then it synthesizes
-the array for every target (``qtpe.synth.synthesize``), and does the same for the
-hand-written baseline ``bench/ref/hand_os_array.v`` (an 8x8 output-stationary INT8 array of
-registered-operand MAC PEs written directly in Verilog, with the same ports and protocol),
-after checking that it passes the same cocotb GEMM tests, so the comparison is of equivalent
-designs.
+For every benchmark array (8x8, every PE kind, one per dataflow; the reference is
+``array_os_w8a8_8x8``) it runs ``C = A @ W`` with M = N = 64, K = 512 (random operands of the
+array's formats, seed 0) on Icarus and Verilator through the GEMM harness and records cycles,
+MACs per cycle, utilization (achieved over the array's peak ``config.macs_per_cycle``: ``rows *
+cols * lanes``, over ``weight.bits`` for bit-serial cells) and simulation speed (cycles per
+second of wall time while the harness streams; loading the operand files is set-up and not
+counted). Then it synthesizes the array for every target (``qtpe.synth.synthesize``), and does
+the same for the hand-written baseline ``bench/ref/hand_os_array.v`` (an 8x8 output-stationary
+INT8 array of registered-operand MAC PEs written directly in Verilog, with the same ports and
+protocol), after checking that it passes the same cocotb GEMM tests, so the comparison is of
+equivalent designs.
 
 ECP5 numbers of the arrays come from the LFE5U-85F (``85k``): 64 INT8 multipliers need more
 DSP blocks than the 25k part of the PE benchmarks has (28 MULT18X18D). Place and route runs
-with nextpnr seeds 1, 2 and 3; the table gives the median Fmax (all three are recorded).
+with nextpnr seeds 1, 2 and 3 for the reference and the hand-written baseline (the table gives
+the median Fmax; all three are recorded) and seed 1 for the other arrays.
 
 Writes ``ARRAYS.md`` and ``arrays.json`` into ``--out`` (default ``bench/``).
 Usage: ``python -m qtpe.bench.arrays [--out DIR] [--sims icarus,verilator] [--no-synth]``
@@ -36,11 +38,17 @@ from qtpe.gen.emit import write_atomic, write_design
 from qtpe.gen.gemm import TEST_DEPTH, TEST_RESULTS, run_gemm, sim_build_args
 from qtpe.gen.harness import harness_name, harness_verilog
 from qtpe.sim.runner import SIMULATORS, SimResult, run_cocotb
+from qtpe.tb.models.formats import WeightOperand
 
 from .run import machine
 
 HERE = Path(__file__).resolve().parent
-BENCH_ARRAYS = ("array_os_w8a8_8x8", "array_ws_w8a8_8x8")
+BENCH_ARRAYS = (
+    "array_os_w8a8_8x8", "array_ws_w8a8_8x8",
+    "array_os_bitserial_w4a8_8x8", "array_ws_bitserial_w4a8_8x8",
+    "array_os_shiftadd_pot4a8_8x8", "array_ws_shiftadd_pot4a8_8x8",
+    "array_os_lut_w2a8_8x8", "array_ws_lut_w2a8_8x8",
+)
 REFERENCE = "array_os_w8a8_8x8"
 HAND_VERILOG = HERE / "ref" / "hand_os_array.v"
 HAND_TOP = "hand_os_array"
@@ -67,7 +75,7 @@ def operands(cfg, seed: int = 0):
     M, K, N = GEMM_MKN
     rng = np.random.default_rng(seed)
     A = rng.integers(cfg.activation.min, cfg.activation.max, (M, K), endpoint=True)
-    W = rng.integers(cfg.weight.min, cfg.weight.max, (K, N), endpoint=True)
+    W = WeightOperand(cfg.weight).random(rng, (K, N), corner_fraction=0.0)
     return A, W
 
 
@@ -90,15 +98,16 @@ def gemm_row(name: str, sims, workdir: Path) -> dict:
     return row
 
 
-def synth_row(verilog: Path, top: str, workdir: Path) -> tuple[dict, dict]:
-    """Every target; ECP5 placed and routed with each of ``ECP5_SEEDS``: resources do not
+def synth_row(verilog: Path, top: str, workdir: Path,
+              ecp5_seeds: tuple[int, ...] = ECP5_SEEDS) -> tuple[dict, dict]:
+    """Every target; ECP5 placed and routed with each of ``ecp5_seeds``: resources do not
     depend on the seed, Fmax does (by a few per cent), so the row keeps the run with the
     median Fmax and lists all of them."""
     from qtpe.synth import synthesize
 
     out, tools = {}, {}
     for target in TARGETS:
-        seeds = ECP5_SEEDS if target == "ecp5" else (ECP5_SEEDS[0],)
+        seeds = ecp5_seeds if target == "ecp5" else (ecp5_seeds[0],)
         runs = []
         for seed in seeds:
             with ecp5_settings(ARRAY_ECP5_DEVICE, seed):
@@ -162,26 +171,28 @@ def markdown(data: dict) -> str:
         "result row (fill and drain included). Simulation speed = array cycles per second of "
         "wall time while the harness streams (operand file loading excluded).",
         "",
-        "| preset | dataflow | array | W x A | acc | cycles | MACs/cycle | utilization "
-        "| Icarus cycles/s | Verilator cycles/s |",
-        "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| preset | PE | dataflow | array | W x A | acc | cycles | MACs/cycle | peak "
+        "| utilization | Icarus cycles/s | Verilator cycles/s |",
+        "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in data["rows"]:
         sims = r["sim"]
         ic = f"{sims['icarus']['cycles_per_second']:,.0f}" if "icarus" in sims else "-"
         vl = f"{sims['verilator']['cycles_per_second']:,.0f}" if "verilator" in sims else "-"
         lines.append(
-            f"| {r['preset']} | {r['dataflow'].upper()} | {r['rows']}x{r['cols']} "
+            f"| {r['preset']} | {r['pe']} | {r['dataflow'].upper()} | {r['rows']}x{r['cols']} "
             f"| {r['weight']} x {r['activation']} | {r['acc']} | {r['cycles']} "
-            f"| {r['macs_per_cycle']:.2f} | {r['utilization']:.1%} | {ic} | {vl} |")
+            f"| {r['macs_per_cycle']:.2f} | {r['peak_macs_per_cycle']:g} "
+            f"| {r['utilization']:.1%} | {ic} | {vl} |")
     synth = [r for r in data["rows"] if "synth" in r] + (
         [data["hand"]] if "synth" in data.get("hand", {}) else [])
     if synth:
         lines += [
             "",
             f"Synthesis (ECP5 on the LFE5U-{ARRAY_ECP5_DEVICE.upper()}, nextpnr Fmax of the "
-            "design with registered I/O, median over seeds "
-            f"{', '.join(map(str, ECP5_SEEDS))}; OSU 0.18 um: Yosys + OpenSTA, typical corner, "
+            "design with registered I/O; reference and hand-written baseline: median over "
+            f"seeds {', '.join(map(str, ECP5_SEEDS))}, other arrays seed {ECP5_SEEDS[0]}; "
+            "OSU 0.18 um: Yosys + OpenSTA, typical corner, "
             "pre-layout, no buffer insertion, so the arrays' high-fanout control nets set its "
             "Fmax). `hand_os_array` is the hand-written baseline "
             "(`bench/ref/hand_os_array.v`, same ports and protocol as the reference, passes the "
@@ -237,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             row = gemm_row(n, sims, work)
             if not args.no_synth:
                 vpath, _ = write_design(preset(n), work / n / "rtl")
-                row["synth"], t = synth_row(vpath, preset(n).name, work / n / "synth")
+                seeds = ECP5_SEEDS if n == REFERENCE else ECP5_SEEDS[:1]
+                row["synth"], t = synth_row(vpath, preset(n).name, work / n / "synth", seeds)
                 tools.update(t)
             rows.append(row)
         print(f"checking and measuring the hand-written baseline {HAND_TOP}", flush=True)

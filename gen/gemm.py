@@ -103,7 +103,7 @@ class GemmResult:
 
     @property
     def utilization(self) -> float:
-        """Achieved MACs per cycle over the peak (``rows * cols * lanes``)."""
+        """Achieved MACs per cycle over the array's peak (``config.macs_per_cycle``)."""
         return self.macs_per_cycle / self.config.macs_per_cycle
 
     @property

@@ -21,12 +21,13 @@ def test_verdict_and_tables():
     c = compare(gen, hand)
     assert c["no_larger"] and c["no_slower"] and abs(c["ratios"]["ecp5_lut4"] - 10 / 11) < 1e-9
     assert not compare(hand, gen)["no_larger"] and not compare(hand, gen)["no_slower"]
-    row = {"preset": "array_os_w8a8_8x8", "dataflow": "os", "rows": 8, "cols": 8,
+    row = {"preset": "array_os_w8a8_8x8", "pe": "mac", "dataflow": "os", "rows": 8, "cols": 8,
+           "peak_macs_per_cycle": 64.0,
            "weight": "int8", "activation": "int8", "acc": "int32/wrap", "cycles": 100,
            "macs_per_cycle": 50.0, "utilization": 0.78, "synth": gen,
            "sim": {"verilator": {"cycles_per_second": 1.5e6}}}
     text = markdown({"date": "today", "machine": "m", "tools": {"yosys": "1"}, "rows": [row],
                      "hand": {"preset": "hand_os_array", "synth": hand}, "comparison": c})
-    assert "| array_os_w8a8_8x8 | OS | 8x8 | int8 x int8 | int32/wrap | 100 | 50.00 | 78.0% | - " \
-           "| 1,500,000 |" in text
+    assert ("| array_os_w8a8_8x8 | mac | OS | 8x8 | int8 x int8 | int32/wrap | 100 | 50.00 | 64 "
+            "| 78.0% | - | 1,500,000 |") in text
     assert "| hand_os_array | 11 | 20 |" in text and "no larger and no slower" in text

@@ -12,11 +12,13 @@ from pathlib import Path
 
 from qtpe.hdl.array_config import ArrayConfig, Dataflow, config_from_dict
 from qtpe.hdl.config import (
+    CONFIG_TYPES,
     BitSerialConfig,
     BitSerialDType,
     LutConfig,
     MacConfig,
     PEConfig,
+    PEKind,
     ShiftAddConfig,
 )
 from qtpe.hdl.formats import Overflow, PlaneType, PotType, QType, ScaleKind
@@ -224,10 +226,14 @@ def load_config(
         data = _read_toml(Path(config_file))
     else:
         data = preset(preset_name or DEFAULT_PRESET).to_dict()
-    for item in sets:
-        key, value = parse_set(item)
-        data[key] = value
+    given = dict(parse_set(item) for item in sets)
     try:
+        if "pe" in given and given["pe"] != data.get("pe", PEKind.MAC.value):
+            # Another PE kind than the base's: keep only the base keys that kind takes (a MAC
+            # preset's lanes and pipeline mean nothing to a LUT PE).
+            allowed = CONFIG_TYPES[PEKind.parse(given["pe"])].KEYS | ArrayConfig.KEYS
+            data = {k: v for k, v in data.items() if k in allowed}
+        data.update(given)
         return config_from_dict(data)
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc)) from None

@@ -56,3 +56,15 @@ def test_parse_set_values():
     assert parse_set("depth=64") == ("depth", 64)
     assert parse_set("weight=int4") == ("weight", "int4")
     assert parse_set("pipeline = false") == ("pipeline", False)
+
+
+def test_set_pe_switches_kind_and_drops_keys_it_does_not_take():
+    """A MAC preset's lanes/pipeline mean nothing to a LUT PE: switching the kind with --set
+    keeps only the shared keys (and the array keys) of the base."""
+    cfg = load_config("array_os_w8a8_4x4", None, ["pe=lut", "weight=int2", "g=3"])
+    assert cfg.pe.value == "lut" and cfg.rows == 4 and cfg.lanes == 3
+    assert cfg.activation == QType(8) and cfg.acc.bits == 32
+    with pytest.raises(ConfigError, match="pe must be one of .*not 'tpu'"):
+        load_config("mac_w8a8", None, ["pe=tpu"])
+    with pytest.raises(ConfigError, match="unknown key 'lanes' for pe = 'lut'"):
+        load_config("mac_w8a8", None, ["pe=lut", "weight=int2", "lanes=2"])

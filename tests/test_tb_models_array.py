@@ -236,3 +236,59 @@ def test_requant_operand_errors(scale, shift, match):
     cfg = arr(OS, requant=True, scale_bits=8, acc_bits=32)
     with pytest.raises(GemmOperandError, match=match):
         check_gemm(cfg, np.zeros((2, 3), dtype=int), np.zeros((3, 3), dtype=int), scale, shift)
+
+
+# -- weights given as codes (formats that are not an integer grid) ---------------------------
+def _decoded_py_gemm(cfg, A, W):
+    fmt = cfg.weight
+    vals = [[fmt.decode(int(c)) for c in row] for row in W] if hasattr(fmt, "decode") and \
+        not str(fmt) == "ternary" else W.tolist()
+    step = cfg.lanes if cfg.dataflow is OS else cfg.rows * cfg.lanes
+    acc = cfg.acc
+    out = np.zeros((len(A), len(W[0])), dtype=np.int64)
+    for m, n in itertools.product(range(len(A)), range(len(W[0]))):
+        s = 0
+        for k0 in range(0, len(W), step):
+            part = sum(int(A[m][k]) * vals[k][n] for k in range(k0, min(k0 + step, len(W))))
+            s = py_fit(s + part, acc.bits, acc.signed, acc.overflow is Overflow.SATURATE)
+        out[m, n] = s
+    return out
+
+
+@pytest.mark.parametrize("weight,overflow,acc_bits", [
+    ("pot4", Overflow.WRAP, 20), ("apot5", Overflow.SATURATE, 14),
+    ("pot8", Overflow.WRAP, 48), ("pot8", Overflow.SATURATE, 40), ("int4", Overflow.WRAP, 12),
+])
+@pytest.mark.parametrize("dataflow", [OS, WS])
+def test_shiftadd_codes_decode_exactly(weight, overflow, acc_bits, dataflow):
+    """Codes are decoded before the arithmetic, exact even where values pass int64 (pot8)."""
+    from qtpe.hdl.config import ShiftAddConfig
+    from qtpe.hdl.formats import PotType
+    from qtpe.tb.models.formats import WeightOperand
+
+    fmt = PotType.parse(weight) if weight.startswith(("pot", "apot")) else QType.parse(weight)
+    cfg = ArrayConfig(ShiftAddConfig(weight=fmt, lanes=2, acc_bits=acc_bits, overflow=overflow),
+                      rows=2, cols=2, dataflow=dataflow)
+    rng = np.random.default_rng(4)
+    A = random_operands(rng, cfg.activation, (3, 9), 0.5)
+    W = WeightOperand(fmt).random(rng, (9, 4), 0.5)
+    np.testing.assert_array_equal(gemm(cfg, A, W), _decoded_py_gemm(cfg, A, W))
+
+
+def test_ternary_values_go_on_the_wires_as_codes_and_sym_as_given():
+    from qtpe.hdl.config import LutConfig
+    from qtpe.hdl.formats import PlaneType
+
+    cfg = ArrayConfig(LutConfig(weight=PlaneType.parse("ternary"), g=2), rows=1, cols=1)
+    W = np.array([[-1], [0], [1], [1]])
+    s = schedule(cfg, np.ones((1, 4), dtype=np.int64), W)
+    assert s.w.reshape(-1).tolist() == [0, 1, 3, 3]
+    assert gemm(cfg, np.array([[1, 2, 3, 4]]), W).tolist() == [[-1 + 3 + 4]]
+    sym = ArrayConfig(LutConfig(weight=PlaneType.parse("sym2"), g=2), rows=1, cols=1)
+    assert gemm(sym, np.array([[1, 1]]), np.array([[0], [3]])).tolist() == [[-3 + 3]]
+    with pytest.raises(GemmOperandError, match=r"W \(weights\) value 4 at \[1, 0\] is outside "
+                                               r"sym2 codes \(allowed 0\.\.3\)"):
+        check_gemm(sym, np.array([[1, 1]]), np.array([[0], [4]]))
+    with pytest.raises(GemmOperandError, match=r"value 2 .* is outside ternary "
+                                               r"\(allowed -1\.\.1\)"):
+        check_gemm(cfg, np.array([[1, 1]]), np.array([[0], [2]]))

@@ -52,6 +52,8 @@ from .wrapper import IDENTIFIER_RE, stage_verilog, write_regio_wrapper
 
 __all__ = [
     "ECP5_DEVICE",
+    "ECP5_PARTS",
+    "ecp5_device_for",
     "ECP5_PACKAGE",
     "ECP5_TARGET_MHZ",
     "ECP5_SEED",
@@ -62,8 +64,12 @@ __all__ = [
     "synthesize",
 ]
 
-#: nextpnr-ecp5 device (an LFE5U-25F) and package; out of context, so the pin count is moot.
-ECP5_DEVICE = "25k"
+#: nextpnr-ecp5 device (``"25k"``, ``"45k"``, ``"85k"``), or ``None``: the smallest LFE5U part
+#: whose LUT4s and multipliers hold the design (``ecp5_device_for``). Out of context, so the pin
+#: count is moot.
+ECP5_DEVICE: str | None = None
+#: LFE5U parts: nextpnr flag, LUT4s, 18x18 multipliers (MULT18X18D).
+ECP5_PARTS = (("25k", 24288, 28), ("45k", 43848, 72), ("85k", 83640, 156))
 ECP5_PACKAGE = "CABGA381"
 #: Frequency nextpnr places and routes for; above what PE-sized designs reach, so timing-driven
 #: placement keeps pushing. The report carries the achieved Fmax, not this number.
@@ -137,10 +143,23 @@ def _synth_ecp5(top: str, options: str = "") -> str:
     )
 
 
+def ecp5_device_for(cells: dict[str, int]) -> str:
+    """The smallest LFE5U part (``ECP5_PARTS``) whose LUT4s hold ``LUT4 + 2 CCU2C`` of the
+    synthesized cell counts and whose multipliers hold the ``MULT18X18D`` cells; the largest
+    part if none does (nextpnr then says what does not fit)."""
+    luts = cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0)
+    mults = cells.get("MULT18X18D", 0)
+    for flag, lut_capacity, mult_capacity in ECP5_PARTS:
+        if luts <= lut_capacity and mults <= mult_capacity:
+            return flag
+    return ECP5_PARTS[-1][0]
+
+
 def ecp5_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Ecp5Report:
     """ECP5 resources of ``top`` alone and Fmax of its registered-I/O wrapper after P&R.
 
-    nextpnr runs out of context on :data:`ECP5_DEVICE` with ``--freq`` :data:`ECP5_TARGET_MHZ`
+    nextpnr runs out of context on :data:`ECP5_DEVICE` (default: the smallest part that holds
+    the design, ``ecp5_device_for``) with ``--freq`` :data:`ECP5_TARGET_MHZ`
     and ``--seed`` :data:`ECP5_SEED` (``--timing-allow-fail``: missing the target is a result,
     not an error); Fmax is the ``achieved`` entry of its JSON report.
     """
@@ -166,9 +185,11 @@ def ecp5_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Ecp
         name="ecp5.yosys",
     )
     stat = parse_yosys_stat(workdir / design_stat, top)
+    cells = dict(stat.cells_by_type)
+    device = ECP5_DEVICE or ecp5_device_for(cells)
     run_nextpnr_ecp5(
         [
-            f"--{ECP5_DEVICE}",
+            f"--{device}",
             "--package",
             ECP5_PACKAGE,
             "--out-of-context",
@@ -190,9 +211,8 @@ def ecp5_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Ecp
         comb_used, ff_used = used["TRELLIS_COMB"], used["TRELLIS_FF"]
     except KeyError as exc:
         raise SynthError(f"nextpnr report {workdir / report} lacks utilisation of {exc}") from exc
-    cells = dict(stat.cells_by_type)
     return Ecp5Report(
-        device=f"{ECP5_DEVICE} {ECP5_PACKAGE}",
+        device=f"{device} {ECP5_PACKAGE}",
         lut4_count=cells.get("LUT4", 0),
         ff_count=cells.get("TRELLIS_FF", 0),
         carry_count=cells.get("CCU2C", 0),

@@ -174,3 +174,13 @@ def test_wrong_clock_raises(src: Path, tmp_path: Path) -> None:
 def test_bad_top_name_raises(src: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"top module name '../mac8'"):
         synthesize(src / "mac8.v", "../mac8", "generic", tmp_path)
+
+
+def test_ecp5_device_is_the_smallest_part_that_holds_the_design():
+    from qtpe.synth.flows import ecp5_device_for
+
+    assert ecp5_device_for({"LUT4": 900, "CCU2C": 160, "MULT18X18D": 8}) == "25k"
+    assert ecp5_device_for({"LUT4": 3875, "CCU2C": 1027, "MULT18X18D": 64}) == "45k"
+    assert ecp5_device_for({"LUT4": 30000, "MULT18X18D": 73}) == "85k"
+    assert ecp5_device_for({"LUT4": 20000, "CCU2C": 3000}) == "45k"  # carries take 2 LUT4s
+    assert ecp5_device_for({"LUT4": 90000}) == "85k"  # too big: nextpnr reports it

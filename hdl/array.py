@@ -320,11 +320,18 @@ class SystolicArray(wiring.Component):
                 ]
                 accs[r][c] = a
 
-        # Drain: each PE's finished sum moves to its drain register; from drain_start the
-        # registers shift up one row per cycle and the top row is the output.
+        self._drain(m, accs, last, 1 + lat, acc_valid, acc_data)
+
+    def _drain(self, m, accs, last, offset: int, acc_valid, acc_data):
+        """OS drain: PE ``(r, c)``'s finished sum moves to its drain register (its shadow
+        accumulator) on tap ``r + c + offset`` of the ``last`` delay line; from the tap of the
+        last PE on, the drain registers shift up one row per cycle and the top row is the
+        output (``acc_valid`` for R cycles)."""
+        rows, cols = self.rows, self.cols
+        acc = acc_shape(self._config.acc)
         count = Signal(range(rows + 1), name="drain_count")
         shift = Signal(name="drain_shift")
-        with m.If(last[taps - 1]):
+        with m.If(last[rows + cols - 2 + offset]):
             m.d.sync += count.eq(rows)
         with m.Elif(count != 0):
             m.d.sync += count.eq(count - 1)
@@ -334,7 +341,7 @@ class SystolicArray(wiring.Component):
                   for r in range(rows)]
         for r in range(rows):
             for c in range(cols):
-                with m.If(last[r + c + 1 + lat]):
+                with m.If(last[r + c + offset]):
                     m.d.sync += drains[r][c].eq(accs[r][c])
                 if r + 1 < rows:
                     with m.Elif(shift):
@@ -353,20 +360,13 @@ class SystolicArray(wiring.Component):
 
         accept = Signal(name="accept")
         m.d.comb += [self.in_ready.eq(1), accept.eq(self.in_valid)]
-        valid0, swap0 = Signal(name="valid"), Signal(name="swap")
+        valid0 = Signal(name="valid")
         first0, last0 = Signal(name="first"), Signal(name="last")
         m.d.comb += [
             valid0.eq(accept), first0.eq(accept & self.in_first),
             last0.eq(accept & self.in_last),
         ]
-        if rows > 1:  # beat index within the period; a period starts with beat 0
-            beat = Signal(range(rows), name="beat")
-            with m.If(accept):
-                m.d.sync += beat.eq(Mux(beat == rows - 1, 0, beat + 1))
-            m.d.comb += swap0.eq(accept & ~beat.any())
-            beats = self._delay_line(m, beat, cols, "beat")
-        else:
-            m.d.comb += swap0.eq(accept)
+        beats, swap0 = self._ws_beats(m, accept)
         ring_tap = rows + cols
         valid = self._delay_line(m, valid0, ring_tap + 1, "valid")
         swap = self._delay_line(m, swap0, rows + cols - 1, "swap")
@@ -380,22 +380,12 @@ class SystolicArray(wiring.Component):
         acts = [self._row_operands(m, self._delay(m, a_edge[rows - 1 - r], r, f"a_skew_r{r}"),
                                    r) for r in range(rows)]
 
-        w_shape = w_edge[0].shape()
         psums_out = []
         for c in range(cols):
-            top = self._delay(m, w_edge[c], c, f"w_skew_c{c}")
-            above = None
+            shadow = self._delay(m, w_edge[c], c, f"w_skew_c{c}")
             psum = None
             for r in range(rows):
-                shadow = Signal(w_shape, name=f"wshadow_r{r}_c{c}", reset_less=True)
-                active = Signal(w_shape, name=f"wgt_r{r}_c{c}", reset_less=True)
-                load = valid[c] if r == 0 else valid[c] & (beats[c] >= r)
-                with m.If(load):
-                    m.d.sync += shadow.eq(top if r == 0 else above)
-                with m.If(swap[r + c]):
-                    m.d.sync += active.eq(shadow)
-                above = shadow
-
+                shadow, active = self._ws_weight(m, r, c, shadow, valid, beats, swap)
                 dot = cell(m, pe_cfg, active, acts[r][c], f"r{r}_c{c}")
                 width = cfg.product_bits + ((r + 1) * lanes - 1).bit_length()
                 nxt = Signal(num(width), name=f"psum_r{r}_c{c}", reset_less=True)
@@ -420,6 +410,36 @@ class SystolicArray(wiring.Component):
                 m.d.sync += ring[rows - 1].eq(fit_to_acc(total, cfg.acc))
             m.d.comb += acc_data[c].eq(ring[rows - 1])
         m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
+
+    def _ws_beats(self, m, accept):
+        """WS periods: R accepted beats, counted from reset. Returns ``(beats, swap0)``: the
+        beat index's delay line (``None`` for one row) and the flag of a period's first beat."""
+        rows = self.rows
+        swap0 = Signal(name="swap")
+        if rows == 1:
+            m.d.comb += swap0.eq(accept)
+            return None, swap0
+        beat = Signal(range(rows), name="beat")  # a period starts with beat 0
+        with m.If(accept):
+            m.d.sync += beat.eq(Mux(beat == rows - 1, 0, beat + 1))
+        m.d.comb += swap0.eq(accept & ~beat.any())
+        return self._delay_line(m, beat, self.cols, "beat"), swap0
+
+    @staticmethod
+    def _ws_weight(m, r, c, incoming, valid, beats, swap):
+        """The double-buffered weight of WS PE ``(r, c)``: beat ``j``'s weight row shifts down
+        the column's shadow registers (``incoming``: the skewed ``w_in`` at row 0, else the
+        shadow above), PE row ``R-1-j`` keeping it; the active register takes the shadow when
+        the next period's first beat reaches the PE (``swap`` tap ``r + c``). ``valid``: the
+        accepted-beat delay line. Returns ``(shadow, active)``."""
+        shadow = Signal(incoming.shape(), name=f"wshadow_r{r}_c{c}", reset_less=True)
+        active = Signal(incoming.shape(), name=f"wgt_r{r}_c{c}", reset_less=True)
+        load = valid[c] if r == 0 else valid[c] & (beats[c] >= r)
+        with m.If(load):
+            m.d.sync += shadow.eq(incoming)
+        with m.If(swap[r + c]):
+            m.d.sync += active.eq(shadow)
+        return shadow, active
 
     # -- requantization ---------------------------------------------------------------------
     def _elaborate_requant(self, m):

@@ -206,26 +206,7 @@ def elaborate_os(array, m: Module, acc_valid, acc_data) -> None:
 
     # Drain (as the MAC array): each PE's finished sum moves to its drain register one cycle
     # after its last commit; from drain_start the registers shift up one row per cycle.
-    count = Signal(range(rows + 1), name="drain_count")
-    shift = Signal(name="drain_shift")
-    with m.If(last[diag]):
-        m.d.sync += count.eq(rows)
-    with m.Elif(count != 0):
-        m.d.sync += count.eq(count - 1)
-    if rows > 1:
-        m.d.comb += shift.eq(count > 1)
-    drains = [[Signal(acc, name=f"drain_r{r}_c{c}", reset_less=True) for c in range(cols)]
-              for r in range(rows)]
-    for r in range(rows):
-        for c in range(cols):
-            with m.If(last[r + c + 1]):
-                m.d.sync += drains[r][c].eq(accs[r][c])
-            if r + 1 < rows:
-                with m.Elif(shift):
-                    m.d.sync += drains[r][c].eq(drains[r + 1][c])
-    m.d.comb += acc_valid.eq(count != 0)
-    for c in range(cols):
-        m.d.comb += acc_data[c].eq(drains[0][c])
+    array._drain(m, accs, last, 1, acc_valid, acc_data)
 
 
 # -- weight-stationary ----------------------------------------------------------------------
@@ -242,16 +223,9 @@ def elaborate_ws(array, m: Module, acc_valid, acc_data) -> None:
     m.d.comb += array.in_ready.eq(ready)
 
     # Weight loading, per accepted beat (as the MAC array).
-    valid0, swap0 = Signal(name="valid"), Signal(name="swap")
+    valid0 = Signal(name="valid")
     m.d.comb += valid0.eq(accept)
-    if rows > 1:  # beat index within the period; a period starts with beat 0
-        beat = Signal(range(rows), name="beat")
-        with m.If(accept):
-            m.d.sync += beat.eq(Mux(beat == rows - 1, 0, beat + 1))
-        m.d.comb += swap0.eq(accept & ~beat.any())
-        beats = array._delay_line(m, beat, cols, "beat")
-    else:
-        m.d.comb += swap0.eq(accept)
+    beats, swap0 = array._ws_beats(m, accept)
     valid = array._delay_line(m, valid0, cols, "valid")
     swap = array._delay_line(m, swap0, rows + cols - 1, "swap")
 
@@ -274,23 +248,13 @@ def elaborate_ws(array, m: Module, acc_valid, acc_data) -> None:
     acts = _skewed_acts(array, m, _held(m, array.a_in, accept, "a_held"), rows, cols,
                         lambda r: rows - 1 - r)
     w_edge = array._gated(m, array.w_in, accept, "w_edge")
-    w_shape = w_edge[0].shape()
     psums_out = []
     for c in range(cols):
-        top = array._delay(m, w_edge[c], c, f"w_skew_c{c}")
-        above = None
+        shadow = array._delay(m, w_edge[c], c, f"w_skew_c{c}")
         psum = None
         for r in range(rows):
             name = f"r{r}_c{c}"
-            shadow = Signal(w_shape, name=f"wshadow_{name}", reset_less=True)
-            active = Signal(w_shape, name=f"wgt_{name}", reset_less=True)
-            load = valid[c] if r == 0 else valid[c] & (beats[c] >= r)
-            with m.If(load):
-                m.d.sync += shadow.eq(top if r == 0 else above)
-            with m.If(swap[r + c]):
-                m.d.sync += active.eq(shadow)
-            above = shadow
-
+            shadow, active = array._ws_weight(m, r, c, shadow, valid, beats, swap)
             bits = Signal(lanes, name=f"wbits_{name}")
             for lane in range(lanes):
                 code = active[lane].as_unsigned()

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
+from array_sim import random_gemm, run_array
 
 from qtpe.gen.emit import emit_verilog
 from qtpe.hdl.array import SystolicArray
@@ -18,65 +18,6 @@ from qtpe.hdl.array_config import ArrayConfig, Dataflow
 from qtpe.hdl.config import LutConfig, MacConfig, ShiftAddConfig
 from qtpe.hdl.formats import Overflow, PlaneType, PotType, QType
 from qtpe.tb.models.array import gemm, schedule
-from qtpe.tb.models.formats import WeightOperand, random_operands
-
-
-def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
-    """Drive the schedule; return (result rows, per-row output cycles, beat accept cycles)."""
-    dut = SystolicArray(cfg)
-    rng = np.random.default_rng(seed)
-    rows, accepted, out_cycles = [], [], []
-
-    async def bench(ctx):
-        i = cycle = 0
-        idle = 0
-        while len(rows) < sched.results:
-            if i < sched.beats and rng.random() >= bubbles:
-                ctx.set(dut.in_valid, 1)
-                for r in range(cfg.rows):
-                    for lane in range(cfg.lanes):
-                        ctx.set(dut.a_in[r][lane], int(sched.a[i, r, lane]))
-                for c in range(cfg.cols):
-                    for lane in range(cfg.lanes):
-                        ctx.set(dut.w_in[c][lane], int(sched.w[i, c, lane]))
-                ctx.set(dut.in_last, int(sched.last[i]))
-                if cfg.dataflow is Dataflow.WS:
-                    ctx.set(dut.in_first, int(sched.first[i]))
-            else:
-                ctx.set(dut.in_valid, 0)
-            if cfg.requant and ctx.get(dut.acc_valid):
-                n = len(rows) + ctx.get(dut.out_valid)
-                for c in range(cfg.cols):
-                    ctx.set(dut.rq_scale[c], int(sched.rq_scale[n, c]))
-                    ctx.set(dut.rq_shift[c], int(sched.rq_shift[n, c]))
-            took = i < sched.beats and ctx.get(dut.in_valid) and ctx.get(dut.in_ready)
-            if took:
-                accepted.append(cycle)
-            if ctx.get(dut.out_valid):
-                rows.append([ctx.get(dut.out_data[c]) for c in range(cfg.cols)])
-                out_cycles.append(cycle)
-            await ctx.tick()
-            i += bool(took)
-            cycle += 1
-            idle = 0 if took else idle + 1
-            assert idle < 10 * (cfg.rows + cfg.cols + cfg.min_tile_period) + 100, "stuck"
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    return np.array(rows, dtype=np.int64), out_cycles, accepted
-
-
-def random_gemm(cfg, rng, M, K, N):
-    A = random_operands(rng, cfg.activation, (M, K))
-    W = WeightOperand(cfg.weight).random(rng, (K, N))
-    if not cfg.requant:
-        return A, W, None, None
-    rq = cfg.requantizer
-    scale = rng.integers(0, rq.max_scale, N, endpoint=True)
-    shift = rng.integers(0, min(rq.max_shift, 24), N, endpoint=True)
-    return A, W, scale, shift
 
 
 def array(dataflow, rows, cols, requant=False, scale_bits=16, kind=MacConfig, **pe):

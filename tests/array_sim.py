@@ -1,0 +1,68 @@
+"""Shared by the array tests: drive a ``SystolicArray`` in Amaranth's simulator through a
+GEMM schedule, and random GEMM operands of an array config's formats."""
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from qtpe.hdl.array import SystolicArray
+from qtpe.hdl.array_config import ArrayConfig, Dataflow
+from qtpe.tb.models.formats import WeightOperand, random_operands
+
+
+def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
+    """Drive the schedule; return (result rows, per-row output cycles, beat accept cycles)."""
+    dut = SystolicArray(cfg)
+    rng = np.random.default_rng(seed)
+    rows, accepted, out_cycles = [], [], []
+
+    async def bench(ctx):
+        i = cycle = 0
+        idle = 0
+        while len(rows) < sched.results:
+            if i < sched.beats and rng.random() >= bubbles:
+                ctx.set(dut.in_valid, 1)
+                for r in range(cfg.rows):
+                    for lane in range(cfg.lanes):
+                        ctx.set(dut.a_in[r][lane], int(sched.a[i, r, lane]))
+                for c in range(cfg.cols):
+                    for lane in range(cfg.lanes):
+                        ctx.set(dut.w_in[c][lane], int(sched.w[i, c, lane]))
+                ctx.set(dut.in_last, int(sched.last[i]))
+                if cfg.dataflow is Dataflow.WS:
+                    ctx.set(dut.in_first, int(sched.first[i]))
+            else:
+                ctx.set(dut.in_valid, 0)
+            if cfg.requant and ctx.get(dut.acc_valid):
+                n = len(rows) + ctx.get(dut.out_valid)
+                for c in range(cfg.cols):
+                    ctx.set(dut.rq_scale[c], int(sched.rq_scale[n, c]))
+                    ctx.set(dut.rq_shift[c], int(sched.rq_shift[n, c]))
+            took = i < sched.beats and ctx.get(dut.in_valid) and ctx.get(dut.in_ready)
+            if took:
+                accepted.append(cycle)
+            if ctx.get(dut.out_valid):
+                rows.append([ctx.get(dut.out_data[c]) for c in range(cfg.cols)])
+                out_cycles.append(cycle)
+            await ctx.tick()
+            i += bool(took)
+            cycle += 1
+            idle = 0 if took else idle + 1
+            assert idle < 10 * (cfg.rows + cfg.cols + cfg.min_tile_period +
+                                cfg.beat_cycles) + 100, "stuck"
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return np.array(rows, dtype=np.int64), out_cycles, accepted
+
+
+def random_gemm(cfg, rng, M, K, N, corner_fraction=0.25):
+    A = random_operands(rng, cfg.activation, (M, K), corner_fraction)
+    W = WeightOperand(cfg.weight).random(rng, (K, N), corner_fraction)
+    if not cfg.requant:
+        return A, W, None, None
+    rq = cfg.requantizer
+    scale = rng.integers(0, rq.max_scale, N, endpoint=True)
+    shift = rng.integers(0, min(rq.max_shift, 24), N, endpoint=True)
+    return A, W, scale, shift

@@ -18,7 +18,8 @@ with nextpnr seeds 1, 2 and 3 for the reference and the hand-written baseline (t
 the median Fmax; all three are recorded) and seed 1 for the other arrays.
 
 Writes ``ARRAYS.md`` and ``arrays.json`` into ``--out`` (default ``bench/``).
-Usage: ``python -m qtpe.bench.arrays [--out DIR] [--sims icarus,verilator] [--no-synth]``
+Usage: ``python -m qtpe.bench.arrays [--out DIR] [--presets A,B] [--sims icarus,verilator]
+[--no-synth] [--merge]``
 """
 
 from __future__ import annotations
@@ -163,7 +164,8 @@ def markdown(data: dict) -> str:
         "# qtpe array benchmark results",
         "",
         f"Measured {data['date']} on {data['machine']} by `make bench` "
-        "(`python -m qtpe.bench.arrays`).",
+        "(`python -m qtpe.bench.arrays`); rows re-measured alone (`--merge`) carry their own "
+        "date.",
         "",
         f"GEMM C = A @ W, M = {GEMM_MKN[0]}, K = {GEMM_MKN[1]}, N = {GEMM_MKN[2]}, random "
         "operands, through the simulated array (GEMM harness, `qtpe gemm`). Utilization = "
@@ -172,8 +174,8 @@ def markdown(data: dict) -> str:
         "wall time while the harness streams (operand file loading excluded).",
         "",
         "| preset | PE | dataflow | array | W x A | acc | cycles | MACs/cycle | peak "
-        "| utilization | Icarus cycles/s | Verilator cycles/s |",
-        "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| utilization | Icarus cycles/s | Verilator cycles/s | measured |",
+        "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in data["rows"]:
         sims = r["sim"]
@@ -183,7 +185,7 @@ def markdown(data: dict) -> str:
             f"| {r['preset']} | {r['pe']} | {r['dataflow'].upper()} | {r['rows']}x{r['cols']} "
             f"| {r['weight']} x {r['activation']} | {r['acc']} | {r['cycles']} "
             f"| {r['macs_per_cycle']:.2f} | {r['peak_macs_per_cycle']:g} "
-            f"| {r['utilization']:.1%} | {ic} | {vl} |")
+            f"| {r['utilization']:.1%} | {ic} | {vl} | {r.get('date', data['date'])} |")
     synth = [r for r in data["rows"] if "synth" in r] + (
         [data["hand"]] if "synth" in data.get("hand", {}) else [])
     if synth:
@@ -230,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sims", default=",".join(SIMULATORS))
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--merge", action="store_true",
+                        help="re-measure only --presets (no hand-written baseline) and keep the "
+                             "other rows of OUT/arrays.json with their own dates")
     args = parser.parse_args(argv)
     names = [n for n in args.presets.split(",") if n]
     sims = [s for s in args.sims.split(",") if s]
@@ -241,29 +246,47 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown simulator {s!r}; available: {', '.join(SIMULATORS)}")
     rows, tools = [], {}
     hand: dict = {"preset": HAND_TOP}
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    old = None
+    if args.merge:
+        try:
+            old = json.loads((args.out / "arrays.json").read_text())
+        except (OSError, ValueError) as exc:
+            parser.error(f"--merge needs a readable {args.out / 'arrays.json'}: {exc}")
     with tempfile.TemporaryDirectory(prefix="qtpe-bench-arrays-") as tmp:
         work = Path(tmp)
         for n in names:
             print(f"measuring {n}", flush=True)
             row = gemm_row(n, sims, work)
+            row["date"] = now
             if not args.no_synth:
                 vpath, _ = write_design(preset(n), work / n / "rtl")
                 seeds = ECP5_SEEDS if n == REFERENCE else ECP5_SEEDS[:1]
                 row["synth"], t = synth_row(vpath, preset(n).name, work / n / "synth", seeds)
                 tools.update(t)
             rows.append(row)
-        print(f"checking and measuring the hand-written baseline {HAND_TOP}", flush=True)
-        for s in sims:
+        if old is not None:
+            hand = old["hand"]
+            tools = old.get("tools", {}) | tools
+        else:
+            print(f"checking and measuring the hand-written baseline {HAND_TOP}", flush=True)
+        for s in sims if old is None else ():
             result = check_hand(s, work)
             if not result.ok:
                 raise RuntimeError(f"the hand-written baseline fails the GEMM tests on {s}: "
                                    f"{result.log}")
             hand.setdefault("checked_on", []).append(s)
-        if not args.no_synth:
+        if not args.no_synth and old is None:
             hand["synth"], t = synth_row(HAND_VERILOG, HAND_TOP, work / "hand" / "synth")
             tools.update(t)
-    data = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": machine(), "tools": tools, "rows": rows, "hand": hand}
+    if old is not None:  # keep the rows not re-measured, in the bench order
+        fresh = {r["preset"] for r in rows}
+        kept = [{"pe": preset(r["preset"]).pe.value, "date": old["date"],
+                 "peak_macs_per_cycle": preset(r["preset"]).macs_per_cycle} | r
+                for r in old["rows"] if r["preset"] not in fresh]
+        order = {n: i for i, n in enumerate(BENCH_ARRAYS)}
+        rows = sorted(kept + rows, key=lambda r: order.get(r["preset"], len(order)))
+    data = {"date": now, "machine": machine(), "tools": tools, "rows": rows, "hand": hand}
     ref = next((r for r in rows if r["preset"] == REFERENCE and "synth" in r), None)
     if ref is not None and "synth" in hand:
         data["comparison"] = compare(ref["synth"], hand["synth"])

@@ -9,18 +9,8 @@ import numpy as np
 
 from qtpe.tb.array import GemmHarness, load_array_config
 from qtpe.tb.common import make_rng
-from qtpe.tb.models.formats import WeightOperand, random_operands
-
-
-def operands(cfg, rng, M, K, N, corner_fraction=0.25):
-    A = random_operands(rng, cfg.activation, (M, K), corner_fraction)
-    W = WeightOperand(cfg.weight).random(rng, (K, N), corner_fraction)
-    if not cfg.requant:
-        return A, W, None, None
-    rq = cfg.requantizer
-    scale = rng.integers(0, rq.max_scale, N, endpoint=True)
-    shift = rng.integers(0, rq.max_shift, N, endpoint=True)
-    return A, W, scale, shift
+from qtpe.tb.models.array import random_gemm
+from qtpe.tb.models.formats import WeightOperand
 
 
 def check(h, run, what):
@@ -40,7 +30,7 @@ async def random_gemms(dut):
     long_k = 2 * cfg.min_tile_period * cfg.lanes + 3
     shapes = [(5, 7, 3), (9, 13, 11), (1, 1, 1), (R, 1, C), (2 * R + 1, long_k, C + 2)]
     for M, K, N in shapes:
-        check(h, await h.run(*operands(cfg, rng, M, K, N)), f"{M}x{K}x{N}")
+        check(h, await h.run(*random_gemm(cfg, rng, M, K, N)), f"{M}x{K}x{N}")
 
 
 @cocotb.test()
@@ -56,7 +46,7 @@ async def extreme_gemms(dut):
     w_min, w_max = WeightOperand(cfg.weight).extremes()
     W = np.full((K, N), w_min if cfg.weight.signed else w_max)
     W[:, 1::2] = w_max
-    _, _, scale, shift = operands(cfg, rng, M, K, N)
+    _, _, scale, shift = random_gemm(cfg, rng, M, K, N)
     check(h, await h.run(A, W, scale, shift), f"extreme {M}x{K}x{N}")
-    check(h, await h.run(*operands(cfg, rng, M, K, N, corner_fraction=1.0)),
+    check(h, await h.run(*random_gemm(cfg, rng, M, K, N, corner_fraction=1.0)),
           f"corners {M}x{K}x{N}")

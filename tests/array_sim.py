@@ -6,7 +6,7 @@ from amaranth.sim import Simulator
 
 from qtpe.hdl.array import SystolicArray
 from qtpe.hdl.array_config import ArrayConfig, Dataflow
-from qtpe.tb.models.formats import WeightOperand, random_operands
+from qtpe.tb.models.array import random_gemm as model_random_gemm
 
 
 def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
@@ -58,11 +58,5 @@ def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
 
 
 def random_gemm(cfg, rng, M, K, N, corner_fraction=0.25):
-    A = random_operands(rng, cfg.activation, (M, K), corner_fraction)
-    W = WeightOperand(cfg.weight).random(rng, (K, N), corner_fraction)
-    if not cfg.requant:
-        return A, W, None, None
-    rq = cfg.requantizer
-    scale = rng.integers(0, rq.max_scale, N, endpoint=True)
-    shift = rng.integers(0, min(rq.max_shift, 24), N, endpoint=True)
-    return A, W, scale, shift
+    """``qtpe.tb.models.array.random_gemm`` with shifts of at most 24 (visible results)."""
+    return model_random_gemm(cfg, rng, M, K, N, corner_fraction, max_shift=24)

@@ -28,12 +28,12 @@ import numpy as np
 
 from qtpe.hdl.array_config import ArrayConfig, Dataflow
 
-from .formats import WeightOperand, fit
+from .formats import WeightOperand, fit, random_operands
 
 __all__ = [
     "GemmOperandError", "check_gemm", "gemm", "requantize", "Schedule", "schedule",
     "BeatLayout", "beat_layout", "pack_beats", "pack_requant", "unpack_rows", "ceil_div",
-    "expected_cycles", "BEATS_FILE", "RQ_FILE", "RESULTS_FILE",
+    "expected_cycles", "random_gemm", "BEATS_FILE", "RQ_FILE", "RESULTS_FILE",
 ]
 
 # Files the simulation harness (``qtpe.gen.harness``) reads and writes in its working folder.
@@ -108,6 +108,23 @@ def check_gemm(cfg: ArrayConfig, A, W, scale=None, shift=None):
                                    f"{v.dtype} of shape {v.shape}")
         out.append(_check_range(v, 0, hi, name, f"the {name} range"))
     return A, W, out[0], out[1]
+
+
+def random_gemm(cfg: ArrayConfig, rng: np.random.Generator, M: int, K: int, N: int,
+                corner_fraction: float = 0.25, max_shift: int | None = None):
+    """Random operands ``(A, W, scale, shift)`` of ``cfg``'s formats for an M x K x N GEMM:
+    uniform values (W: values or codes, ``WeightOperand``) with a share of corners; a scale and
+    a shift (at most ``max_shift``, default the requantizer's) per column with
+    requantization, else ``None``."""
+    A = random_operands(rng, cfg.activation, (M, K), corner_fraction)
+    W = WeightOperand(cfg.weight).random(rng, (K, N), corner_fraction)
+    if not cfg.requant:
+        return A, W, None, None
+    rq = cfg.requantizer
+    top = rq.max_shift if max_shift is None else min(rq.max_shift, max_shift)
+    scale = rng.integers(0, rq.max_scale, N, endpoint=True)
+    shift = rng.integers(0, top, N, endpoint=True)
+    return A, W, scale, shift
 
 
 def requantize(x, scale, shift) -> np.ndarray:

@@ -15,9 +15,9 @@ from array_sim import random_gemm, run_array
 from qtpe.gen.emit import emit_verilog
 from qtpe.hdl.array import SystolicArray
 from qtpe.hdl.array_config import ArrayConfig, Dataflow
-from qtpe.hdl.config import LutConfig, MacConfig, ShiftAddConfig
+from qtpe.hdl.config import BitSerialConfig, LutConfig, MacConfig, PEKind, ShiftAddConfig
 from qtpe.hdl.formats import Overflow, PlaneType, PotType, QType
-from qtpe.tb.models.array import gemm, schedule
+from qtpe.tb.models.array import expected_cycles, gemm, schedule
 
 
 def array(dataflow, rows, cols, requant=False, scale_bits=16, kind=MacConfig, **pe):
@@ -42,6 +42,25 @@ CASES = [
           activation=QType(8, False), acc_bits=12, overflow=Overflow.SATURATE),
     array("ws", 3, 2, requant=True, scale_bits=5, weight=QType(4), acc_bits=16,
           overflow=Overflow.SATURATE),
+]
+# Bit-serial arrays: weights of 1 to 8 bits, one bit-plane per cycle (k cycles per beat).
+SAT, BITSERIAL = Overflow.SATURATE, dict(kind=BitSerialConfig)
+CASES += [
+    array("os", 1, 1, weight=QType(4), acc_bits=32, **BITSERIAL),
+    array("os", 2, 3, weight=QType(2, False), lanes=2, acc_bits=12, overflow=SAT, **BITSERIAL),
+    array("os", 4, 4, weight=QType(8), activation=QType(8, False), acc_bits=14, **BITSERIAL),
+    array("os", 2, 2, weight=QType(1), activation=QType(5), lanes=3, acc_bits=8, overflow=SAT,
+          **BITSERIAL),
+    array("os", 3, 2, weight=QType(4, False), activation=QType(6, False), acc_bits=10, **BITSERIAL),
+    array("ws", 1, 1, weight=QType(4), acc_bits=32, **BITSERIAL),
+    array("ws", 2, 3, weight=QType(4, False), lanes=2, acc_bits=14, overflow=SAT, **BITSERIAL),
+    array("ws", 4, 4, weight=QType(2), acc_bits=12, **BITSERIAL),
+    array("ws", 3, 2, weight=QType(8, False), activation=QType(5), lanes=3, acc_bits=16,
+          overflow=SAT, **BITSERIAL),
+    array("ws", 2, 2, weight=QType(1), activation=QType(8, False), acc_bits=9, **BITSERIAL),
+    array("os", 2, 3, requant=True, scale_bits=6, weight=QType(4), acc_bits=20, **BITSERIAL),
+    array("ws", 3, 2, requant=True, scale_bits=5, weight=QType(2, False), lanes=2, acc_bits=16,
+          overflow=SAT, **BITSERIAL),
 ]
 # Shift-add arrays: weights are codes (pot/potz/apot) or integers (int<N>), decoded per cell.
 SHIFTADD = dict(kind=ShiftAddConfig)
@@ -99,8 +118,11 @@ def test_latency_and_back_to_back(cfg):
     sched = schedule(cfg, A, W, scale, shift)
     rows, out_cycles, accepted = run_array(cfg, sched)
     np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, scale, shift))
-    # No bubbles offered and tiles long enough: every beat is accepted on consecutive cycles.
-    assert accepted == list(range(accepted[0], accepted[0] + sched.beats))
+    # No bubbles offered and tiles long enough: a beat every k cycles (k = weight.bits for
+    # bit-serial cells, else 1), results exactly latency after their beat, expected_cycles.
+    k = cfg.beat_cycles
+    assert k == (cfg.weight.bits if cfg.pe is PEKind.BITSERIAL else 1)
+    assert accepted == list(range(accepted[0], accepted[0] + k * sched.beats, k))
     last_beats = [accepted[i] for i in np.flatnonzero(sched.last)]
     if cfg.dataflow is Dataflow.OS:
         firsts = out_cycles[:: cfg.rows]
@@ -108,6 +130,7 @@ def test_latency_and_back_to_back(cfg):
         assert out_cycles == [f + r for f in firsts for r in range(cfg.rows)]
     else:
         assert out_cycles == [t + cfg.latency for t in last_beats]
+    assert out_cycles[-1] - accepted[0] + 1 == expected_cycles(cfg, sched)
 
 
 def test_os_short_tiles_stall_on_last():

@@ -1,11 +1,7 @@
-"""Bit-serial systolic arrays (``qtpe.hdl.array_bitserial``) in Amaranth's simulator against
-the golden model: both dataflows, 1x1 to 4x4, weights of 1, 2, 4 and 8 bits (int and uint),
-lanes 1 to 3, wrap and saturation, requantization.
-
-Each GEMM is fed beat by beat as ``qtpe.tb.models.array.schedule`` lays it out, honouring
-``in_ready`` (with random input bubbles in the result tests); the timing tests check that a beat
-is taken every ``k = weight.bits`` cycles, that results come exactly ``latency`` cycles after
-the beat that completes them and that the cycle count is ``expected_cycles``.
+"""Bit-serial systolic arrays (``qtpe.hdl.array_bitserial``) in Amaranth's simulator: what only
+they have (short tiles at k cycles per beat, overflow runs, timing properties, no groups).
+Their random GEMMs and beat-by-beat timing run with every other kind in
+``tests/test_hdl_array.py``.
 """
 
 import numpy as np
@@ -26,61 +22,11 @@ def array(dataflow, rows, cols, requant=False, scale_bits=16, **pe):
 
 
 SAT = Overflow.SATURATE
-CASES = [
-    array("os", 1, 1, weight=QType(4), acc_bits=32),
-    array("os", 2, 3, weight=QType(2, False), lanes=2, acc_bits=12, overflow=SAT),
-    array("os", 4, 4, weight=QType(8), activation=QType(8, False), acc_bits=14),
-    array("os", 2, 2, weight=QType(1), activation=QType(5), lanes=3, acc_bits=8, overflow=SAT),
-    array("os", 3, 2, weight=QType(4, False), activation=QType(6, False), acc_bits=10),
-    array("ws", 1, 1, weight=QType(4), acc_bits=32),
-    array("ws", 2, 3, weight=QType(4, False), lanes=2, acc_bits=14, overflow=SAT),
-    array("ws", 4, 4, weight=QType(2), acc_bits=12),
-    array("ws", 3, 2, weight=QType(8, False), activation=QType(5), lanes=3, acc_bits=16,
-          overflow=SAT),
-    array("ws", 2, 2, weight=QType(1), activation=QType(8, False), acc_bits=9),
-    array("os", 2, 3, requant=True, scale_bits=6, weight=QType(4), acc_bits=20),
-    array("ws", 3, 2, requant=True, scale_bits=5, weight=QType(2, False), lanes=2, acc_bits=16,
-          overflow=SAT),
-]
 
 
 def case_id(cfg):
     return (f"{cfg.dataflow.value}{cfg.rows}x{cfg.cols}-{cfg.weight}x{cfg.activation}-"
             f"{cfg.acc}-l{cfg.lanes}{'-rq' if cfg.requant else ''}")
-
-
-@pytest.mark.parametrize("cfg", CASES, ids=case_id)
-@pytest.mark.parametrize("shape", [(5, 7, 3), (1, 1, 1), (4, 2, 5)], ids=lambda s: "x".join(
-    map(str, s)))
-def test_gemm_matches_model(cfg, shape):
-    rng = np.random.default_rng(sum(shape))
-    A, W, scale, shift = random_gemm(cfg, rng, *shape)
-    sched = schedule(cfg, A, W, scale, shift)
-    rows, _, _ = run_array(cfg, sched, bubbles=0.2, seed=1)
-    np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, scale, shift))
-
-
-@pytest.mark.parametrize("cfg", CASES, ids=case_id)
-def test_timing_and_back_to_back(cfg):
-    """No bubbles offered, tiles long enough: a beat every k cycles, results exactly
-    ``latency`` after the beat that completes them, ``expected_cycles`` in all."""
-    rng = np.random.default_rng(3)
-    K = max(cfg.min_tile_period, 4) * cfg.lanes + 1
-    A, W, scale, shift = random_gemm(cfg, rng, 2 * cfg.rows, K, 2 * cfg.cols)
-    sched = schedule(cfg, A, W, scale, shift)
-    rows, out_cycles, accepted = run_array(cfg, sched)
-    np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, scale, shift))
-    k = cfg.beat_cycles
-    assert k == cfg.weight.bits
-    assert accepted == list(range(accepted[0], accepted[0] + k * sched.beats, k))
-    last_beats = [accepted[i] for i in np.flatnonzero(sched.last)]
-    if cfg.dataflow is Dataflow.OS:
-        firsts = out_cycles[:: cfg.rows]
-        assert firsts == [t + cfg.latency for t in last_beats]
-        assert out_cycles == [f + r for f in firsts for r in range(cfg.rows)]
-    else:
-        assert out_cycles == [t + cfg.latency for t in last_beats]
-    assert out_cycles[-1] - accepted[0] + 1 == expected_cycles(cfg, sched)
 
 
 @pytest.mark.parametrize("cfg", [

@@ -114,70 +114,56 @@ PRESETS: dict[str, tuple[PEConfig, str]] = {
     ),
 }
 # Systolic arrays (qtpe.hdl.array). The reference design everything is compared against: the
-# 8x8 INT8 x INT8 output-stationary MAC array with 32-bit accumulators.
+# 8x8 INT8 x INT8 output-stationary MAC array with 32-bit accumulators. Every array preset is
+# a base array renamed (the top level is qtpe_<preset>) with its dataflow (and size).
 _BASE_ARRAY = ArrayConfig(dataclasses.replace(_BASE, acc_bits=32), rows=8, cols=8)
+
+
+def _array_preset(base: ArrayConfig, name: str, dataflow: Dataflow = Dataflow.OS,
+                  **size) -> ArrayConfig:
+    return dataclasses.replace(base, dataflow=dataflow, pe_config=dataclasses.replace(
+        base.pe_config, name=f"qtpe_{name}"), **size)
+
+
 PRESETS.update({
     "array_os_w8a8_8x8": (
-        dataclasses.replace(_BASE_ARRAY, pe_config=dataclasses.replace(
-            _BASE_ARRAY.pe_config, name="qtpe_array_os_w8a8_8x8")),
+        _array_preset(_BASE_ARRAY, "array_os_w8a8_8x8"),
         "8x8 output-stationary array of INT8 x INT8 MACs, 32-bit accumulators "
         "(the reference array)",
     ),
     "array_ws_w8a8_8x8": (
-        dataclasses.replace(_BASE_ARRAY, dataflow=Dataflow.WS, pe_config=dataclasses.replace(
-            _BASE_ARRAY.pe_config, name="qtpe_array_ws_w8a8_8x8")),
+        _array_preset(_BASE_ARRAY, "array_ws_w8a8_8x8", Dataflow.WS),
         "8x8 weight-stationary array of INT8 x INT8 MACs, 32-bit accumulators",
     ),
     "array_os_w8a8_4x4": (
-        dataclasses.replace(_BASE_ARRAY, rows=4, cols=4, pe_config=dataclasses.replace(
-            _BASE_ARRAY.pe_config, name="qtpe_array_os_w8a8_4x4")),
+        _array_preset(_BASE_ARRAY, "array_os_w8a8_4x4", rows=4, cols=4),
         "4x4 output-stationary INT8 x INT8 MAC array, 32-bit accumulators (the demo GEMM)",
     ),
 })
-# Bit-serial 8x8 arrays: INT4 weights walked one bit-plane per cycle (a beat every 4 cycles).
-_BITSERIAL_ARRAY = dataclasses.replace(_BASE_ARRAY, pe_config=BitSerialConfig(
-    name="qtpe_array_bitserial", weight=QType(4), activation=QType(8), acc_bits=32))
-PRESETS.update({
-    "array_os_bitserial_w4a8_8x8": (
-        dataclasses.replace(_BITSERIAL_ARRAY, pe_config=dataclasses.replace(
-            _BITSERIAL_ARRAY.pe_config, name="qtpe_array_os_bitserial_w4a8_8x8")),
-        "8x8 output-stationary array of bit-serial PEs, INT4 weights (4 cycles per beat) x "
-        "INT8, 32-bit accumulators (16 MACs/cycle)",
-    ),
-    "array_ws_bitserial_w4a8_8x8": (
-        dataclasses.replace(_BITSERIAL_ARRAY, dataflow=Dataflow.WS, pe_config=dataclasses.replace(
-            _BITSERIAL_ARRAY.pe_config, name="qtpe_array_ws_bitserial_w4a8_8x8")),
-        "8x8 weight-stationary array of bit-serial PEs, INT4 weights (4 cycles per beat) x "
-        "INT8, 32-bit accumulators (16 MACs/cycle)",
-    ),
-})
 # The low-bit PE kinds as 8x8 arrays (the bench compares them with the reference array on the
-# same GEMM): weights and activations as in their PE presets, 32-bit accumulators.
-_SHIFTADD_ARRAY = dataclasses.replace(_BASE_ARRAY, pe_config=ShiftAddConfig(
-    name="qtpe_array_shiftadd", weight=PotType.parse("pot4"), acc_bits=32))
-_LUT_ARRAY = dataclasses.replace(_BASE_ARRAY, pe_config=LutConfig(
-    name="qtpe_array_lut", weight=QType(2), g=4, symmetric=True, acc_bits=32))
-
-
-def _array_preset(base: ArrayConfig, name: str, dataflow: Dataflow) -> ArrayConfig:
-    return dataclasses.replace(base, dataflow=dataflow, pe_config=dataclasses.replace(
-        base.pe_config, name=f"qtpe_{name}"))
-
-
-for _df in Dataflow:
-    _kind = "output" if _df is Dataflow.OS else "weight"
-    PRESETS.update({
-        f"array_{_df.value}_shiftadd_pot4a8_8x8": (
-            _array_preset(_SHIFTADD_ARRAY, f"array_{_df.value}_shiftadd_pot4a8_8x8", _df),
-            f"8x8 {_kind}-stationary array of shift-add PEs, pot4 (DenseShift) weights x INT8, "
-            f"32-bit accumulators",
-        ),
-        f"array_{_df.value}_lut_w2a8_8x8": (
-            _array_preset(_LUT_ARRAY, f"array_{_df.value}_lut_w2a8_8x8", _df),
-            f"8x8 {_kind}-stationary array of LUT PEs, INT2 weights x INT8, g=4 symmetric "
-            f"tables (one precompute unit per row), 32-bit accumulators",
-        ),
-    })
+# same GEMM), 32-bit accumulators: bit-serial INT4 weights walked one bit-plane per cycle (a
+# beat every 4 cycles, 16 MACs/cycle), shift-add pot4 weights, LUT INT2 weights with g = 4.
+_LOW_BIT_ARRAYS = {
+    "bitserial_w4a8": (
+        BitSerialConfig(weight=QType(4), activation=QType(8), acc_bits=32),
+        "bit-serial PEs, INT4 weights (4 cycles per beat) x INT8, 32-bit accumulators "
+        "(16 MACs/cycle)"),
+    "shiftadd_pot4a8": (
+        ShiftAddConfig(weight=PotType.parse("pot4"), acc_bits=32),
+        "shift-add PEs, pot4 (DenseShift) weights x INT8, 32-bit accumulators"),
+    "lut_w2a8": (
+        LutConfig(weight=QType(2), g=4, symmetric=True, acc_bits=32),
+        "LUT PEs, INT2 weights x INT8, g=4 symmetric tables (one precompute unit per row), "
+        "32-bit accumulators"),
+}
+for _key, (_pe, _what) in _LOW_BIT_ARRAYS.items():
+    for _df in Dataflow:
+        _name = f"array_{_df.value}_{_key}_8x8"
+        _kind = "output" if _df is Dataflow.OS else "weight"
+        PRESETS[_name] = (
+            _array_preset(dataclasses.replace(_BASE_ARRAY, pe_config=_pe), _name, _df),
+            f"8x8 {_kind}-stationary array of {_what}",
+        )
 DEFAULT_PRESET = "mac_w8a8"
 
 

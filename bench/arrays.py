@@ -38,18 +38,16 @@ from qtpe.gen.config import PRESETS, preset
 from qtpe.gen.emit import write_atomic, write_design
 from qtpe.gen.gemm import TEST_DEPTH, TEST_RESULTS, run_gemm, sim_build_args
 from qtpe.gen.harness import harness_name, harness_verilog
+from qtpe.hdl.array_config import ArrayConfig
 from qtpe.sim.runner import SIMULATORS, SimResult, run_cocotb
-from qtpe.tb.models.formats import WeightOperand
+from qtpe.tb.models.formats import Operand
 
 from .run import machine
 
 HERE = Path(__file__).resolve().parent
-BENCH_ARRAYS = (
-    "array_os_w8a8_8x8", "array_ws_w8a8_8x8",
-    "array_os_bitserial_w4a8_8x8", "array_ws_bitserial_w4a8_8x8",
-    "array_os_shiftadd_pot4a8_8x8", "array_ws_shiftadd_pot4a8_8x8",
-    "array_os_lut_w2a8_8x8", "array_ws_lut_w2a8_8x8",
-)
+#: The array presets the kinds mark for the bench (``Preset.bench``), kind by kind.
+BENCH_ARRAYS = tuple(name for name, p in PRESETS.items()
+                     if p.bench and isinstance(p.config, ArrayConfig))
 REFERENCE = "array_os_w8a8_8x8"
 HAND_VERILOG = HERE / "ref" / "hand_os_array.v"
 HAND_TOP = "hand_os_array"
@@ -76,7 +74,7 @@ def operands(cfg, seed: int = 0):
     M, K, N = GEMM_MKN
     rng = np.random.default_rng(seed)
     A = rng.integers(cfg.activation.min, cfg.activation.max, (M, K), endpoint=True)
-    W = WeightOperand(cfg.weight).random(rng, (K, N), corner_fraction=0.0)
+    W = Operand(cfg.weight).random(rng, (K, N), corner_fraction=0.0)
     return A, W
 
 
@@ -84,7 +82,7 @@ def gemm_row(name: str, sims, workdir: Path) -> dict:
     cfg = preset(name)
     A, W = operands(cfg)
     row = {"preset": name, "dataflow": cfg.dataflow.value, "rows": cfg.rows, "cols": cfg.cols,
-           "pe": cfg.pe.value, "weight": str(cfg.weight), "activation": str(cfg.activation),
+           "pe": cfg.pe, "weight": str(cfg.weight), "activation": str(cfg.activation),
            "acc": str(cfg.acc), "latency": cfg.latency, "peak_macs_per_cycle": cfg.macs_per_cycle,
            "gemm": dict(zip("MKN", GEMM_MKN, strict=True)), "sim": {}}
     for sim in sims:
@@ -281,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             tools.update(t)
     if old is not None:  # keep the rows not re-measured, in the bench order
         fresh = {r["preset"] for r in rows}
-        kept = [{"pe": preset(r["preset"]).pe.value, "date": old["date"],
+        kept = [{"pe": preset(r["preset"]).pe, "date": old["date"],
                  "peak_macs_per_cycle": preset(r["preset"]).macs_per_cycle} | r
                 for r in old["rows"] if r["preset"] not in fresh]
         order = {n: i for i, n in enumerate(BENCH_ARRAYS)}

@@ -10,18 +10,15 @@ Usage: ``python -m qtpe.bench.lut_table [--out DIR]`` (default: this folder)
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import tempfile
 from pathlib import Path
 
 from qtpe.gen.emit import emit_verilog, write_atomic
-from qtpe.hdl.config import LutConfig
 from qtpe.hdl.formats import QType
+from qtpe.hdl.kind_lut import LutConfig
 from qtpe.hdl.pe_lut import LutPrecompute
-from qtpe.synth import synthesize
 
-from .run import machine
+from .run import machine, record, synthesize_row
 
 HERE = Path(__file__).resolve().parent
 GS = (2, 3, 4)
@@ -40,12 +37,7 @@ def measure(cfg: LutConfig, workdir: Path) -> tuple[dict, dict]:
     write_atomic(vpath, emit_verilog(cfg, unit))
     row = {"g": cfg.g, "symmetric": cfg.symmetric, "activation": str(cfg.activation),
            "stored_entries": unit.stored_entries, "table_bits": cfg.table_bits}
-    tools = {}
-    for target in ("ecp5", "asic"):
-        report = synthesize(vpath, cfg.name, target, workdir / f"{cfg.name}.{target}")
-        tools.update(dict(report.tool_versions))
-        row[target] = report.result.to_dict()
-    return row, tools
+    return synthesize_row(row, vpath, cfg.name, ("ecp5", "asic"), workdir)
 
 
 def markdown(rows: list[dict], tools: dict, when: str) -> str:
@@ -88,12 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 tools.update(t)
                 print(f"measured g={g} {'symmetric' if symmetric else 'plain'}", flush=True)
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    write_atomic(args.out / "lut_table.json", json.dumps(
-        {"date": when, "machine": machine(), "tools": tools, "rows": rows}, indent=2) + "\n")
-    text = markdown(rows, tools, when)
-    write_atomic(args.out / "LUT_TABLE.md", text)
-    print(text)
+    record(args.out / "lut_table.json", args.out / "LUT_TABLE.md", rows, tools, markdown)
     return 0
 
 

@@ -17,15 +17,14 @@ import tempfile
 from pathlib import Path
 
 from qtpe.gen.config import PRESETS, preset
-from qtpe.gen.emit import write_atomic
-from qtpe.gen.flow import synthesize
+from qtpe.gen.emit import write_atomic, write_design
+from qtpe.hdl.array_config import ArrayConfig
+from qtpe.synth import synthesize
 
 HERE = Path(__file__).resolve().parent
-BENCH_PRESETS = ("mac_w8a8", "mac_w4a8", "mac_w2a8", "mac_w4a8_sat_pipe", "mac_w4a8_l8",
-                 "mac_w2a8_l8", "bitserial_w4a8_l8", "bitserial_w2a8_l8",
-                 "bitserial_w4a8_l8_bitmod", "shiftadd_pot_w4a8", "shiftadd_int_w4a8",
-                 "shiftadd_int_w4a8_g128", "lut_w2a8_g4", "lut_ternary_a8_g4",
-                 "lut_w4a8_g4")
+#: The PE presets the kinds mark for the bench (``Preset.bench``), kind by kind.
+BENCH_PRESETS = tuple(name for name, p in PRESETS.items()
+                      if p.bench and not isinstance(p.config, ArrayConfig))
 
 
 def machine() -> str:
@@ -41,17 +40,23 @@ def machine() -> str:
            f"Python {platform.python_version()}"
 
 
-def measure(name: str, workdir: Path) -> dict:
-    cfg = preset(name)
-    row = {"preset": name, "pe": cfg.pe.value, "weight": str(cfg.weight),
-           "activation": str(cfg.activation), "acc": str(cfg.acc),
-           "latency": cfg.latency, "macs_per_cycle": cfg.macs_per_cycle}
+def synthesize_row(row: dict, verilog: Path, top: str, targets, workdir: Path):
+    """``row`` with each target's report (``row[target]``); and the tool versions."""
     tools = {}
-    for target in ("generic", "ecp5", "asic"):
-        report = synthesize(cfg, target, workdir / name)
+    for target in targets:
+        report = synthesize(verilog, top, target, workdir / f"{top}.{target}")
         tools.update(dict(report.tool_versions))
         row[target] = report.result.to_dict()
     return row, tools
+
+
+def measure(name: str, workdir: Path) -> dict:
+    cfg = preset(name)
+    row = {"preset": name, "pe": cfg.pe, "weight": str(cfg.weight),
+           "activation": str(cfg.activation), "acc": str(cfg.acc),
+           "latency": cfg.latency, "macs_per_cycle": cfg.macs_per_cycle}
+    vpath, _ = write_design(cfg, workdir / name)
+    return synthesize_row(row, vpath, cfg.name, ("generic", "ecp5", "asic"), workdir / name)
 
 
 def markdown(rows: list[dict], tools: dict, when: str) -> str:
@@ -98,13 +103,20 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             tools.update(t)
             print(f"measured {n}", flush=True)
+    record(args.out / "results.json", args.out / "RESULTS.md", rows, tools, markdown)
+    return 0
+
+
+def record(json_path: Path, md_path: Path, rows: list[dict], tools: dict, markdown) -> str:
+    """Write the measured ``rows`` with the date, the machine and the tool versions as JSON,
+    and ``markdown(rows, tools, date)`` as the table; print and return the table."""
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    write_atomic(args.out / "results.json", json.dumps(
+    write_atomic(json_path, json.dumps(
         {"date": when, "machine": machine(), "tools": tools, "rows": rows}, indent=2) + "\n")
     text = markdown(rows, tools, when)
-    write_atomic(args.out / "RESULTS.md", text)
+    write_atomic(md_path, text)
     print(text)
-    return 0
+    return text
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The ``qtpe`` command line: a thin layer over ``gen.config``, ``gen.emit`` and ``gen.flow``.
+"""The ``qtpe`` command line: a thin layer over the Python API (``qtpe.gen.api``).
 
 Errors print one line (``qtpe: error: ...``) on stderr and exit with status 2 (bad input) or
 1 (a tool or a test failed); no output files are left half-written.
@@ -11,7 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .config import DEFAULT_PRESET, PRESETS, ConfigError, load_config
+from . import api
+from .config import DEFAULT_PRESET, ConfigError
 
 __all__ = ["main"]
 
@@ -83,30 +84,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="cocotb random seed")
 
     sub.add_parser("presets", help="list the presets")
+    sub.add_parser("kinds", help="list the registered PE kinds")
     return parser
 
 
 def _config(args):
-    return load_config(args.preset, args.config, args.set)
+    return api.config(args.preset, file=args.config, sets=args.set)
 
 
 def _cmd_generate(args) -> int:
-    from .emit import write_design
-
-    cfg = _config(args)
-    vpath, jpath = write_design(cfg, args.out)
-    print(f"wrote {vpath} and {jpath} (latency {cfg.latency}, accumulator {cfg.acc})")
+    design = api.generate(_config(args), args.out)
+    print(f"wrote {design.verilog} and {design.metadata} (latency {design.latency}, "
+          f"accumulator {design.config.acc})")
     return 0
 
 
 def _cmd_sim(args) -> int:
-    from .flow import simulate
-
     cfg = _config(args)
     with tempfile.TemporaryDirectory(prefix="qtpe-sim-") as tmp:
         workdir = args.out if args.out is not None else Path(tmp)
-        result = simulate(cfg, args.sim, workdir, seed=args.seed, waves=args.waves,
-                          testcase=args.testcase)
+        result = api.simulate(cfg, args.sim, workdir, seed=args.seed, waves=args.waves,
+                              testcase=args.testcase)
         status = "PASS" if result.ok else "FAIL"
         print(f"{status} {cfg.name} on {args.sim}: {result.passed}/{result.tests} cocotb tests "
               f"passed (seed {result.seed})")
@@ -120,34 +118,21 @@ def _cmd_sim(args) -> int:
 
 
 def _cmd_synth(args) -> int:
-    from .flow import synthesize
-
-    cfg = _config(args)
-    with tempfile.TemporaryDirectory(prefix="qtpe-synth-") as tmp:
-        report = synthesize(cfg, args.target, Path(tmp))
+    report = api.synthesize(_config(args), args.target)
     report.write(args.out)
     print(report.to_markdown())
     return 0
 
 
 def _cmd_lint(args) -> int:
-    from qtpe.sim.runner import lint
-
-    from .emit import write_design
-
     cfg = _config(args)
-    with tempfile.TemporaryDirectory(prefix="qtpe-lint-") as tmp:
-        vpath, _ = write_design(cfg, Path(tmp))
-        lint(vpath, cfg.name)
+    api.lint(cfg)
     print(f"lint clean: {cfg.name} (verilator -Wall, waivers in sim/waivers.vlt)")
     return 0
 
 
 def _cmd_flow(args) -> int:
-    from .flow import run_flow
-
-    cfg = _config(args)
-    result = run_flow(cfg, args.out, seed=args.seed)
+    result = api.flow(_config(args), args.out, seed=args.seed)
     print(result.summary())
     print(f"reports in {args.out / 'synth'}")
     return 0 if result.ok else 1
@@ -168,10 +153,20 @@ def _cmd_gemm(args) -> int:
 
 
 def _cmd_presets(args) -> int:
-    width = max(len(n) for n in PRESETS)
-    for name, (_cfg, text) in sorted(PRESETS.items()):
+    presets = api.presets()
+    width = max(len(n) for n in presets)
+    for name, entry in sorted(presets.items()):
         mark = " (default)" if name == DEFAULT_PRESET else ""
-        print(f"{name:<{width}}  {text}{mark}")
+        print(f"{name:<{width}}  {entry.description}{mark}")
+    return 0
+
+
+def _cmd_kinds(args) -> int:
+    kinds = api.kinds()
+    width = max(len(k.name) for k in kinds)
+    for kind in kinds:
+        arrays = "arrays" if kind.has_arrays else "no arrays"
+        print(f"{kind.name:<{width}}  {kind.summary} ({len(kind.presets)} presets, {arrays})")
     return 0
 
 
@@ -183,6 +178,7 @@ _COMMANDS = {
     "flow": _cmd_flow,
     "gemm": _cmd_gemm,
     "presets": _cmd_presets,
+    "kinds": _cmd_kinds,
 }
 
 

@@ -18,24 +18,17 @@ from amaranth.lib import wiring
 from qtpe import __version__
 from qtpe.hdl.array import SystolicArray
 from qtpe.hdl.array_config import ArrayConfig
-from qtpe.hdl.config import PEConfig, PEKind
-from qtpe.hdl.pe_bitserial import BitSerialPE
-from qtpe.hdl.pe_lut import LutTile
-from qtpe.hdl.pe_mac import MacPE
-from qtpe.hdl.pe_shiftadd import ShiftAddPE
+from qtpe.hdl.config import PEConfig
+from qtpe.hdl.kinds import kind_of
 
 __all__ = ["build_component", "emit_verilog", "metadata", "write_design", "write_atomic"]
 
-_COMPONENTS = {
-    PEKind.MAC: MacPE, PEKind.BITSERIAL: BitSerialPE, PEKind.SHIFTADD: ShiftAddPE,
-    PEKind.LUT: LutTile,
-}
-
 
 def build_component(cfg: PEConfig | ArrayConfig) -> wiring.Component:
+    """The top level of ``cfg``: a ``SystolicArray``, or the kind's PE component."""
     if isinstance(cfg, ArrayConfig):
         return SystolicArray(cfg)
-    return _COMPONENTS[cfg.pe](cfg)
+    return kind_of(cfg).component_class(cfg)
 
 
 def emit_verilog(cfg: PEConfig, component: wiring.Component | None = None) -> str:

@@ -7,17 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qtpe.hdl.array_config import ArrayConfig
-from qtpe.hdl.config import PEConfig, PEKind
+from qtpe.hdl.config import PEConfig
+from qtpe.hdl.kinds import kind_of
 from qtpe.sim.runner import SIMULATORS, SimResult, lint, run_cocotb
 
 from .emit import write_design
 
-__all__ = ["TEST_MODULES", "FlowResult", "simulate", "synthesize", "run_flow"]
-
-TEST_MODULES = {
-    PEKind.MAC: "qtpe.tb.test_pe_mac", PEKind.BITSERIAL: "qtpe.tb.test_pe_bitserial",
-    PEKind.SHIFTADD: "qtpe.tb.test_pe_shiftadd", PEKind.LUT: "qtpe.tb.test_pe_lut",
-}
+__all__ = ["FlowResult", "simulate", "synthesize", "run_flow", "SYNTH_TARGETS"]
 
 
 def simulate(
@@ -42,7 +38,7 @@ def simulate(
         [vpath],
         cfg.name,
         build_dir,
-        TEST_MODULES[cfg.pe],
+        kind_of(cfg).testbench,
         extra_env={"QTPE_CONFIG": json.dumps(cfg.to_dict())},
         seed=seed,
         waves=waves,
@@ -74,7 +70,7 @@ class FlowResult:
 
     def summary(self) -> str:
         cfg = self.config
-        what = f"{cfg.pe.value} PE"
+        what = f"{cfg.pe} PE"
         if isinstance(cfg, ArrayConfig):
             what = f"{cfg.rows}x{cfg.cols} {cfg.dataflow.value.upper()} array of {what}s"
         lines = [

@@ -16,7 +16,9 @@ import numpy as np
 
 from qtpe.hdl.array_config import ArrayConfig
 from qtpe.sim.runner import SimError, SimResult, run_cocotb
-from qtpe.tb.models.array import GemmOperandError, check_gemm, gemm, schedule
+from qtpe.tb.models.gemm import GemmRun, gemm
+from qtpe.tb.models.operands import GemmOperandError, check_gemm
+from qtpe.tb.models.schedule import schedule
 
 from .emit import write_atomic, write_design
 from .harness import harness_name, harness_verilog
@@ -77,38 +79,12 @@ def simulate_array(cfg: ArrayConfig, simulator: str, workdir: Path, *, seed: int
 
 
 @dataclass(frozen=True)
-class GemmResult:
-    """One GEMM through the simulated array, with the golden result."""
+class GemmResult(GemmRun):
+    """One GEMM through the simulated array on ``simulator``, with the golden result
+    (``qtpe.tb.models.gemm.GemmRun``: ``C``, ``expected``, ``ok``, ``cycles``, ``utilization``
+    ...)."""
 
-    config: ArrayConfig
-    simulator: str
-    C: np.ndarray
-    expected: np.ndarray
-    cycles: int
-    expected_cycles: int
-    seconds: float
-    macs: int
-
-    @property
-    def mismatches(self) -> int:
-        return int(np.count_nonzero(self.C != self.expected))
-
-    @property
-    def ok(self) -> bool:
-        return self.mismatches == 0
-
-    @property
-    def macs_per_cycle(self) -> float:
-        return self.macs / self.cycles
-
-    @property
-    def utilization(self) -> float:
-        """Achieved MACs per cycle over the array's peak (``config.macs_per_cycle``)."""
-        return self.macs_per_cycle / self.config.macs_per_cycle
-
-    @property
-    def cycles_per_second(self) -> float:
-        return self.cycles / self.seconds
+    simulator: str = "verilator"
 
     def summary(self) -> str:
         cfg = self.config
@@ -151,8 +127,9 @@ def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=Non
         raise SimError(f"{simulator} GEMM run wrote no results; log {result.log}:\n"
                        f"{result.log.read_text(errors='replace')[-3000:]}")
     stats = json.loads(stats_path.read_text())
-    return GemmResult(cfg, simulator, np.load(data_dir / "C.npy"), gemm(cfg, A, W, scale, shift),
-                      stats["cycles"], stats["expected_cycles"], stats["seconds"], stats["macs"])
+    return GemmResult(cfg, np.load(data_dir / "C.npy"), gemm(cfg, A, W, scale, shift),
+                      stats["cycles"], stats["expected_cycles"], stats["seconds"], stats["macs"],
+                      simulator)
 
 
 def load_operand(path: Path, name: str) -> np.ndarray:

@@ -3,9 +3,9 @@
 ``harness_verilog(cfg, depth, results)`` writes ``<top>_harness``, a Verilog module that
 instantiates the array and holds
 
-* a beat memory (``depth`` words, ``qtpe.tb.models.array.BeatLayout``) that it loads with
+* a beat memory (``depth`` words, ``qtpe.tb.models.beats.BeatLayout``) that it loads with
   ``$readmemh("gemm_beats.hex")`` and streams into the array, one beat per cycle while the
-  array is ready (the schedule comes from ``qtpe.tb.models.array.schedule``);
+  array is ready (the schedule comes from ``qtpe.tb.models.schedule.schedule``);
 * with requantization, a memory of per-result-row scales and shifts (``gemm_rq.hex``) that it
   presents to the array in every ``acc_valid`` cycle;
 * a result memory (``results`` words) that takes every ``out_valid`` row and is written with
@@ -25,7 +25,7 @@ the simulator's working directory.
 from __future__ import annotations
 
 from qtpe.hdl.array_config import ArrayConfig, Dataflow
-from qtpe.tb.models.array import BEATS_FILE, RESULTS_FILE, RQ_FILE, beat_layout
+from qtpe.tb.models.beats import BEATS_FILE, RESULTS_FILE, RQ_FILE, beat_layout
 
 __all__ = ["harness_name", "harness_verilog"]
 

@@ -1,7 +1,7 @@
 """R x C systolic arrays of PEs: output-stationary and weight-stationary, skew inside.
 
 A GEMM ``C = A @ W`` (``A`` activations M x K, ``W`` weights K x N) is cut into tiles by the
-user (``qtpe.tb.models.array.schedule`` does it); the array takes plain, unskewed vectors: one
+user (``qtpe.tb.models.schedule.schedule`` does it); the array takes plain, unskewed vectors: one
 input *beat* per cycle carries a vector of activations (one per array row) and a vector of
 weights (one per array column), each element ``lanes`` operands wide (lane ``l`` of row ``r`` at
 bits ``[(r*lanes + l)*A +: A]`` of ``a_in``, likewise ``w_in``). Results leave as plain rows of
@@ -68,6 +68,8 @@ and ``rq_shift`` and shows ``clamp(round(acc * scale / 2^shift), -128, 127)`` (t
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from amaranth.hdl import (
     ClockDomain,
     ClockSignal,
@@ -79,63 +81,176 @@ from amaranth.hdl import (
     signed,
     unsigned,
 )
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 from .array_config import ArrayConfig, Dataflow
-from .config import PEKind
-from .pe_lut import LutPE, LutPrecompute, lut_dot
-from .pe_mac import MacPE
-from .pe_shiftadd import ShiftAddPE, shiftadd_dot
-from .shapes import acc_shape, code_shape, fit_to_acc, operand_shape, tree_sum
+from .array_parts import (
+    delay,
+    delay_line,
+    gated,
+    os_drain,
+    register_chain,
+    tile_ready,
+    ws_beats,
+    ws_ring,
+    ws_weight,
+)
+from .kinds import kind_of
+from .pe import ConfigComponent
+from .shapes import acc_shape, wire_shape
 
-__all__ = ["SystolicArray"]
-
-# The PE component an output-stationary array instantiates per kind. Contract: ports
-# ``in_valid``, ``clear``, ``weight`` (``lanes`` codes), the row operand (``ROW_PORT``), ``acc``;
-# ``config.pe_latency`` cycles from an input to the ``acc`` that includes it; one input per
-# cycle.
-OS_CELLS = {PEKind.MAC: MacPE, PEKind.SHIFTADD: ShiftAddPE, PEKind.LUT: LutPE}
-# The PE port that takes what flows along a row: the activations, or for LUT PEs the row's
-# shared table (``_row_operands``).
-ROW_PORT = {PEKind.LUT: "table"}
-
-
-def _mac_dot(m, pe_cfg, weight, act, name: str):
-    """The exact dot product of one weight-stationary MAC PE's ``lanes`` pairs."""
-    num = signed if pe_cfg.signed else unsigned
-    products = []
-    for lane in range(pe_cfg.lanes):
-        p = Signal(num(pe_cfg.product_bits), name=f"product_{name}_l{lane}")
-        m.d.comb += p.eq(weight[lane] * act[lane])
-        products.append(p)
-    return tree_sum(m, products, num(pe_cfg.dot_bits), f"dot_{name}")
+__all__ = ["SystolicArray", "Cell"]
 
 
-def _shiftadd_dot(m, pe_cfg, weight, act, name: str):
-    return shiftadd_dot(m, pe_cfg, weight, act, prefix=f"{name}_")
+class Cell:
+    """How an array builds the cells of one PE kind (a kind's ``Kind.cell``).
+
+    The default dataflows here are those of single-cycle PEs with operand registers (MAC,
+    shift-add, LUT): output-stationary arrays instantiate the kind's PE component (``pe``)
+    per cell, with ``in_valid`` high, its ``clear`` on the anti-diagonal delay line, the
+    weight and the row operand (``row_port``); weight-stationary arrays build the kind's exact
+    dot product per cell (``ws_dot``) and sum it down the columns. A kind with other timing
+    (bit-serial) overrides ``elaborate_os`` / ``elaborate_ws``.
+
+    Contract of ``pe``: ports ``in_valid``, ``clear``, ``weight`` (``lanes`` codes), the row
+    operand, ``acc``; ``config.pe_latency`` cycles from an input to the ``acc`` that includes
+    it; one input per cycle.
+    """
+
+    #: The PE component an output-stationary cell instantiates.
+    pe: ClassVar[type]
+    #: The PE port that takes what flows along a row.
+    row_port: ClassVar[str] = "act"
+
+    def __init__(self, config: ArrayConfig):
+        self.array = config
+        self.config = config.pe_config
+
+    def row_operands(self, m: Module, entry, r: int) -> list:
+        """What PE ``(r, c)`` reads along row ``r``, for every ``c``: ``entry`` (the row's
+        skewed activations) registered ``c + 1`` times."""
+        reg = Signal(entry.shape(), name=f"act_r{r}_c0", reset_less=True)
+        m.d.sync += reg.eq(entry)
+        return register_chain(m, reg, self.array.cols, lambda c: f"act_r{r}_c{c}")
+
+    def ws_dot(self, m: Module, weight, row_operand, name: str):
+        """The exact dot product of one weight-stationary cell's ``lanes`` pairs (signals
+        named after ``name`` = ``r{r}_c{c}``)."""
+        raise NotImplementedError
+
+    # -- output-stationary ------------------------------------------------------------------
+    def elaborate_os(self, array: SystolicArray, m: Module, acc_valid, acc_data) -> None:
+        cfg = self.array
+        rows, cols, lat = cfg.rows, cfg.cols, cfg.pe_latency
+        acc = acc_shape(cfg.acc)
+
+        accept = Signal(name="accept")
+        m.d.comb += accept.eq(array.in_valid & array.in_ready)
+        m.d.comb += array.in_ready.eq(tile_ready(m, cfg, accept, array.in_last))
+
+        # The next accepted beat starts a tile (after reset and after a 'last' beat).
+        tile_first = Signal(init=1, name="tile_first")
+        with m.If(accept):
+            m.d.sync += tile_first.eq(array.in_last)
+        clear0, last0 = Signal(name="clear"), Signal(name="last")
+        m.d.comb += [clear0.eq(accept & tile_first), last0.eq(accept & array.in_last)]
+        taps = rows + cols + lat
+        clear = delay_line(m, clear0, rows + cols, "clear")
+        last = delay_line(m, last0, taps, "last")
+
+        a_edge = gated(m, array.a_in, accept, "a_edge")
+        w_edge = gated(m, array.w_in, accept, "w_edge")
+        acts = [self.row_operands(m, delay(m, a_edge[r], r, f"a_skew_r{r}"), r)
+                for r in range(rows)]
+        wgts = [[None] * cols for _ in range(rows)]
+        for c in range(cols):
+            prev = delay(m, w_edge[c], c, f"w_skew_c{c}")
+            for r in range(rows):
+                reg = Signal(w_edge[c].shape(), name=f"wgt_r{r}_c{c}", reset_less=True)
+                m.d.sync += reg.eq(prev)
+                wgts[r][c] = prev = reg
+
+        # The PEs run in a reset-less copy of the clock domain: an accumulator is cleared by its
+        # tile's first beat, so a reset would only add a 32-bit-per-PE reset net.
+        m.domains.pe = pe_domain = ClockDomain("pe", reset_less=True, local=True)
+        m.d.comb += pe_domain.clk.eq(ClockSignal())
+        accs = [[None] * cols for _ in range(rows)]
+        for r in range(rows):
+            for c in range(cols):
+                pe = DomainRenamer("pe")(self.pe(self.config))
+                m.submodules[f"pe_r{r}_c{c}"] = pe
+                a = Signal(acc, name=f"acc_r{r}_c{c}")
+                m.d.comb += [
+                    pe.in_valid.eq(1),
+                    pe.clear.eq(clear[r + c + 1]),
+                    pe.weight.eq(wgts[r][c]),
+                    getattr(pe, self.row_port).eq(acts[r][c]),
+                    a.eq(pe.acc),
+                ]
+                accs[r][c] = a
+
+        os_drain(m, cfg, accs, last, 1 + lat, acc_valid, acc_data)
+
+    # -- weight-stationary ------------------------------------------------------------------
+    def elaborate_ws(self, array: SystolicArray, m: Module, acc_valid, acc_data) -> None:
+        cfg = self.array
+        rows, cols, lanes = cfg.rows, cfg.cols, cfg.lanes
+        num = signed if cfg.signed else unsigned
+
+        accept = Signal(name="accept")
+        m.d.comb += [array.in_ready.eq(1), accept.eq(array.in_valid)]
+        valid0 = Signal(name="valid")
+        first0, last0 = Signal(name="first"), Signal(name="last")
+        m.d.comb += [
+            valid0.eq(accept), first0.eq(accept & array.in_first),
+            last0.eq(accept & array.in_last),
+        ]
+        beats, swap0 = ws_beats(m, cfg, accept)
+        ring_tap = rows + cols
+        valid = delay_line(m, valid0, ring_tap + 1, "valid")
+        swap = delay_line(m, swap0, rows + cols - 1, "swap")
+        first = delay_line(m, first0, ring_tap + 1, "first")
+        last = delay_line(m, last0, ring_tap + 1, "last")
+
+        a_edge = gated(m, array.a_in, accept, "a_edge")
+        w_edge = gated(m, array.w_in, accept, "w_edge")
+        # a_in[j] (reduction offset j) goes to PE row R-1-j: weight row j, sent j-th, shifts
+        # down the column and stops in row R-1-j.
+        acts = [self.row_operands(m, delay(m, a_edge[rows - 1 - r], r, f"a_skew_r{r}"), r)
+                for r in range(rows)]
+
+        psums_out = []
+        for c in range(cols):
+            shadow = delay(m, w_edge[c], c, f"w_skew_c{c}")
+            psum = None
+            for r in range(rows):
+                shadow, active = ws_weight(m, r, c, shadow, valid, beats, swap)
+                dot = self.ws_dot(m, active, acts[r][c], f"r{r}_c{c}")
+                width = cfg.product_bits + ((r + 1) * lanes - 1).bit_length()
+                nxt = Signal(num(width), name=f"psum_r{r}_c{c}", reset_less=True)
+                m.d.sync += nxt.eq(dot if psum is None else psum + dot)
+                psum = nxt
+            psums_out.append(delay(m, psum, cols - 1 - c, f"psum_deskew_c{c}"))
+
+        # Accumulator rings: entry 0 is the oldest beat of the period, entry R-1 the newest.
+        for c in range(cols):
+            ws_ring(m, cfg, c, psums_out[c], valid[ring_tap], first[ring_tap], acc_data[c])
+        m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
 
 
-def _lut_dot(m, pe_cfg, weight, table, name: str):
-    return lut_dot(m, pe_cfg, table, weight, prefix=f"{name}_")
+class SystolicArray(ConfigComponent):
+    """R x C systolic array; see the module docstring for the ports, protocol and timing.
 
-
-# The combinational dot product a weight-stationary array builds per PE kind:
-# ``f(m, pe_config, weight, row_operand, name) -> Value`` (exact, ``lanes`` pairs).
-WS_CELLS = {PEKind.MAC: _mac_dot, PEKind.SHIFTADD: _shiftadd_dot, PEKind.LUT: _lut_dot}
-
-
-class SystolicArray(wiring.Component):
-    """R x C systolic array; see the module docstring for the ports, protocol and timing."""
+    The cells are the PE kind's (``qtpe.hdl.kinds``: ``Kind.cell``, a ``Cell``)."""
 
     def __init__(self, config: ArrayConfig):
         if not isinstance(config, ArrayConfig):
             raise TypeError(f"SystolicArray needs an ArrayConfig, not {type(config).__name__}")
-        self._config = config
         pe = config.pe_config
         lanes = config.lanes
-        a_row = data.ArrayLayout(operand_shape(pe.activation), lanes)
-        w_col = data.ArrayLayout(code_shape(pe.weight), lanes)
+        a_row = data.ArrayLayout(wire_shape(pe.activation), lanes)
+        w_col = data.ArrayLayout(wire_shape(pe.weight), lanes)
         members = {
             "in_valid": In(1),
             "in_ready": Out(1),
@@ -153,21 +268,12 @@ class SystolicArray(wiring.Component):
                 "acc_valid": Out(1),
                 "acc_data": Out(data.ArrayLayout(acc_shape(config.acc), config.cols)),
             }
+        out = wire_shape(config.out_type) if config.requant else acc_shape(config.acc)
         members |= {
             "out_valid": Out(1),
-            "out_data": Out(data.ArrayLayout(self._out_shape(config), config.cols)),
+            "out_data": Out(data.ArrayLayout(out, config.cols)),
         }
-        super().__init__(members)
-
-    @staticmethod
-    def _out_shape(config: ArrayConfig):
-        if config.requant:
-            return operand_shape(config.out_type)
-        return acc_shape(config.acc)
-
-    @property
-    def config(self) -> ArrayConfig:
-        return self._config
+        super().__init__(config, members)
 
     @property
     def rows(self) -> int:
@@ -181,265 +287,24 @@ class SystolicArray(wiring.Component):
     def dataflow(self) -> Dataflow:
         return self._config.dataflow
 
-    @property
-    def latency(self) -> int:
-        return self._config.latency
-
     def elaborate(self, platform):
         m = Module()
-        if self._config.requant:
+        cfg = self._config
+        if cfg.requant:
             acc_valid, acc_data = self.acc_valid, self.acc_data
         else:
             acc_valid, acc_data = self.out_valid, self.out_data
-        if self._config.pe is PEKind.BITSERIAL:
-            from . import array_bitserial as bitserial  # kept local to this dispatch
-
-            elaborate = bitserial.elaborate_os if self._config.dataflow is Dataflow.OS \
-                else bitserial.elaborate_ws
-            elaborate(self, m, acc_valid, acc_data)
-        elif self._config.dataflow is Dataflow.OS:
-            self._elaborate_os(m, acc_valid, acc_data)
+        cell_class = kind_of(cfg).cell_class
+        if cell_class is None:
+            raise TypeError(f"pe = {cfg.pe!r} has no array cells")
+        cell = cell_class(cfg)
+        if cfg.dataflow is Dataflow.OS:
+            cell.elaborate_os(self, m, acc_valid, acc_data)
         else:
-            self._elaborate_ws(m, acc_valid, acc_data)
-        if self._config.requant:
+            cell.elaborate_ws(self, m, acc_valid, acc_data)
+        if cfg.requant:
             self._elaborate_requant(m)
         return m
-
-    # -- shared pieces ----------------------------------------------------------------------
-    def _gated(self, m, port, accept, name):
-        """The port's value on accepted beats, zero otherwise."""
-        sig = Signal(port.shape(), name=name)
-        m.d.comb += sig.as_value().eq(Mux(accept, port.as_value(), 0))
-        return sig
-
-    @staticmethod
-    def _delay(m, value, cycles: int, name: str):
-        """``value`` delayed by ``cycles`` registers named ``{name}_d{i}``; 0 cycles: itself.
-        Datapath: no reset (only the control delay lines are reset)."""
-        for i in range(cycles):
-            reg = Signal.like(value, name=f"{name}_d{i + 1}", reset_less=True)
-            m.d.sync += reg.eq(value)
-            value = reg
-        return value
-
-    def _row_operands(self, m, entry, r: int) -> list:
-        """What PE ``(r, c)`` reads along row ``r``, for every ``c``: ``entry`` (the row's
-        skewed activations) registered ``c + 1`` times. LUT arrays put the row's one
-        ``LutPrecompute`` unit in place of the first register (it registers its table), and
-        the table, not the activations, flows along the row to every LUT PE of it."""
-        pe_cfg = self._config.pe_config
-        if pe_cfg.pe is PEKind.LUT:
-            pre = LutPrecompute(pe_cfg)
-            m.submodules[f"precompute_r{r}"] = pre
-            m.d.comb += [pre.in_valid.eq(1), pre.act.eq(entry)]
-            prev = pre.table
-            name = "table"
-        else:
-            reg = Signal(entry.shape(), name=f"act_r{r}_c0", reset_less=True)
-            m.d.sync += reg.eq(entry)
-            prev = reg
-            name = "act"
-        out = [prev]
-        for c in range(1, self._config.cols):
-            reg = Signal(prev.shape(), name=f"{name}_r{r}_c{c}", reset_less=True)
-            m.d.sync += reg.eq(prev)
-            out.append(reg)
-            prev = reg
-        return out
-
-    @staticmethod
-    def _delay_line(m, first, taps: int, name: str) -> list:
-        """``line[i]`` = ``first`` delayed by ``i`` cycles, ``i`` = 0 .. ``taps - 1``."""
-        line = [first]
-        for i in range(1, taps):
-            reg = Signal.like(first, name=f"{name}_d{i}")
-            m.d.sync += reg.eq(line[-1])
-            line.append(reg)
-        return line
-
-    # -- output-stationary ------------------------------------------------------------------
-    def _elaborate_os(self, m, acc_valid, acc_data):
-        cfg = self._config
-        pe_cfg = cfg.pe_config
-        rows, cols, lat = cfg.rows, cfg.cols, cfg.pe_latency
-        acc = acc_shape(cfg.acc)
-
-        accept = Signal(name="accept")
-        m.d.comb += accept.eq(self.in_valid & self.in_ready)
-        period = cfg.min_tile_period
-        if period > 1:
-            gap = Signal(range(period + 1), init=period, name="tile_gap")
-            with m.If(accept & self.in_last):
-                m.d.sync += gap.eq(1)
-            with m.Elif(gap < period):
-                m.d.sync += gap.eq(gap + 1)
-            m.d.comb += self.in_ready.eq(~self.in_last | (gap == period))
-        else:
-            m.d.comb += self.in_ready.eq(1)
-
-        # The next accepted beat starts a tile (after reset and after a 'last' beat).
-        tile_first = Signal(init=1, name="tile_first")
-        with m.If(accept):
-            m.d.sync += tile_first.eq(self.in_last)
-        clear0, last0 = Signal(name="clear"), Signal(name="last")
-        m.d.comb += [clear0.eq(accept & tile_first), last0.eq(accept & self.in_last)]
-        taps = rows + cols + lat
-        clear = self._delay_line(m, clear0, rows + cols, "clear")
-        last = self._delay_line(m, last0, taps, "last")
-
-        a_edge = self._gated(m, self.a_in, accept, "a_edge")
-        w_edge = self._gated(m, self.w_in, accept, "w_edge")
-        acts = [self._row_operands(m, self._delay(m, a_edge[r], r, f"a_skew_r{r}"), r)
-                for r in range(rows)]
-        wgts = [[None] * cols for _ in range(rows)]
-        for c in range(cols):
-            prev = self._delay(m, w_edge[c], c, f"w_skew_c{c}")
-            for r in range(rows):
-                reg = Signal(w_edge[c].shape(), name=f"wgt_r{r}_c{c}", reset_less=True)
-                m.d.sync += reg.eq(prev)
-                wgts[r][c] = prev = reg
-
-        # The PEs run in a reset-less copy of the clock domain: an accumulator is cleared by its
-        # tile's first beat, so a reset would only add a 32-bit-per-PE reset net.
-        m.domains.pe = pe_domain = ClockDomain("pe", reset_less=True, local=True)
-        m.d.comb += pe_domain.clk.eq(ClockSignal())
-        cell = OS_CELLS[pe_cfg.pe]
-        row_port = ROW_PORT.get(pe_cfg.pe, "act")
-        accs = [[None] * cols for _ in range(rows)]
-        for r in range(rows):
-            for c in range(cols):
-                pe = DomainRenamer("pe")(cell(pe_cfg))
-                m.submodules[f"pe_r{r}_c{c}"] = pe
-                a = Signal(acc, name=f"acc_r{r}_c{c}")
-                m.d.comb += [
-                    pe.in_valid.eq(1),
-                    pe.clear.eq(clear[r + c + 1]),
-                    pe.weight.eq(wgts[r][c]),
-                    getattr(pe, row_port).eq(acts[r][c]),
-                    a.eq(pe.acc),
-                ]
-                accs[r][c] = a
-
-        self._drain(m, accs, last, 1 + lat, acc_valid, acc_data)
-
-    def _drain(self, m, accs, last, offset: int, acc_valid, acc_data):
-        """OS drain: PE ``(r, c)``'s finished sum moves to its drain register (its shadow
-        accumulator) on tap ``r + c + offset`` of the ``last`` delay line; from the tap of the
-        last PE on, the drain registers shift up one row per cycle and the top row is the
-        output (``acc_valid`` for R cycles)."""
-        rows, cols = self.rows, self.cols
-        acc = acc_shape(self._config.acc)
-        count = Signal(range(rows + 1), name="drain_count")
-        shift = Signal(name="drain_shift")
-        with m.If(last[rows + cols - 2 + offset]):
-            m.d.sync += count.eq(rows)
-        with m.Elif(count != 0):
-            m.d.sync += count.eq(count - 1)
-        if rows > 1:
-            m.d.comb += shift.eq(count > 1)
-        drains = [[Signal(acc, name=f"drain_r{r}_c{c}", reset_less=True) for c in range(cols)]
-                  for r in range(rows)]
-        for r in range(rows):
-            for c in range(cols):
-                with m.If(last[r + c + offset]):
-                    m.d.sync += drains[r][c].eq(accs[r][c])
-                if r + 1 < rows:
-                    with m.Elif(shift):
-                        m.d.sync += drains[r][c].eq(drains[r + 1][c])
-        m.d.comb += acc_valid.eq(count != 0)
-        for c in range(cols):
-            m.d.comb += acc_data[c].eq(drains[0][c])
-
-    # -- weight-stationary ------------------------------------------------------------------
-    def _elaborate_ws(self, m, acc_valid, acc_data):
-        cfg = self._config
-        pe_cfg = cfg.pe_config
-        rows, cols, lanes = cfg.rows, cfg.cols, cfg.lanes
-        num = signed if cfg.signed else unsigned
-        cell = WS_CELLS[pe_cfg.pe]
-
-        accept = Signal(name="accept")
-        m.d.comb += [self.in_ready.eq(1), accept.eq(self.in_valid)]
-        valid0 = Signal(name="valid")
-        first0, last0 = Signal(name="first"), Signal(name="last")
-        m.d.comb += [
-            valid0.eq(accept), first0.eq(accept & self.in_first),
-            last0.eq(accept & self.in_last),
-        ]
-        beats, swap0 = self._ws_beats(m, accept)
-        ring_tap = rows + cols
-        valid = self._delay_line(m, valid0, ring_tap + 1, "valid")
-        swap = self._delay_line(m, swap0, rows + cols - 1, "swap")
-        first = self._delay_line(m, first0, ring_tap + 1, "first")
-        last = self._delay_line(m, last0, ring_tap + 1, "last")
-
-        a_edge = self._gated(m, self.a_in, accept, "a_edge")
-        w_edge = self._gated(m, self.w_in, accept, "w_edge")
-        # a_in[j] (reduction offset j) goes to PE row R-1-j: weight row j, sent j-th, shifts
-        # down the column and stops in row R-1-j.
-        acts = [self._row_operands(m, self._delay(m, a_edge[rows - 1 - r], r, f"a_skew_r{r}"),
-                                   r) for r in range(rows)]
-
-        psums_out = []
-        for c in range(cols):
-            shadow = self._delay(m, w_edge[c], c, f"w_skew_c{c}")
-            psum = None
-            for r in range(rows):
-                shadow, active = self._ws_weight(m, r, c, shadow, valid, beats, swap)
-                dot = cell(m, pe_cfg, active, acts[r][c], f"r{r}_c{c}")
-                width = cfg.product_bits + ((r + 1) * lanes - 1).bit_length()
-                nxt = Signal(num(width), name=f"psum_r{r}_c{c}", reset_less=True)
-                m.d.sync += nxt.eq(dot if psum is None else psum + dot)
-                psum = nxt
-            psums_out.append(self._delay(m, psum, cols - 1 - c, f"psum_deskew_c{c}"))
-
-        # Accumulator rings: entry 0 is the oldest beat of the period, entry R-1 the newest.
-        acc = acc_shape(cfg.acc)
-        sum_bits = max(cfg.acc.bits, cfg.psum_bits) + 2
-        v, f = valid[ring_tap], first[ring_tap]
-        for c in range(cols):
-            ring = [Signal(acc, name=f"acc_r{k}_c{c}", reset_less=True) for k in range(rows)]
-            base = Signal(acc, name=f"ring_base_c{c}")
-            total = Signal(signed(sum_bits), name=f"ring_sum_c{c}")
-            m.d.comb += [
-                base.eq(Mux(f, Const(0, acc), ring[0])),
-                total.eq(base + psums_out[c]),
-            ]
-            with m.If(v):
-                m.d.sync += [ring[k].eq(ring[k + 1]) for k in range(rows - 1)]
-                m.d.sync += ring[rows - 1].eq(fit_to_acc(total, cfg.acc))
-            m.d.comb += acc_data[c].eq(ring[rows - 1])
-        m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
-
-    def _ws_beats(self, m, accept):
-        """WS periods: R accepted beats, counted from reset. Returns ``(beats, swap0)``: the
-        beat index's delay line (``None`` for one row) and the flag of a period's first beat."""
-        rows = self.rows
-        swap0 = Signal(name="swap")
-        if rows == 1:
-            m.d.comb += swap0.eq(accept)
-            return None, swap0
-        beat = Signal(range(rows), name="beat")  # a period starts with beat 0
-        with m.If(accept):
-            m.d.sync += beat.eq(Mux(beat == rows - 1, 0, beat + 1))
-        m.d.comb += swap0.eq(accept & ~beat.any())
-        return self._delay_line(m, beat, self.cols, "beat"), swap0
-
-    @staticmethod
-    def _ws_weight(m, r, c, incoming, valid, beats, swap):
-        """The double-buffered weight of WS PE ``(r, c)``: beat ``j``'s weight row shifts down
-        the column's shadow registers (``incoming``: the skewed ``w_in`` at row 0, else the
-        shadow above), PE row ``R-1-j`` keeping it; the active register takes the shadow when
-        the next period's first beat reaches the PE (``swap`` tap ``r + c``). ``valid``: the
-        accepted-beat delay line. Returns ``(shadow, active)``."""
-        shadow = Signal(incoming.shape(), name=f"wshadow_r{r}_c{c}", reset_less=True)
-        active = Signal(incoming.shape(), name=f"wgt_r{r}_c{c}", reset_less=True)
-        load = valid[c] if r == 0 else valid[c] & (beats[c] >= r)
-        with m.If(load):
-            m.d.sync += shadow.eq(incoming)
-        with m.If(swap[r + c]):
-            m.d.sync += active.eq(shadow)
-        return shadow, active
 
     # -- requantization ---------------------------------------------------------------------
     def _elaborate_requant(self, m):

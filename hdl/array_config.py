@@ -4,7 +4,7 @@
 and the PE config record of the cells (``pe_config``); TOML and ``--set`` keys stay flat:
 ``config_from_dict`` builds an array config when ``rows``, ``cols`` or ``dataflow`` is given,
 and the PE config from the remaining keys. The hardware is ``qtpe.hdl.array.SystolicArray``;
-the golden model ``qtpe.tb.models.array``.
+the golden model ``qtpe.tb.models.gemm``.
 """
 
 from __future__ import annotations
@@ -12,52 +12,21 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass
-from typing import ClassVar
 
-from .config import (
-    CONFIG_TYPES,
-    BitSerialConfig,
-    LutConfig,
-    MacConfig,
-    PEConfig,
-    PEKind,
-    _check_bool,
-    _check_int,
-)
-from .formats import AccType, QType
+from .config import PEConfig, check_bool, check_int
+from .formats import AccType, Format, QType, parse_enum
+from .kinds import default_kind, get_kind
 
 __all__ = [
-    "Dataflow", "Requant", "ArrayConfig", "config_from_dict", "ARRAY_MAX", "ARRAY_PE_KINDS",
+    "Dataflow", "Requant", "ArrayConfig", "config_from_dict", "array_preset", "bench_array_presets",
+    "example_array",
+    "ARRAY_MAX",
     "REQUANT_SCALE_MAX_BITS",
 ]
 
 ARRAY_MAX = 32
 REQUANT_SCALE_MAX_BITS = 16
 REQUANT_OUT = QType(8, True)
-# PE kinds an array can be built from.
-ARRAY_PE_KINDS = (PEKind.MAC, PEKind.BITSERIAL, PEKind.SHIFTADD, PEKind.LUT)
-
-
-def _check_array_pe(pe: PEConfig) -> None:
-    """What an array's cells take beyond the PE config's own rules (one-line errors).
-
-    * No per-group dequantization inside the PEs (``group_size = 0``): an array scales once,
-      after the accumulators (``requant``).
-    * Bit-serial cells run every op at the full precision ``weight.bits``; their ``dtype`` is
-      ``"int"`` (special values and zero points are per group, and arrays have no groups).
-    * LUT cells: no run-time zero point (``uint<b>`` weights), and ``sharing`` stays 1: the
-      array shares one precompute unit per row among all ``cols`` PEs of the row.
-    """
-    if getattr(pe, "group_size", 0):
-        raise ValueError(f"arrays take group_size = 0 (requantize per column with requant = "
-                         f"true instead), not {pe.group_size}")
-    if isinstance(pe, LutConfig):
-        if pe.has_zero:
-            raise ValueError(f"LUT arrays take int<b>, sym<b> or ternary weights (no zero-point "
-                             f"port), not {pe.weight}")
-        if pe.sharing != 1:
-            raise ValueError(f"LUT arrays share one precompute unit per row (all cols PEs); "
-                             f"sharing must stay 1, not {pe.sharing}")
 
 
 class Dataflow(enum.Enum):
@@ -67,16 +36,6 @@ class Dataflow(enum.Enum):
 
     OS = "os"
     WS = "ws"
-
-    @classmethod
-    def parse(cls, text: object) -> Dataflow:
-        if isinstance(text, Dataflow):
-            return text
-        for member in cls:
-            if member.value == text:
-                return member
-        allowed = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"dataflow must be one of {allowed}, not {text!r}")
 
 
 @dataclass(frozen=True)
@@ -96,7 +55,7 @@ class Requant:
     acc_bits: int
 
     def __post_init__(self):
-        _check_int("requant_scale_bits", self.scale_bits, 1, REQUANT_SCALE_MAX_BITS)
+        check_int("requant_scale_bits", self.scale_bits, 1, REQUANT_SCALE_MAX_BITS)
 
     @property
     def out(self) -> QType:
@@ -134,13 +93,7 @@ class ArrayConfig:
         requant_scale_bits: width of the requantization scale (1 to 16).
     """
 
-    KEYS: ClassVar[frozenset[str]] = frozenset(
-        {"rows", "cols", "dataflow", "requant", "requant_scale_bits"}
-    )
-    PARSERS: ClassVar[dict] = {"dataflow": Dataflow.parse}
-
-    pe_config: PEConfig = dataclasses.field(
-        default_factory=lambda: MacConfig(name="qtpe_array", acc_bits=32))
+    pe_config: PEConfig
     rows: int = 8
     cols: int = 8
     dataflow: Dataflow = Dataflow.OS
@@ -148,15 +101,15 @@ class ArrayConfig:
     requant_scale_bits: int = 16
 
     def __post_init__(self):
-        _check_int("rows", self.rows, 1, ARRAY_MAX)
-        _check_int("cols", self.cols, 1, ARRAY_MAX)
+        check_int("rows", self.rows, 1, ARRAY_MAX)
+        check_int("cols", self.cols, 1, ARRAY_MAX)
         if not isinstance(self.dataflow, Dataflow):
             raise TypeError(f"dataflow must be a Dataflow, not {self.dataflow!r}")
         if not isinstance(self.pe_config, PEConfig):
             raise TypeError(f"pe_config must be a PE config record, not {self.pe_config!r}")
-        _check_array_pe(self.pe_config)
-        _check_bool("requant", self.requant)
-        _check_int("requant_scale_bits", self.requant_scale_bits, 1, REQUANT_SCALE_MAX_BITS)
+        self.pe_config.check_in_array()
+        check_bool("requant", self.requant)
+        check_int("requant_scale_bits", self.requant_scale_bits, 1, REQUANT_SCALE_MAX_BITS)
 
     # -- the PE's values, so that reports read the same for PEs and arrays ------------------
     @property
@@ -164,15 +117,15 @@ class ArrayConfig:
         return self.pe_config.name
 
     @property
-    def pe(self) -> PEKind:
+    def pe(self) -> str:
         return self.pe_config.pe
 
     @property
-    def weight(self) -> QType:
+    def weight(self) -> Format:
         return self.pe_config.weight
 
     @property
-    def activation(self) -> QType:
+    def activation(self) -> Format:
         return self.pe_config.activation
 
     @property
@@ -189,30 +142,23 @@ class ArrayConfig:
 
     @property
     def lanes(self) -> int:
-        """Weight x activation pairs per PE per input beat: the PE's ``lanes`` (LUT: ``g``)."""
-        if isinstance(self.pe_config, LutConfig):
-            return self.pe_config.g
-        return self.pe_config.lanes
+        """Weight x activation pairs per PE per input beat (the PE config's ``beat_lanes``)."""
+        return self.pe_config.beat_lanes
 
     # -- derived array values ---------------------------------------------------------------
     @property
     def beat_cycles(self) -> int:
-        """Cycles one input beat occupies: ``k = weight.bits`` for bit-serial cells (one
-        weight bit-plane per cycle, every op at full precision), 1 for every other kind."""
-        if isinstance(self.pe_config, BitSerialConfig):
-            return self.pe_config.weight.bits
-        return 1
+        """Cycles one input beat occupies (the PE config's ``beat_cycles``: 1, or
+        ``k = weight.bits`` for bit-serial cells, one weight bit-plane per cycle)."""
+        return self.pe_config.beat_cycles
 
     @property
     def pe_latency(self) -> int:
-        """Cycles from a cell's operand registers to the accumulator that includes them: the
-        PE's ``latency`` (LUT: 1; the row's table register is the first operand register;
-        bit-serial: ``k``, from the beat's first plane to the accumulator after its last)."""
-        if isinstance(self.pe_config, LutConfig):
-            return 1
-        if isinstance(self.pe_config, BitSerialConfig):
-            return self.beat_cycles
-        return self.pe_config.latency
+        """Cycles from a cell's operand registers to the accumulator that includes them (the
+        PE config's ``cell_latency``: the PE's ``latency``; LUT 1, as the row's table
+        register is the first operand register; bit-serial ``k``, from the beat's first plane
+        to the accumulator after its last)."""
+        return self.pe_config.cell_latency
 
     @property
     def requantizer(self) -> Requant | None:
@@ -284,19 +230,32 @@ class ArrayConfig:
 
     # -- dict round trip --------------------------------------------------------------------
     @classmethod
+    def keys(cls) -> frozenset[str]:
+        """The array's own keys (every field but ``pe_config``)."""
+        return frozenset(f.name for f in dataclasses.fields(cls) if f.name != "pe_config")
+
+    @classmethod
     def from_dict(cls, data: dict) -> ArrayConfig:
         """Array keys go to the array; every other key to ``PEConfig.from_dict``."""
-        own = {k: v for k, v in data.items() if k in cls.KEYS}
-        pe_keys = {k: v for k, v in data.items() if k not in cls.KEYS}
-        kind = PEKind.parse(pe_keys.get("pe", PEKind.MAC.value))
-        allowed = CONFIG_TYPES[kind].KEYS | cls.KEYS
+        own_keys = cls.keys()
+        pe_keys = {k: v for k, v in data.items() if k not in own_keys}
+        kind = get_kind(pe_keys["pe"]) if "pe" in pe_keys else default_kind()
+        allowed = kind.config.keys() | own_keys
         for key in data:
             if key not in allowed:
-                raise ValueError(f"unknown key {key!r} for an array of pe = {kind.value!r}; "
+                raise ValueError(f"unknown key {key!r} for an array of pe = {kind.name!r}; "
                                  f"allowed: {', '.join(sorted(allowed))}")
         pe_config = PEConfig.from_dict(pe_keys)
-        kwargs = {k: cls.PARSERS[k](v) if k in cls.PARSERS else v for k, v in own.items()}
+        kwargs = {k: cls.parse_key(k, v) for k, v in data.items() if k in own_keys}
         return cls(pe_config=pe_config, **kwargs)
+
+    @classmethod
+    def parse_key(cls, key: str, value: object) -> object:
+        """A TOML/JSON value as the field's type (enum fields parse their enum)."""
+        default = next(f.default for f in dataclasses.fields(cls) if f.name == key)
+        if isinstance(default, enum.Enum):
+            return parse_enum(type(default), value, key)
+        return value
 
     def to_dict(self) -> dict:
         out = self.pe_config.to_dict()
@@ -313,8 +272,37 @@ def config_from_dict(data: dict) -> PEConfig | ArrayConfig:
     """An ``ArrayConfig`` if any of ``rows``/``cols``/``dataflow`` is given, else a PE config."""
     if ARRAY_MARKER_KEYS & data.keys():
         return ArrayConfig.from_dict(data)
-    extra = (ArrayConfig.KEYS - ARRAY_MARKER_KEYS) & data.keys()
+    extra = (ArrayConfig.keys() - ARRAY_MARKER_KEYS) & data.keys()
     if extra:
         raise ValueError(f"key {sorted(extra)[0]!r} is for arrays only; give rows, cols and "
                          f"dataflow too")
     return PEConfig.from_dict(data)
+
+
+def array_preset(pe_config: PEConfig, name: str, dataflow: Dataflow = Dataflow.OS,
+                 rows: int = 8, cols: int = 8, **keys) -> ArrayConfig:
+    """An array preset: ``pe_config`` renamed ``qtpe_<name>`` (the top level), ``rows`` x
+    ``cols`` in ``dataflow``."""
+    return ArrayConfig(dataclasses.replace(pe_config, name=f"qtpe_{name}"), rows=rows,
+                       cols=cols, dataflow=dataflow, **keys)
+
+
+def bench_array_presets(pe_config: PEConfig, key: str, what: str) -> dict:
+    """The bench pair of a kind: ``array_os_<key>_8x8`` and ``array_ws_<key>_8x8``, 8x8
+    arrays of ``pe_config`` in both dataflows, described as arrays of ``what``."""
+    from .kinds import Preset
+
+    out = {}
+    for df, word in ((Dataflow.OS, "output"), (Dataflow.WS, "weight")):
+        name = f"array_{df.value}_{key}_8x8"
+        out[name] = Preset(array_preset(pe_config, name, df),
+                           f"8x8 {word}-stationary array of {what}", bench=True)
+    return out
+
+
+def example_array(pe_type: type, dataflow: str, rows: int, cols: int, requant: bool = False,
+                  scale_bits: int = 16, name: str = "arr", **pe) -> ArrayConfig:
+    """A small array of ``pe_type(name=name, **pe)`` (a kind's ``array_examples``)."""
+    return ArrayConfig(pe_type(name=name, **pe), rows=rows, cols=cols,
+                       dataflow=Dataflow(dataflow), requant=requant,
+                       requant_scale_bits=scale_bits)

@@ -1,19 +1,32 @@
-"""Number formats: integer operands and accumulators.
+"""Number formats: operand formats that own their wire encoding, and accumulators.
+
+Every operand format is a ``Format`` record: it knows its code width (``bits``, the wires), the
+range of the values its codes stand for (``min``, ``max``, ``signed``), how to parse its name
+(``match``) and the value of every code (``values()``, ``decode``). The golden models vectorise
+that map (``qtpe.tb.models.formats``); the hardware reads the same facts (``qtpe.hdl.shapes``).
+A GEMM operand of a format is its value where the format is an integer grid
+(``operand_codes`` false: ``int<N>``, ``uint<N>``, ``ternary``) and its code otherwise
+(``pot<N>``, ``potz<N>``, ``apot<N>``, ``sym<N>``); ``code_of`` maps a grid value to the code
+the wires carry.
+
+A new number format is one more ``Format`` subclass here, added to ``FORMAT_FAMILIES``.
 
 These records are plain Python (no Amaranth import) so that the golden models in
 ``tb/models`` and the config front end in ``gen`` can use them without pulling in the HDL.
-``qtpe.hdl.shapes`` turns them into Amaranth shapes.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 __all__ = [
-    "Overflow", "QType", "AccType", "ScaleKind", "GroupScale",
-    "QTYPE_MIN_BITS", "QTYPE_MAX_BITS", "ACC_MAX_BITS",
+    "Format", "FORMAT_FAMILIES", "parse_format", "format_names",
+    "Overflow", "QType", "AccType", "ScaleKind", "GroupScale", "parse_enum",
+    "QTYPE_MIN_BITS", "QTYPE_MAX_BITS", "ACC_MIN_BITS", "ACC_MAX_BITS",
     "PotEncoding", "PotType", "POT_MIN_BITS", "POT_MAX_BITS",
     "PlaneEncoding", "PlaneType", "PLANE_MIN_BITS", "PLANE_MAX_BITS",
 ]
@@ -23,72 +36,164 @@ QTYPE_MAX_BITS = 16
 ACC_MIN_BITS = 2
 ACC_MAX_BITS = 48
 
-_QTYPE_RE = re.compile(r"^(u?int)(\d+)$")
-
 
 def parse_enum(cls: type[enum.Enum], value: object, key: str):
     """The member of ``cls`` that is ``value`` or has it as its value; else ValueError naming
     ``key``, the bad value and the allowed values."""
-    if isinstance(value, cls):
-        return value
-    for member in cls:
-        if member.value == value:
-            return member
-    allowed = ", ".join(repr(m.value) for m in cls)
-    raise ValueError(f"{key} must be one of {allowed}, not {value!r}")
+    if isinstance(value, cls) or any(m.value == value for m in cls):
+        return cls(value)
+    raise ValueError(f"{key} must be one of {', '.join(repr(m.value) for m in cls)}, "
+                     f"not {value!r}")
 
 
-class Overflow(enum.Enum):
-    """What the accumulator does when a sum leaves its range.
+def _check_width(bits: object, lo: int, hi: int, what: str, name: str) -> None:
+    if isinstance(bits, bool) or not isinstance(bits, int):
+        raise TypeError(f"{what} width must be an integer, not {bits!r}")
+    if not lo <= bits <= hi:
+        raise ValueError(f"{what} width must be {lo} to {hi} bits, not {bits} ({name})")
 
-    ``WRAP`` keeps the low ``bits`` bits (two's complement for a signed accumulator);
-    ``SATURATE`` clamps to the nearest representable value.
+
+class Format:
+    """An operand format: ``bits``-bit codes on the wires, each standing for an integer value.
+
+    Subclasses are frozen dataclasses with a ``bits`` field and define ``NAMES`` (the name
+    patterns, for messages), ``match``, ``__str__``, ``decode`` and ``min``/``max``.
     """
 
-    WRAP = "wrap"
-    SATURATE = "saturate"
+    #: The name patterns of the family, for messages: ``"int<N>, uint<N>"``.
+    NAMES: ClassVar[str]
+    #: What the family is called in messages, and its code widths ``N``.
+    ROLE: ClassVar[str]
+    WIDTHS: ClassVar[tuple[int, int]]
+    bits: int
 
     @classmethod
-    def parse(cls, text: object) -> Overflow:
-        return parse_enum(cls, text, "overflow")
+    def parse(cls, text: object) -> Format:
+        """The format of this family named ``text``; ValueError naming it and the names and
+        widths allowed."""
+        lo, hi = cls.WIDTHS
+        return parse_format(text, (cls,), cls.ROLE, f"with N from {lo} to {hi}")
+
+    @classmethod
+    def match(cls, text: str) -> Format | None:
+        """The format named ``text``, ``None`` if the name is not of this family; ValueError
+        (naming the value and what is allowed) if it is, but out of range."""
+        raise NotImplementedError
+
+    def decode(self, code: int) -> int:
+        """The value of ``code`` (0 .. 2^bits - 1)."""
+        raise NotImplementedError
+
+    min: int
+    max: int
+
+    # -- derived from the above ---------------------------------------------------------------
+    @property
+    def signed(self) -> bool:
+        """Whether values can be negative."""
+        return self.min < 0
+
+    @property
+    def wire_signed(self) -> bool:
+        """Whether the wires carry the value itself as a two's-complement number (an integer
+        grid whose code is its value); else they carry the unsigned code."""
+        return False
+
+    @property
+    def operand_codes(self) -> bool:
+        """GEMM operands of this format are codes (``True``) or grid values (``False``)."""
+        return True
+
+    @property
+    def code_count(self) -> int:
+        return 1 << self.bits
+
+    def check_code(self, code: object) -> int:
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.code_count:
+            raise ValueError(f"{self} code must be an integer from 0 to {self.code_count - 1}, "
+                             f"not {code!r}")
+        return code
+
+    def values(self) -> tuple[int, ...]:
+        """The value table: ``values()[code]`` for every code 0 .. 2^bits - 1."""
+        return _value_table(self)
+
+    @property
+    def largest_magnitude(self) -> int:
+        return max(-self.min, self.max)
+
+    def code_of(self, value: int) -> int:
+        """The code the wires carry for grid value ``value`` (the first code with that value).
+        ValueError if no code has it."""
+        try:
+            return _inverse_table(self)[value]
+        except KeyError:
+            raise ValueError(f"{value!r} is not a value of {self} "
+                             f"(allowed {self.min}..{self.max})") from None
+
+    @property
+    def plane_coeffs(self) -> tuple[int, ...]:
+        """``c_k`` of ``value = sum_k c_k * bit_k(code) + const_coeff``, where a format's value
+        is affine in its code bits (bit-plane arithmetic: LUT and bit-serial PEs)."""
+        raise ValueError(f"{self} codes are not an affine function of their bits")
+
+    @property
+    def const_coeff(self) -> int:
+        """``c_const`` of the bit-plane decomposition (see ``plane_coeffs``)."""
+        raise ValueError(f"{self} codes are not an affine function of their bits")
+
+
+@functools.cache
+def _value_table(fmt: Format) -> tuple[int, ...]:
+    return tuple(fmt.decode(c) for c in range(fmt.code_count))
+
+
+@functools.cache
+def _inverse_table(fmt: Format) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for code, value in enumerate(fmt.values()):
+        out.setdefault(value, code)
+    return out
+
+
+_QTYPE_RE = re.compile(r"(u?int)([0-9]+)", re.ASCII)
 
 
 @dataclass(frozen=True)
-class QType:
-    """An integer operand format: ``int<N>`` (two's complement) or ``uint<N>``, 1 to 16 bits.
+class QType(Format):
+    """An integer format: ``int<N>`` (two's complement) or ``uint<N>``, 1 to 16 bits.
 
-    ``int1`` holds {-1, 0}; ``uint1`` holds {0, 1}.
+    The wires carry the integer itself. ``int1`` holds {-1, 0}; ``uint1`` holds {0, 1}.
     """
 
+    NAMES: ClassVar[str] = "int<N>, uint<N>"
+    ROLE: ClassVar[str] = "operand format"
+    WIDTHS: ClassVar[tuple[int, int]] = (QTYPE_MIN_BITS, QTYPE_MAX_BITS)
     bits: int
-    signed: bool = True
+    signed: bool = True  # shadows Format.signed: the field is the fact
 
     def __post_init__(self):
-        if isinstance(self.bits, bool) or not isinstance(self.bits, int):
-            raise TypeError(f"operand width must be an integer, not {self.bits!r}")
-        if not QTYPE_MIN_BITS <= self.bits <= QTYPE_MAX_BITS:
-            raise ValueError(
-                f"operand width must be {QTYPE_MIN_BITS} to {QTYPE_MAX_BITS} bits, "
-                f"not {self.bits} ({'int' if self.signed else 'uint'}{self.bits})"
-            )
+        _check_width(self.bits, QTYPE_MIN_BITS, QTYPE_MAX_BITS, "operand",
+                     f"{'int' if self.signed is True else 'uint'}{self.bits}")
         if not isinstance(self.signed, bool):
             raise TypeError(f"signed must be a bool, not {self.signed!r}")
 
     @classmethod
-    def parse(cls, text: object) -> QType:
-        """Parse ``int<N>`` or ``uint<N>``."""
-        if isinstance(text, QType):
-            return text
-        match = _QTYPE_RE.match(text) if isinstance(text, str) else None
-        if match is None:
-            raise ValueError(
-                f"operand format must be int<N> or uint<N> with N from {QTYPE_MIN_BITS} to "
-                f"{QTYPE_MAX_BITS}, not {text!r}"
-            )
-        return cls(int(match.group(2)), signed=match.group(1) == "int")
+    def match(cls, text: str) -> QType | None:
+        m = _QTYPE_RE.fullmatch(text)
+        return None if m is None else cls(int(m.group(2)), m.group(1) == "int")
+
 
     def __str__(self) -> str:
         return f"{'int' if self.signed else 'uint'}{self.bits}"
+
+    @property
+    def wire_signed(self) -> bool:
+        return self.signed
+
+    @property
+    def operand_codes(self) -> bool:
+        return False
 
     @property
     def min(self) -> int:
@@ -98,10 +203,31 @@ class QType:
     def max(self) -> int:
         return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
 
+    def decode(self, code: int) -> int:
+        c = self.check_code(code)
+        return c - (1 << self.bits) if self.signed and c >> (self.bits - 1) else c
+
+    def code_of(self, value: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not (
+                self.min <= value <= self.max):
+            raise ValueError(f"{value!r} is not a value of {self} "
+                             f"(allowed {self.min}..{self.max})")
+        return value & ((1 << self.bits) - 1)
+
+    @property
+    def plane_coeffs(self) -> tuple[int, ...]:
+        """``2^k``; the sign bit of ``int<N>`` weighs ``-2^(N-1)``."""
+        top = -(1 << (self.bits - 1)) if self.signed else 1 << (self.bits - 1)
+        return tuple(1 << k for k in range(self.bits - 1)) + (top,)
+
+    @property
+    def const_coeff(self) -> int:
+        return 0
+
 
 POT_MIN_BITS = 2
 POT_MAX_BITS = 8
-_POT_RE = re.compile(r"^(pot|potz|apot)(\d+)$")
+_POT_RE = re.compile(r"(pot|potz|apot)([0-9]+)", re.ASCII)
 
 
 class PotEncoding(enum.Enum):
@@ -113,7 +239,7 @@ class PotEncoding(enum.Enum):
 
 
 @dataclass(frozen=True)
-class PotType:
+class PotType(Format):
     """A ``bits``-bit power-of-two weight code (2 to 8 bits): ``pot<N>``, ``potz<N>``, ``apot<N>``.
 
     The code is an unsigned bit pattern. Bit ``N-1`` is the sign ``s`` (1 = negative); the low
@@ -135,39 +261,26 @@ class PotType:
     ``min``/``max``/``signed`` describe the decoded integer values, as for ``QType``.
     """
 
+    NAMES: ClassVar[str] = "pot<N>, potz<N>, apot<N>"
+    ROLE: ClassVar[str] = "power-of-two weight format"
+    WIDTHS: ClassVar[tuple[int, int]] = (POT_MIN_BITS, POT_MAX_BITS)
     bits: int
     encoding: PotEncoding = PotEncoding.POT
 
     def __post_init__(self):
         if not isinstance(self.encoding, PotEncoding):
             raise TypeError(f"encoding must be a PotEncoding, not {self.encoding!r}")
-        if isinstance(self.bits, bool) or not isinstance(self.bits, int):
-            raise TypeError(f"weight code width must be an integer, not {self.bits!r}")
-        if not POT_MIN_BITS <= self.bits <= POT_MAX_BITS:
-            raise ValueError(
-                f"{self.encoding.value} weight width must be {POT_MIN_BITS} to {POT_MAX_BITS} "
-                f"bits, not {self.bits} ({self.encoding.value}{self.bits})"
-            )
+        _check_width(self.bits, POT_MIN_BITS, POT_MAX_BITS, f"{self.encoding.value} weight",
+                     f"{self.encoding.value}{self.bits}")
 
     @classmethod
-    def parse(cls, text: object) -> PotType:
-        """Parse ``pot<N>``, ``potz<N>`` or ``apot<N>``."""
-        if isinstance(text, PotType):
-            return text
-        match = _POT_RE.match(text) if isinstance(text, str) else None
-        if match is None:
-            raise ValueError(
-                f"power-of-two weight format must be pot<N>, potz<N> or apot<N> with N from "
-                f"{POT_MIN_BITS} to {POT_MAX_BITS}, not {text!r}"
-            )
-        return cls(int(match.group(2)), PotEncoding(match.group(1)))
+    def match(cls, text: str) -> PotType | None:
+        m = _POT_RE.fullmatch(text)
+        return None if m is None else cls(int(m.group(2)), PotEncoding(m.group(1)))
+
 
     def __str__(self) -> str:
         return f"{self.encoding.value}{self.bits}"
-
-    @property
-    def signed(self) -> bool:
-        return True
 
     @property
     def field_bits(self) -> int:
@@ -192,15 +305,8 @@ class PotType:
 
     def decode(self, code: int) -> int:
         """The integer value of ``code`` (0 .. 2^bits - 1)."""
-        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < (1 << self.bits):
-            raise ValueError(f"{self} code must be an integer from 0 to {(1 << self.bits) - 1}, "
-                             f"not {code!r}")
-        mag = self.magnitude(code & ((1 << self.field_bits) - 1))
+        mag = self.magnitude(self.check_code(code) & ((1 << self.field_bits) - 1))
         return -mag if code >> self.field_bits else mag
-
-    def values(self) -> tuple[int, ...]:
-        """The value table: ``values()[code]`` for every code 0 .. 2^bits - 1."""
-        return tuple(self.decode(c) for c in range(1 << self.bits))
 
     @property
     def max_magnitude(self) -> int:
@@ -217,7 +323,7 @@ class PotType:
 
 PLANE_MIN_BITS = 1
 PLANE_MAX_BITS = 4
-_PLANE_RE = re.compile(r"^sym(\d+)$")
+_PLANE_RE = re.compile(r"sym([0-9]+)", re.ASCII)
 
 
 class PlaneEncoding(enum.Enum):
@@ -228,46 +334,40 @@ class PlaneEncoding(enum.Enum):
 
 
 @dataclass(frozen=True)
-class PlaneType:
+class PlaneType(Format):
     """A weight code built for bit-plane (LUT) arithmetic: ``sym<N>`` (1 to 4 bits) or ``ternary``.
 
     The code is an unsigned bit pattern ``b_{N-1} .. b_0``:
 
     * ``sym<N>``: every bit is a {-1, +1} digit, ``w = sum_k 2^k (2 b_k - 1)``: the odd values
       ``-(2^N - 1) .. 2^N - 1``; code ``c`` means ``2c - (2^N - 1)``. sym1: -1, +1 (binary);
-      sym2: -3, -1, 1, 3.
+      sym2: -3, -1, 1, 3. GEMM operands are codes.
     * ``ternary`` (BitNet b1.58): 2 bits, ``w = b1 + b0 - 1``: codes 0, 1, 2, 3 mean -1, 0, 0,
-      +1 (encoders write 1 for zero).
+      +1 (encoders write 1 for zero). GEMM operands are the values -1, 0, 1.
 
     ``min``/``max``/``signed`` describe the decoded integer values, as for ``QType``.
     """
 
+    NAMES: ClassVar[str] = "sym<N>, ternary"
+    ROLE: ClassVar[str] = "bit-plane weight format"
+    WIDTHS: ClassVar[tuple[int, int]] = (PLANE_MIN_BITS, PLANE_MAX_BITS)
     bits: int
     encoding: PlaneEncoding = PlaneEncoding.SYM
 
     def __post_init__(self):
         if not isinstance(self.encoding, PlaneEncoding):
             raise TypeError(f"encoding must be a PlaneEncoding, not {self.encoding!r}")
-        if isinstance(self.bits, bool) or not isinstance(self.bits, int):
-            raise TypeError(f"weight code width must be an integer, not {self.bits!r}")
+        _check_width(self.bits, PLANE_MIN_BITS, PLANE_MAX_BITS, "sym weight", f"sym{self.bits}")
         if self.encoding is PlaneEncoding.TERNARY and self.bits != 2:
             raise ValueError(f"ternary weights are 2-bit codes, not {self.bits} bits")
-        if not PLANE_MIN_BITS <= self.bits <= PLANE_MAX_BITS:
-            raise ValueError(f"sym weight width must be {PLANE_MIN_BITS} to {PLANE_MAX_BITS} "
-                             f"bits, not {self.bits} (sym{self.bits})")
 
     @classmethod
-    def parse(cls, text: object) -> PlaneType:
-        """Parse ``sym<N>`` or ``ternary``."""
-        if isinstance(text, PlaneType):
-            return text
+    def match(cls, text: str) -> PlaneType | None:
         if text == "ternary":
             return cls(2, PlaneEncoding.TERNARY)
-        match = _PLANE_RE.match(text) if isinstance(text, str) else None
-        if match is None:
-            raise ValueError(f"bit-plane weight format must be sym<N> with N from "
-                             f"{PLANE_MIN_BITS} to {PLANE_MAX_BITS}, or ternary, not {text!r}")
-        return cls(int(match.group(1)), PlaneEncoding.SYM)
+        m = _PLANE_RE.fullmatch(text)
+        return None if m is None else cls(int(m.group(1)), PlaneEncoding.SYM)
+
 
     def __str__(self) -> str:
         if self.encoding is PlaneEncoding.TERNARY:
@@ -275,21 +375,21 @@ class PlaneType:
         return f"sym{self.bits}"
 
     @property
-    def signed(self) -> bool:
-        return True
+    def operand_codes(self) -> bool:
+        return self.encoding is PlaneEncoding.SYM
 
     def decode(self, code: int) -> int:
         """The integer value of ``code`` (0 .. 2^bits - 1)."""
-        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < (1 << self.bits):
-            raise ValueError(f"{self} code must be an integer from 0 to {(1 << self.bits) - 1}, "
-                             f"not {code!r}")
+        c = self.check_code(code)
         if self.encoding is PlaneEncoding.TERNARY:
-            return (code >> 1) + (code & 1) - 1
-        return 2 * code - ((1 << self.bits) - 1)
+            return (c >> 1) + (c & 1) - 1
+        return 2 * c - ((1 << self.bits) - 1)
 
-    def values(self) -> tuple[int, ...]:
-        """The value table: ``values()[code]`` for every code 0 .. 2^bits - 1."""
-        return tuple(self.decode(c) for c in range(1 << self.bits))
+    def code_of(self, value: int) -> int:
+        """Ternary writes zero as code 1."""
+        if self.encoding is PlaneEncoding.TERNARY and value == 0:
+            return 1
+        return super().code_of(value)
 
     @property
     def min(self) -> int:
@@ -298,6 +398,57 @@ class PlaneType:
     @property
     def max(self) -> int:
         return 1 if self.encoding is PlaneEncoding.TERNARY else (1 << self.bits) - 1
+
+    @property
+    def plane_coeffs(self) -> tuple[int, ...]:
+        """``sym<N>``: ``2^(k+1)``; ``ternary``: 1, 1."""
+        if self.encoding is PlaneEncoding.TERNARY:
+            return (1, 1)
+        return tuple(2 << k for k in range(self.bits))
+
+    @property
+    def const_coeff(self) -> int:
+        """``sym<N>``: ``-(2^N - 1)``; ``ternary``: -1."""
+        return -1 if self.encoding is PlaneEncoding.TERNARY else -((1 << self.bits) - 1)
+
+
+#: Every operand format family, in the order names are tried. A new format is added here.
+FORMAT_FAMILIES: tuple[type[Format], ...] = (QType, PotType, PlaneType)
+
+
+def format_names(families) -> str:
+    """``"int<N>, uint<N>, pot<N>"`` ... with ``or`` before the last name."""
+    names = [n.strip() for fam in families for n in fam.NAMES.split(",")]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def parse_format(text: object, families=FORMAT_FAMILIES, role: str = "operand format",
+                 limits: str = "") -> Format:
+    """The format named ``text`` among ``families`` (a ``Format`` of one of them passes through).
+
+    Unknown names raise ValueError: ``{role} must be {names}[ {limits}], not {text!r}``; a
+    family's own range errors (``int0``) pass through.
+    """
+    if isinstance(text, tuple(families)):
+        return text
+    if isinstance(text, str):
+        for family in families:
+            fmt = family.match(text)
+            if fmt is not None:
+                return fmt
+    limits = f" {limits}" if limits else ""
+    raise ValueError(f"{role} must be {format_names(families)}{limits}, not {text!r}")
+
+
+class Overflow(enum.Enum):
+    """What the accumulator does when a sum leaves its range.
+
+    ``WRAP`` keeps the low ``bits`` bits (two's complement for a signed accumulator);
+    ``SATURATE`` clamps to the nearest representable value.
+    """
+
+    WRAP = "wrap"
+    SATURATE = "saturate"
 
 
 @dataclass(frozen=True)
@@ -341,10 +492,6 @@ class ScaleKind(enum.Enum):
 
     INT = "int"
     POT = "pot"
-
-    @classmethod
-    def parse(cls, text: object) -> ScaleKind:
-        return parse_enum(cls, text, "group_scale")
 
 
 SCALE_MAX_BITS = {ScaleKind.INT: 16, ScaleKind.POT: 4}

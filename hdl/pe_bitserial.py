@@ -6,17 +6,17 @@ BitMoD-style weight data types (``BitSerialDType``) are optional.
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data
 
-from .config import BitSerialConfig, BitSerialDType
 from .dequant import scale_partial_sum, scale_port_shape, scaled_shape
-from .shapes import acc_shape, fit_to_acc, operand_shape, tree_sum
+from .kind_bitserial import BitSerialConfig, BitSerialDType
+from .pe import PEComponent, accumulate
+from .shapes import tree_sum, wire_shape
 
 __all__ = ["BitSerialPE"]
 
 
-class BitSerialPE(wiring.Component):
+class BitSerialPE(PEComponent):
     """Dot product of ``lanes`` weight x activation pairs, walked one weight bit-plane per cycle.
 
     Ports (besides ``clk``/``rst``, synchronous active-high reset to idle with a zero
@@ -83,41 +83,25 @@ class BitSerialPE(wiring.Component):
     Peak throughput ``lanes / k`` MACs per cycle.
     """
 
-    def __init__(self, config: BitSerialConfig):
-        if not isinstance(config, BitSerialConfig):
-            raise TypeError(f"BitSerialPE needs a BitSerialConfig, not {type(config).__name__}")
-        self._config = config
+    CONFIG = BitSerialConfig
+    READY = True
+    ACC_BASE = "base"
+
+    @staticmethod
+    def inputs(config: BitSerialConfig) -> dict:
         cfg = config
-        members = {
-            "in_valid": In(1),
-            "in_ready": Out(1),
-            "clear": In(1),
-            "wbits": In(unsigned(cfg.wbits_bits)),
-            "weight": In(data.ArrayLayout(unsigned(cfg.weight.bits), cfg.lanes)),
-            "act": In(data.ArrayLayout(operand_shape(cfg.activation), cfg.lanes)),
+        inputs = {
+            "wbits": unsigned(cfg.wbits_bits),
+            "weight": data.ArrayLayout(unsigned(cfg.weight.bits), cfg.lanes),
+            "act": data.ArrayLayout(wire_shape(cfg.activation), cfg.lanes),
         }
         if cfg.group is not None:
-            members["scale"] = In(scale_port_shape(cfg.group))
+            inputs["scale"] = scale_port_shape(cfg.group)
         if cfg.dtype is BitSerialDType.SPECIAL:
-            members["special"] = In(signed(cfg.special_bits))
+            inputs["special"] = signed(cfg.special_bits)
         elif cfg.dtype is BitSerialDType.OFFSET:
-            members["zero"] = In(unsigned(cfg.special_bits))
-        members["acc"] = Out(acc_shape(cfg.acc))
-        members["out_valid"] = Out(1)
-        super().__init__(members)
-
-    @property
-    def config(self) -> BitSerialConfig:
-        return self._config
-
-    @property
-    def lanes(self) -> int:
-        return self._config.lanes
-
-    @property
-    def latency(self) -> int:
-        """Result latency at the maximum precision (see ``config.result_latency``)."""
-        return self._config.latency
+            inputs["zero"] = unsigned(cfg.special_bits)
+        return inputs
 
     @property
     def fixed_latency(self) -> int:
@@ -169,7 +153,7 @@ class BitSerialPE(wiring.Component):
         plane = Signal(W, name="plane")  # one-hot: the bit-plane of this cycle, k-1 .. 0
         first = Signal()  # this cycle walks the op's first (most significant) plane
         w_r = Signal(data.ArrayLayout(unsigned(W), lanes), name="weight_r")
-        a_r = Signal(data.ArrayLayout(operand_shape(cfg.activation), lanes), name="act_r")
+        a_r = Signal(data.ArrayLayout(wire_shape(cfg.activation), lanes), name="act_r")
         clear_r = Signal()
         last_plane = Signal()
         done = Signal()  # the op's dot product is complete this cycle
@@ -211,17 +195,9 @@ class BitSerialPE(wiring.Component):
         # -- the op's dot product, with the data type's per-group correction ----------------
         group = cfg.group
         if group is None:
-            dot = horner
-            sum_bits = max(cfg.acc.bits, cfg.code_dot_bits) + 2
-            base = Signal(acc_shape(cfg.acc))
-            acc_sum = Signal(signed(sum_bits))
-            m.d.comb += [
-                base.eq(self.acc & ~clear_r.replicate(cfg.acc.bits)),
-                acc_sum.eq(base + dot),
-            ]
             m.d.sync += self.out_valid.eq(done)
-            with m.If(done):
-                m.d.sync += self.acc.eq(fit_to_acc(acc_sum, cfg.acc))
+            accumulate(m, self.acc, cfg.acc, horner, done, clear_r, idle_clear=False,
+                       base_name=self.ACC_BASE)
             return m
 
         # Group bookkeeping at accept: the op's index in its group decides first/last.
@@ -278,14 +254,7 @@ class BitSerialPE(wiring.Component):
 
         scaled = Signal(scaled_shape(cfg.group_sum_bits + 1, group), name="scaled")
         m.d.comb += scaled.eq(scale_partial_sum(stage_sum, stage_scale, group))
-        sum_bits = max(cfg.acc.bits, scaled.shape().width) + 2
-        base = Signal(acc_shape(cfg.acc))
-        acc_sum = Signal(signed(sum_bits))
-        m.d.comb += [
-            base.eq(self.acc & ~stage_clear.replicate(cfg.acc.bits)),
-            acc_sum.eq(base + scaled),
-        ]
         m.d.sync += self.out_valid.eq(stage_valid)
-        with m.If(stage_valid):
-            m.d.sync += self.acc.eq(fit_to_acc(acc_sum, cfg.acc))
+        accumulate(m, self.acc, cfg.acc, scaled, stage_valid, stage_clear, idle_clear=False,
+                   base_name=self.ACC_BASE)
         return m

@@ -4,19 +4,22 @@ Multiplications are replaced by table lookups (T-MAC, LUT-GEMM, LUT Tensor Core)
 activations the precompute unit registers the sum of every subset (the table); a LUT PE reads
 its ``g`` weight codes bit-plane by bit-plane, each plane an index into the table, and adds the
 ``b`` lookups with shifts. The decomposition, the weight encodings and the entry widths are in
-``qtpe.hdl.config.LutConfig``; ``qtpe.tb.models.lut`` is the bit-exact golden model.
+``qtpe.hdl.kind_lut.LutConfig``; ``qtpe.tb.models.lut`` is the bit-exact golden model.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
-from .config import LutConfig, span_bits
+from .array import Cell
+from .array_parts import register_chain
+from .config import span_bits
 from .formats import PlaneType
-from .shapes import acc_shape, fit_to_acc, operand_shape, tree_sum
-from .shapes import code_shape as weight_code_shape
+from .kind_lut import LutConfig
+from .pe import ConfigComponent, PEComponent
+from .shapes import acc_shape, tree_sum, wire_shape
 
-__all__ = ["table_layout", "code_shape", "LutPrecompute", "LutPE", "LutTile", "lut_dot"]
+__all__ = ["table_layout", "LutPrecompute", "LutPE", "LutTile", "LutCell", "lut_dot"]
 
 # Keep every adder of the PE's lookup tree separate (see ``tree_sum``), as the shift-add PE
 # does: a carry chain each on ECP5 instead of Yosys' LUT compressor.
@@ -31,18 +34,13 @@ def table_layout(config: LutConfig) -> data.StructLayout:
                               for i in config.table_indices})
 
 
-def code_shape(config: LutConfig):
-    """A weight code: the integer for ``int<b>``/``uint<b>``, the bit pattern otherwise."""
-    return weight_code_shape(config.weight)
-
-
 def _check(config: object, who: str) -> LutConfig:
     if not isinstance(config, LutConfig):
         raise TypeError(f"{who} needs a LutConfig, not {type(config).__name__}")
     return config
 
 
-class LutPrecompute(wiring.Component):
+class LutPrecompute(ConfigComponent):
     """Table-precompute unit: ``g`` activations in, their subset-sum table out, registered.
 
     Ports (besides ``clk``/``rst``, synchronous active-high reset):
@@ -65,17 +63,12 @@ class LutPrecompute(wiring.Component):
     """
 
     def __init__(self, config: LutConfig):
-        self._config = _check(config, "LutPrecompute")
-        super().__init__({
+        super().__init__(_check(config, "LutPrecompute"), {
             "in_valid": In(1),
-            "act": In(data.ArrayLayout(operand_shape(config.activation), config.g)),
+            "act": In(data.ArrayLayout(wire_shape(config.activation), config.g)),
             "table": Out(table_layout(config)),
             "out_valid": Out(1),
         })
-
-    @property
-    def config(self) -> LutConfig:
-        return self._config
 
     @property
     def latency(self) -> int:
@@ -227,7 +220,7 @@ def lut_dot(m: Module, cfg: LutConfig, table, weight, zero=None, prefix: str = "
     return dot
 
 
-class LutPE(wiring.Component):
+class LutPE(PEComponent):
     """One LUT PE: ``g`` weights x the shared table, all bit-planes in one cycle, accumulated.
 
     Ports (besides ``clk``/``rst``, synchronous active-high reset to zero):
@@ -236,7 +229,7 @@ class LutPE(wiring.Component):
     * ``clear``: start a new sum, as for ``MacPE``: with ``in_valid`` the accumulator becomes
       this cycle's dot product alone; without it the accumulator is set to zero.
     * ``table``: the precompute unit's output (``table_layout``).
-    * ``weight``: ``g`` weight codes (``code_shape``), weight ``j`` at ``[j*b +: b]``; weight
+    * ``weight``: ``g`` weight codes (``wire_shape``), weight ``j`` at ``[j*b +: b]``; weight
       ``j`` multiplies activation ``j`` of the table.
     * ``zero`` (only ``uint<b>`` weights): the unsigned zero point, ``w = code - zero``.
     * ``acc``, ``out_valid``: the accumulator register (``config.acc``); ``out_valid`` says it
@@ -258,48 +251,28 @@ class LutPE(wiring.Component):
     or saturates to ``config.acc`` as ``MacPE`` does.
     """
 
-    def __init__(self, config: LutConfig):
-        self._config = _check(config, "LutPE")
-        members = {
-            "in_valid": In(1),
-            "clear": In(1),
-            "table": In(table_layout(config)),
-            "weight": In(data.ArrayLayout(code_shape(config), config.g)),
+    CONFIG = LutConfig
+
+    @staticmethod
+    def inputs(config: LutConfig) -> dict:
+        inputs = {
+            "table": table_layout(config),
+            "weight": data.ArrayLayout(wire_shape(config.weight), config.g),
         }
         if config.has_zero:
-            members["zero"] = In(unsigned(config.weight.bits))
-        members["acc"] = Out(acc_shape(config.acc))
-        members["out_valid"] = Out(1)
-        super().__init__(members)
-
-    @property
-    def config(self) -> LutConfig:
-        return self._config
+            inputs["zero"] = unsigned(config.weight.bits)
+        return inputs
 
     @property
     def latency(self) -> int:
         return 1
 
-    def elaborate(self, platform):
-        m = Module()
-        cfg = self._config
-        dot = lut_dot(m, cfg, self.table, self.weight, self.zero if cfg.has_zero else None)
-
-        base = Signal(acc_shape(cfg.acc), name="acc_base")
-        acc_sum = Signal(signed(max(cfg.acc.bits, cfg.dot_bits) + 2), name="acc_sum")
-        m.d.comb += [
-            base.eq(self.acc & ~self.clear.replicate(cfg.acc.bits)),
-            acc_sum.eq(base + dot),
-        ]
-        m.d.sync += self.out_valid.eq(self.in_valid)
-        with m.If(self.in_valid):
-            m.d.sync += self.acc.eq(fit_to_acc(acc_sum, cfg.acc))
-        with m.Elif(self.clear):
-            m.d.sync += self.acc.eq(0)
-        return m
+    def dot(self, m: Module):
+        cfg = self.config
+        return lut_dot(m, cfg, self.table, self.weight, self.zero if cfg.has_zero else None)
 
 
-class LutTile(wiring.Component):
+class LutTile(ConfigComponent):
     """One ``LutPrecompute`` feeding ``config.sharing`` ``LutPE``s (the generated top level).
 
     Ports (besides ``clk``/``rst``, synchronous active-high reset to zero):
@@ -317,34 +290,25 @@ class LutTile(wiring.Component):
     """
 
     def __init__(self, config: LutConfig):
-        self._config = _check(config, "LutTile")
-        cfg = config
+        cfg = _check(config, "LutTile")
         members = {
             "in_valid": In(1),
             "clear": In(1),
-            "act": In(data.ArrayLayout(operand_shape(cfg.activation), cfg.g)),
+            "act": In(data.ArrayLayout(wire_shape(cfg.activation), cfg.g)),
         }
         for p in range(cfg.sharing):
-            members[f"weight_p{p}"] = In(data.ArrayLayout(code_shape(cfg), cfg.g))
+            members[f"weight_p{p}"] = In(data.ArrayLayout(wire_shape(cfg.weight), cfg.g))
         if cfg.has_zero:
             for p in range(cfg.sharing):
                 members[f"zero_p{p}"] = In(unsigned(cfg.weight.bits))
         for p in range(cfg.sharing):
             members[f"acc_p{p}"] = Out(acc_shape(cfg.acc))
         members["out_valid"] = Out(1)
-        super().__init__(members)
-
-    @property
-    def config(self) -> LutConfig:
-        return self._config
+        super().__init__(cfg, members)
 
     @property
     def sharing(self) -> int:
         return self._config.sharing
-
-    @property
-    def latency(self) -> int:
-        return self._config.latency
 
     def elaborate(self, platform):
         m = Module()
@@ -355,8 +319,8 @@ class LutTile(wiring.Component):
         m.d.sync += clear_r.eq(self.clear)
         for p in range(cfg.sharing):
             m.submodules[f"pe{p}"] = pe = LutPE(cfg)
-            weight_r = Signal(data.ArrayLayout(code_shape(cfg), cfg.g), name=f"weight_r_p{p}",
-                              reset_less=True)
+            weight_r = Signal(data.ArrayLayout(wire_shape(cfg.weight), cfg.g),
+                              name=f"weight_r_p{p}", reset_less=True)
             m.d.sync += weight_r.eq(getattr(self, f"weight_p{p}"))
             m.d.comb += [
                 pe.in_valid.eq(pre.out_valid),
@@ -372,3 +336,21 @@ class LutTile(wiring.Component):
             if p == 0:
                 m.d.comb += self.out_valid.eq(pe.out_valid)
         return m
+
+
+class LutCell(Cell):
+    """LUT cells: one ``LutPrecompute`` per array row replaces the row's first operand
+    register; its table (not the activations) flows along the row to every ``LutPE`` of the
+    row (output-stationary) or ``lut_dot`` (weight-stationary)."""
+
+    pe = LutPE
+    row_port = "table"
+
+    def row_operands(self, m, entry, r: int) -> list:
+        pre = LutPrecompute(self.config)
+        m.submodules[f"precompute_r{r}"] = pre
+        m.d.comb += [pre.in_valid.eq(1), pre.act.eq(entry)]
+        return register_chain(m, pre.table, self.array.cols, lambda c: f"table_r{r}_c{c}")
+
+    def ws_dot(self, m, weight, row_operand, name: str):
+        return lut_dot(m, self.config, row_operand, weight, prefix=f"{name}_")

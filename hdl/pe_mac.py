@@ -1,16 +1,31 @@
-"""Multiply-accumulate processing element (``lanes`` multipliers, one adder tree)."""
+"""Multiply-accumulate processing element (``lanes`` multipliers, one adder tree), and its
+array cell."""
 
 from amaranth.hdl import Module, Signal, signed, unsigned
-from amaranth.lib import data, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data
 
-from .config import MacConfig
-from .shapes import acc_shape, fit_to_acc, operand_shape, tree_sum
+from .array import Cell
+from .kind_mac import MacConfig
+from .pe import PEComponent
+from .shapes import tree_sum, wire_shape
 
-__all__ = ["MacPE"]
+__all__ = ["MacPE", "MacCell", "mac_dot"]
 
 
-class MacPE(wiring.Component):
+def mac_dot(m: Module, cfg: MacConfig, weight, act, name: str = "") -> Signal:
+    """The exact dot product (``cfg.dot_bits``) of ``lanes`` weights and activations: one
+    multiplier per lane (``product{_name}_l{i}``) and a balanced adder tree (``dot{_name}``)."""
+    num = signed if cfg.signed else unsigned
+    suffix = f"_{name}" if name else ""
+    products = []
+    for i in range(cfg.lanes):
+        product = Signal(num(cfg.product_bits), name=f"product{suffix}_l{i}")
+        m.d.comb += product.eq(weight[i] * act[i])
+        products.append(product)
+    return tree_sum(m, products, num(cfg.dot_bits), f"dot{suffix}")
+
+
+class MacPE(PEComponent):
     """Dot product of ``lanes`` weight x activation pairs, accumulated, with valid/clear.
 
     Ports (besides ``clk``/``rst``, synchronous active-high reset to zero):
@@ -33,64 +48,22 @@ class MacPE(wiring.Component):
       (``overflow = saturate``).
     """
 
-    def __init__(self, config: MacConfig):
-        if not isinstance(config, MacConfig):
-            raise TypeError(f"MacPE needs a MacConfig, not {type(config).__name__}")
-        self._config = config
-        super().__init__({
-            "in_valid": In(1),
-            "clear": In(1),
-            "weight": In(data.ArrayLayout(operand_shape(config.weight), config.lanes)),
-            "act": In(data.ArrayLayout(operand_shape(config.activation), config.lanes)),
-            "acc": Out(acc_shape(config.acc)),
-            "out_valid": Out(1),
-        })
+    CONFIG = MacConfig
+    ACC_BASE = "base"
 
-    @property
-    def config(self) -> MacConfig:
-        return self._config
+    @staticmethod
+    def inputs(config: MacConfig) -> dict:
+        return {"weight": data.ArrayLayout(wire_shape(config.weight), config.lanes),
+                "act": data.ArrayLayout(wire_shape(config.activation), config.lanes)}
 
-    @property
-    def lanes(self) -> int:
-        return self._config.lanes
+    def dot(self, m: Module):
+        return mac_dot(m, self.config, self.weight, self.act)
 
-    @property
-    def latency(self) -> int:
-        return self._config.latency
 
-    def elaborate(self, platform):
-        m = Module()
-        cfg = self._config
-        num = signed if cfg.signed else unsigned
+class MacCell(Cell):
+    """MAC cells: ``MacPE`` in output-stationary arrays, ``mac_dot`` in weight-stationary ones."""
 
-        products = []
-        for i in range(cfg.lanes):
-            product = Signal(num(cfg.product_bits), name=f"product_l{i}")
-            m.d.comb += product.eq(self.weight[i] * self.act[i])
-            products.append(product)
-        dot = tree_sum(m, products, num(cfg.dot_bits), "dot")
+    pe = MacPE
 
-        if cfg.pipeline:
-            dot_s = Signal(num(cfg.dot_bits), name="dot_r")
-            valid_s = Signal(name="valid_r")
-            clear_s = Signal(name="clear_r")
-            m.d.sync += [dot_s.eq(dot), valid_s.eq(self.in_valid), clear_s.eq(self.clear)]
-        else:
-            dot_s, valid_s, clear_s = dot, self.in_valid, self.clear
-
-        # Exact sum: one bit wider than the wider of accumulator and dot product, plus a sign
-        # bit so unsigned values compare correctly against the saturation bounds.
-        sum_bits = max(cfg.acc.bits, cfg.dot_bits) + 2
-        base = Signal(acc_shape(cfg.acc))
-        acc_sum = Signal(signed(sum_bits))
-        m.d.comb += [
-            base.eq(self.acc & ~clear_s.replicate(cfg.acc.bits)),
-            acc_sum.eq(base + dot_s),
-        ]
-
-        m.d.sync += self.out_valid.eq(valid_s)
-        with m.If(valid_s):
-            m.d.sync += self.acc.eq(fit_to_acc(acc_sum, cfg.acc))
-        with m.Elif(clear_s):
-            m.d.sync += self.acc.eq(0)
-        return m
+    def ws_dot(self, m, weight, row_operand, name: str):
+        return mac_dot(m, self.config, weight, row_operand, name)

@@ -1,15 +1,17 @@
 """Shift-add processing element: weights applied by shifts, inversions and adds, no multiplier."""
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib import data, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data
 
-from .config import ShiftAddConfig, span_bits
-from .dequant import scale_partial_sum, scale_port_shape, scaled_shape
+from .array import Cell
+from .config import span_bits
+from .dequant import scale_port_shape
 from .formats import PotEncoding, PotType
-from .shapes import acc_shape, fit_to_acc, operand_shape, tree_sum
+from .kind_shiftadd import ShiftAddConfig
+from .pe import PEComponent
+from .shapes import tree_sum, wire_shape
 
-__all__ = ["ShiftAddPE", "shiftadd_dot"]
+__all__ = ["ShiftAddPE", "ShiftAddCell", "shiftadd_dot"]
 
 # Keep every adder of the lane tree separate (see ``tree_sum``): on ECP5 a carry chain each
 # (bench: about half the LUTs of Yosys' merged LUT compressor, similar Fmax).
@@ -78,7 +80,7 @@ def shiftadd_dot(m: Module, cfg: ShiftAddConfig, weight, act, prefix: str = "") 
     return dot
 
 
-class ShiftAddPE(wiring.Component):
+class ShiftAddPE(PEComponent):
     """Dot product of ``lanes`` weight x activation pairs by shift-and-add, accumulated, with
     valid/clear and optional per-group dequantization.
 
@@ -123,95 +125,27 @@ class ShiftAddPE(wiring.Component):
       unchanged (zero if they carry ``clear``).
     """
 
-    def __init__(self, config: ShiftAddConfig):
-        if not isinstance(config, ShiftAddConfig):
-            self._MustUse__silence = True  # never built: no "created but never used" warning
-            raise TypeError(f"ShiftAddPE needs a ShiftAddConfig, not {type(config).__name__}")
-        self._config = config
-        w = config.weight
-        code_shape = unsigned(w.bits) if isinstance(w, PotType) else operand_shape(w)
-        members = {
-            "in_valid": In(1),
-            "clear": In(1),
-            "weight": In(data.ArrayLayout(code_shape, config.lanes)),
-            "act": In(data.ArrayLayout(operand_shape(config.activation), config.lanes)),
+    CONFIG = ShiftAddConfig
+
+    @staticmethod
+    def inputs(config: ShiftAddConfig) -> dict:
+        inputs = {
+            "weight": data.ArrayLayout(wire_shape(config.weight), config.lanes),
+            "act": data.ArrayLayout(wire_shape(config.activation), config.lanes),
         }
         if config.group is not None:
-            members["scale"] = In(scale_port_shape(config.group))
-        members["acc"] = Out(acc_shape(config.acc))
-        members["out_valid"] = Out(1)
-        super().__init__(members)
+            inputs["scale"] = scale_port_shape(config.group)
+        return inputs
 
-    @property
-    def config(self) -> ShiftAddConfig:
-        return self._config
+    def dot(self, m: Module):
+        return shiftadd_dot(m, self.config, self.weight, self.act)
 
-    @property
-    def lanes(self) -> int:
-        return self._config.lanes
 
-    @property
-    def latency(self) -> int:
-        return self._config.latency
+class ShiftAddCell(Cell):
+    """Shift-add cells: ``ShiftAddPE`` in output-stationary arrays, ``shiftadd_dot`` in
+    weight-stationary ones."""
 
-    def elaborate(self, platform):
-        m = Module()
-        cfg = self._config
-        num = signed if cfg.signed else unsigned
+    pe = ShiftAddPE
 
-        dot = shiftadd_dot(m, cfg, self.weight, self.act)
-
-        group = cfg.group
-        if cfg.pipeline:
-            dot_s = Signal(num(cfg.dot_bits), name="dot_r")
-            valid_s = Signal(name="valid_r")
-            clear_s = Signal(name="clear_r")
-            m.d.sync += [dot_s.eq(dot), valid_s.eq(self.in_valid), clear_s.eq(self.clear)]
-            if group is not None:
-                scale_s = Signal(scale_port_shape(group), name="scale_r")
-                m.d.sync += scale_s.eq(self.scale)
-        else:
-            dot_s, valid_s, clear_s = dot, self.in_valid, self.clear
-            if group is not None:
-                scale_s = self.scale
-
-        base = Signal(acc_shape(cfg.acc), name="acc_base")
-        m.d.comb += base.eq(self.acc & ~clear_s.replicate(cfg.acc.bits))
-
-        if group is None:
-            # Exact sum: a bit wider than the wider operand, plus a sign bit so unsigned
-            # values compare correctly against the saturation bounds.
-            acc_sum = Signal(signed(max(cfg.acc.bits, cfg.dot_bits) + 2), name="acc_sum")
-            m.d.comb += acc_sum.eq(base + dot_s)
-            m.d.sync += self.out_valid.eq(valid_s)
-            with m.If(valid_s):
-                m.d.sync += self.acc.eq(fit_to_acc(acc_sum, cfg.acc))
-            with m.Elif(clear_s):
-                m.d.sync += self.acc.eq(0)
-            return m
-
-        psum = Signal(num(cfg.group_sum_bits), name="group_psum")
-        count = Signal(range(max(cfg.group_steps, 2)), name="group_count")
-        count_base = Signal.like(count, name="group_count_base")
-        group_sum = Signal(num(cfg.group_sum_bits), name="group_sum")
-        scaled = Signal(scaled_shape(cfg.group_sum_bits, group), name="group_scaled")
-        acc_sum = Signal(signed(max(cfg.acc.bits, scaled.shape().width) + 2), name="acc_sum")
-        last = Signal(name="group_last")
-        m.d.comb += [
-            count_base.eq(Mux(clear_s, 0, count)),
-            group_sum.eq(Mux(clear_s, 0, psum) + dot_s),
-            last.eq(count_base == cfg.group_steps - 1),
-            scaled.eq(scale_partial_sum(group_sum, scale_s, group)),
-            acc_sum.eq(base + scaled),
-        ]
-        m.d.sync += self.out_valid.eq(valid_s & last)
-        with m.If(valid_s):
-            with m.If(last):
-                m.d.sync += [self.acc.eq(fit_to_acc(acc_sum, cfg.acc)), psum.eq(0), count.eq(0)]
-            with m.Else():
-                m.d.sync += [psum.eq(group_sum), count.eq(count_base + 1)]
-                with m.If(clear_s):
-                    m.d.sync += self.acc.eq(0)
-        with m.Elif(clear_s):
-            m.d.sync += [self.acc.eq(0), psum.eq(0), count.eq(0)]
-        return m
+    def ws_dot(self, m, weight, row_operand, name: str):
+        return shiftadd_dot(m, self.config, weight, row_operand, prefix=f"{name}_")

@@ -2,21 +2,15 @@
 
 from amaranth.hdl import Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 
-from .formats import AccType, Overflow, PlaneType, PotType, QType
+from .formats import AccType, Format, Overflow
 
-__all__ = ["operand_shape", "code_shape", "acc_shape", "fit_to_acc", "tree_sum"]
-
-
-def operand_shape(q: QType) -> Shape:
-    return signed(q.bits) if q.signed else unsigned(q.bits)
+__all__ = ["wire_shape", "acc_shape", "fit_to_acc", "tree_sum"]
 
 
-def code_shape(weight: QType | PotType | PlaneType) -> Shape:
-    """A weight on a wire: the integer for ``int<N>``/``uint<N>``, the unsigned bit pattern
-    (code) for the formats that are not an integer grid (``PotType``, ``PlaneType``)."""
-    if isinstance(weight, (PotType, PlaneType)):
-        return unsigned(weight.bits)
-    return operand_shape(weight)
+def wire_shape(fmt: Format) -> Shape:
+    """What a format's wires carry (``Format.wire_signed``): the two's-complement integer of
+    ``int<N>``, the unsigned integer of ``uint<N>``, else the unsigned code."""
+    return signed(fmt.bits) if fmt.wire_signed else unsigned(fmt.bits)
 
 
 def acc_shape(acc: AccType) -> Shape:

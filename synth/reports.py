@@ -60,11 +60,9 @@ class Target(enum.Enum):
 
     @classmethod
     def parse(cls, value: object) -> Target:
-        if isinstance(value, Target):
-            return value
-        for member in cls:
-            if member.value == value:
-                return member
+        """The target that is ``value`` or is named by it; else ValueError."""
+        if isinstance(value, Target) or any(m.value == value for m in cls):
+            return cls(value)
         allowed = ", ".join(repr(m.value) for m in cls)
         raise ValueError(f"synthesis target must be one of {allowed}, not {value!r}")
 

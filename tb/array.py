@@ -1,7 +1,7 @@
 """cocotb driver for the GEMM harness around a systolic array (``qtpe.gen.harness``).
 
 Imported only inside a simulator process. The driver lays a whole GEMM out as input beats
-(``qtpe.tb.models.array.schedule``), writes them to the harness's memory file, starts the
+(``qtpe.tb.models.schedule.schedule``), writes them to the harness's memory file, starts the
 harness and waits for ``done``: nothing in Python runs per clock cycle (the harness has its
 own clock). It then reads the result rows back and assembles ``C``; the checker compares with
 the golden model and the cycle count with ``expected_cycles``.
@@ -12,27 +12,24 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge, with_timeout
 
 from qtpe.hdl.array_config import ArrayConfig, config_from_dict
-from qtpe.tb.models.array import (
+from qtpe.tb.models.beats import (
     BEATS_FILE,
     RESULTS_FILE,
     RQ_FILE,
-    Schedule,
-    expected_cycles,
-    gemm,
     pack_beats,
     pack_requant,
-    schedule,
     unpack_rows,
 )
+from qtpe.tb.models.cycles import expected_cycles
+from qtpe.tb.models.gemm import GemmRun, gemm
+from qtpe.tb.models.schedule import Schedule, schedule
 
-__all__ = ["load_array_config", "GemmRun", "GemmHarness"]
+__all__ = ["load_array_config", "GemmHarness"]
 
 CLOCK_NS = 10
 
@@ -43,26 +40,6 @@ def load_array_config() -> ArrayConfig:
     if not isinstance(cfg, ArrayConfig):
         raise TypeError(f"QTPE_CONFIG is not an array config: {cfg}")
     return cfg
-
-
-@dataclass(frozen=True)
-class GemmRun:
-    """One GEMM through the simulated array."""
-
-    C: np.ndarray
-    expected: np.ndarray
-    cycles: int
-    expected_cycles: int
-    seconds: float  # wall time of the simulation phase (the harness is busy streaming)
-    macs: int
-
-    @property
-    def mismatches(self) -> int:
-        return int(np.count_nonzero(self.C != self.expected))
-
-    @property
-    def cycles_per_second(self) -> float:
-        return self.cycles / self.seconds if self.seconds > 0 else float("inf")
 
 
 class GemmHarness:
@@ -106,14 +83,12 @@ class GemmHarness:
         """``A @ W`` through the array, with the golden result and the expected cycles."""
         sched = schedule(self.cfg, A, W, scale, shift)
         rows, cycles, seconds = await self.run_schedule(sched)
-        return GemmRun(sched.assemble(rows), gemm(self.cfg, A, W, scale, shift), cycles,
-                       expected_cycles(self.cfg, sched), seconds, sched.macs)
+        return GemmRun(self.cfg, sched.assemble(rows), gemm(self.cfg, A, W, scale, shift),
+                       cycles, expected_cycles(self.cfg, sched), seconds, sched.macs)
 
     def report(self, run: GemmRun, what: str) -> str:
-        cfg = self.cfg
-        util = run.macs / (run.cycles * cfg.macs_per_cycle)
         text = (f"{what}: {run.cycles} cycles (expected {run.expected_cycles}), "
-                f"{run.macs / run.cycles:.2f} MACs/cycle, utilization {util:.1%}, "
+                f"{run.macs_per_cycle:.2f} MACs/cycle, utilization {run.utilization:.1%}, "
                 f"{run.cycles_per_second:,.0f} cycles/s, {run.mismatches} mismatches")
         self.dut._log.info(text)
         return text

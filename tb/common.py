@@ -1,8 +1,10 @@
 """Reusable cocotb testbench parts: config loading, seeding, clock/reset, in-order checking.
 
-Imported only inside a simulator process. Each PE's testbench subclasses ``StreamTestbench``:
-it drives inputs itself, feeds its golden model, queues expected outputs with ``expect`` and
-implements ``sample`` to read one output (or ``None``) after a rising edge.
+Imported only inside a simulator process. Each PE's testbench subclasses ``StreamTestbench``,
+names the PE's input ports and its golden model (whose ``step(valid, clear, **ports)`` takes
+the same ports, ``qtpe.hdl.kinds.Kind.model``), and implements ``sample`` to read one output
+(or ``None``) after a rising edge; ``drive_ports`` then drives any per-cycle stream, feeds the
+model and queues the expected outputs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from qtpe.hdl.config import PEConfig
 
-__all__ = ["CLOCK_NS", "load_config", "make_rng", "to_bits", "pack", "StreamTestbench"]
+__all__ = ["CLOCK_NS", "load_config", "make_rng", "to_bits", "pack", "describe",
+           "StreamTestbench"]
 
 CLOCK_NS = 10
 MAX_REPORTED_ERRORS = 20
@@ -51,40 +54,87 @@ def pack(values, bits: int) -> int:
     return word
 
 
-class StreamTestbench:
-    """Clock, synchronous reset, a monitor coroutine and an in-order checker.
+def describe(ports: dict) -> str:
+    """``name=value`` pairs of one cycle's port values, for messages."""
+    return " ".join(f"{k}={np.asarray(v).tolist()}" for k, v in ports.items())
 
-    ``expect(value, what)`` queues the next expected output; the monitor calls ``sample()``
-    after every rising edge (in the read-only phase) and compares each output it returns with
-    the oldest expected value. ``finish()`` waits ``drain_cycles`` and fails on mismatches,
+
+class StreamTestbench:
+    """Clock, synchronous reset, a driver, a monitor coroutine and an in-order checker.
+
+    ``inputs`` names the PE's input ports besides ``in_valid`` and ``clear``; ``model`` is its
+    golden model. ``drive_ports`` drives a per-cycle stream and queues what the model expects;
+    ``expect(value, what)`` queues one expected output; the monitor calls ``sample()`` after
+    every rising edge (in the read-only phase) and compares each output it returns with the
+    oldest expected value. ``finish()`` waits ``drain_cycles`` and fails on mismatches,
     missing outputs or outputs that came without an expected value.
     """
 
-    def __init__(self, dut, cfg: PEConfig):
+    def __init__(self, dut, cfg: PEConfig, model, inputs: tuple[str, ...]):
         self.dut = dut
         self.cfg = cfg
+        self.model = model
+        self.inputs = tuple(inputs)
         self.expected: deque[tuple[object, str]] = deque()
         self.errors: list[str] = []
         self.checked = 0
 
     # -- to implement -----------------------------------------------------------------------
-    def idle(self) -> None:
-        """Drive every input to its idle value (reset excluded)."""
-        raise NotImplementedError
-
     def sample(self):
         """Read one output after a rising edge, or return ``None`` when there is none."""
         raise NotImplementedError
 
+    # -- ports ------------------------------------------------------------------------------
+    def idle(self) -> None:
+        """Drive every input to zero (reset excluded)."""
+        self.dut.in_valid.value = 0
+        self.dut.clear.value = 0
+        for name in self.inputs:
+            getattr(self.dut, name).value = 0
+
+    def set_inputs(self, valid: bool, clear: bool, **ports) -> None:
+        """Drive one cycle: a scalar port takes its integer, an array port its elements packed
+        (element ``i`` at ``[i*w +: w]``, ``w`` the port width over the element count)."""
+        self.dut.in_valid.value = int(valid)
+        self.dut.clear.value = int(clear)
+        for name, value in ports.items():
+            port = getattr(self.dut, name)
+            v = np.asarray(value)
+            port.value = int(v) if v.ndim == 0 else pack(v.ravel(), len(port) // v.size)
+
     def model_reset(self) -> None:
         """Return the golden model to its reset state."""
-        raise NotImplementedError
+        self.model.reset()
+
+    async def drive_ports(self, valid, clear, ports: dict, tag: str = "") -> None:
+        """Drive one cycle per entry of ``valid``/``clear`` with ``ports`` (name -> per-cycle
+        values), feeding the model and queueing its outputs; idle afterwards."""
+        valid = np.asarray(valid, dtype=bool)
+        clear = np.asarray(clear, dtype=bool)
+        for i in range(len(valid)):
+            v, c = bool(valid[i]), bool(clear[i])
+            row = {name: values[i] for name, values in ports.items()}
+            self.set_inputs(v, c, **row)
+            out = self.model.step(v, c, **row)
+            if out is not None:
+                self.expect(out, f"{tag}[{i}] {describe(row)} clear={int(c)}")
+            await RisingEdge(self.dut.clk)
+        self.idle()
 
     @property
     def drain_cycles(self) -> int:
         return self.cfg.latency + 2
 
     # -- provided ---------------------------------------------------------------------------
+    @classmethod
+    async def begin(cls, dut):
+        """The testbench for the design's config (``QTPE_CONFIG``), started (clock, reset,
+        monitor), with ``rng`` seeded from cocotb's seed."""
+        tb = cls(dut, load_config())
+        tb.rng = make_rng(dut)
+        await tb.start()
+        return tb
+
     async def start(self) -> None:
         cocotb.start_soon(Clock(self.dut.clk, CLOCK_NS, unit="ns").start())
         self.dut.rst.value = 0

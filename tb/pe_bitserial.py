@@ -15,8 +15,8 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from qtpe.hdl.config import BitSerialConfig, BitSerialDType
-from qtpe.tb.common import StreamTestbench, pack
+from qtpe.hdl.kind_bitserial import BitSerialConfig, BitSerialDType
+from qtpe.tb.common import StreamTestbench
 from qtpe.tb.models.bitserial import BitSerialModel
 
 __all__ = ["BitSerialTestbench"]
@@ -30,8 +30,14 @@ class BitSerialTestbench(StreamTestbench):
     """
 
     def __init__(self, dut, cfg: BitSerialConfig):
-        super().__init__(dut, cfg)
-        self.model = BitSerialModel(cfg)
+        inputs = ["wbits", "weight", "act"]
+        if cfg.group is not None:
+            inputs.append("scale")
+        if cfg.dtype is BitSerialDType.SPECIAL:
+            inputs.append("special")
+        elif cfg.dtype is BitSerialDType.OFFSET:
+            inputs.append("zero")
+        super().__init__(dut, cfg, BitSerialModel(cfg), tuple(inputs))
         self.cycle = 0
         self.accepts: list[int] = []
         self.out_cycles: list[int] = []
@@ -48,22 +54,8 @@ class BitSerialTestbench(StreamTestbench):
             await RisingEdge(self.dut.clk)
             self.cycle += 1
 
-    def idle(self) -> None:
-        dut, cfg = self.dut, self.cfg
-        dut.in_valid.value = 0
-        dut.clear.value = 0
-        dut.wbits.value = 0
-        dut.weight.value = 0
-        dut.act.value = 0
-        if cfg.group is not None:
-            dut.scale.value = 0
-        if cfg.dtype is BitSerialDType.SPECIAL:
-            dut.special.value = 0
-        elif cfg.dtype is BitSerialDType.OFFSET:
-            dut.zero.value = 0
-
     def model_reset(self) -> None:
-        self.model.reset()
+        super().model_reset()
         self.want_cycles.clear()
         self.last_accept = None
 
@@ -103,17 +95,9 @@ class BitSerialTestbench(StreamTestbench):
                 for _ in range(int(gaps[i])):
                     await RisingEdge(dut.clk)
             k = cfg.effective_wbits(int(wbits[i]))
-            dut.in_valid.value = 1
-            dut.clear.value = int(clear[i])
-            dut.wbits.value = int(wbits[i])
-            dut.weight.value = pack(w[i], cfg.weight.bits)
-            dut.act.value = pack(a[i], cfg.activation.bits)
-            if cfg.group is not None:
-                dut.scale.value = int(scale[i])
-            if cfg.dtype is BitSerialDType.SPECIAL:
-                dut.special.value = int(special[i])
-            elif cfg.dtype is BitSerialDType.OFFSET:
-                dut.zero.value = int(zero[i])
+            ports = {"wbits": wbits[i], "weight": w[i], "act": a[i], "scale": scale[i],
+                     "special": special[i], "zero": zero[i]}
+            self.set_inputs(True, bool(clear[i]), **{n: ports[n] for n in self.inputs})
             offered = None
             while True:
                 await ReadOnly()
@@ -132,9 +116,8 @@ class BitSerialTestbench(StreamTestbench):
                                 f"(previous op k={prev_k} accepted at {prev_edge})")
             self.last_accept = (edge, k)
             self.accepts.append(edge)
-            out = self.model.op(w[i], a[i], int(wbits[i]), bool(clear[i]), int(scale[i]),
-                                int(special[i]), int(zero[i]))
+            out = self.model.step(True, bool(clear[i]), **ports)
             if out is not None:
-                self.expect(int(out), what)
+                self.expect(out, what)
                 self.want_cycles.append(edge + cfg.result_latency(k) - 1)
         self.idle()

@@ -6,27 +6,24 @@ Imported only inside a simulator process.
 from __future__ import annotations
 
 import numpy as np
-from cocotb.triggers import RisingEdge
 
-from qtpe.hdl.config import ShiftAddConfig
-from qtpe.hdl.formats import QType
-from qtpe.tb.common import StreamTestbench, pack
-from qtpe.tb.models.formats import random_operands
+from qtpe.hdl.kind_shiftadd import ShiftAddConfig
+from qtpe.tb.common import StreamTestbench
+from qtpe.tb.models.formats import Operand
 from qtpe.tb.models.shiftadd import ShiftAddModel
 
 __all__ = ["ShiftAddTestbench", "random_codes", "code_for"]
 
 
 def random_codes(rng: np.random.Generator, cfg: ShiftAddConfig, size) -> np.ndarray:
-    """Uniform weight codes: every bit pattern of a ``PotType``; ``random_operands`` for ints."""
-    if isinstance(cfg.weight, QType):
-        return random_operands(rng, cfg.weight, size)
-    return rng.integers(0, 1 << cfg.weight.bits, size=size, dtype=np.int64)
+    """Uniform weight operands: every code of a ``PotType``, corner-rich values for ints."""
+    op = Operand(cfg.weight)
+    return op.random(rng, size, 0.25 if not op.is_code else 0.0)
 
 
 def code_for(cfg: ShiftAddConfig, value: int) -> int:
-    """A code that decodes to ``value`` (the integer itself for ``int<N>``/``uint<N>``)."""
-    if isinstance(cfg.weight, QType):
+    """The weight operand that decodes to ``value`` (the integer itself for ``int<N>``)."""
+    if not Operand(cfg.weight).is_code:
         return value
     return cfg.weight.values().index(value)
 
@@ -35,20 +32,8 @@ class ShiftAddTestbench(StreamTestbench):
     """Drives (valid, clear, weight codes, act, scale) per cycle; checks ``acc`` in order."""
 
     def __init__(self, dut, cfg: ShiftAddConfig):
-        super().__init__(dut, cfg)
-        self.model = ShiftAddModel(cfg)
-
-    def idle(self) -> None:
-        dut = self.dut
-        dut.in_valid.value = 0
-        dut.clear.value = 0
-        dut.weight.value = 0
-        dut.act.value = 0
-        if self.cfg.group is not None:
-            dut.scale.value = 0
-
-    def model_reset(self) -> None:
-        self.model.reset()
+        inputs = ("weight", "act") + (("scale",) if cfg.group is not None else ())
+        super().__init__(dut, cfg, ShiftAddModel(cfg), inputs)
 
     def sample(self):
         if not self.dut.out_valid.value:
@@ -61,24 +46,12 @@ class ShiftAddTestbench(StreamTestbench):
 
         ``valid`` defaults to all ones, ``clear`` and ``scale`` to zeros.
         """
-        cfg, dut = self.cfg, self.dut
+        cfg = self.cfg
         n = len(codes)
-        codes = np.asarray(codes, dtype=np.int64).reshape(n, cfg.lanes)
-        act = np.asarray(act, dtype=np.int64).reshape(n, cfg.lanes)
-        valid = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-        clear = np.zeros(n, dtype=bool) if clear is None else np.asarray(clear, dtype=bool)
-        scale = np.zeros(n, dtype=np.int64) if scale is None else np.asarray(scale, np.int64)
-        for i in range(n):
-            v, c, s = bool(valid[i]), bool(clear[i]), int(scale[i])
-            dut.in_valid.value = int(v)
-            dut.clear.value = int(c)
-            dut.weight.value = pack(codes[i], cfg.weight.bits)
-            dut.act.value = pack(act[i], cfg.activation.bits)
-            if cfg.group is not None:
-                dut.scale.value = s
-            out = self.model.step(v, c, codes[i], act[i], s)
-            if out is not None:
-                self.expect(out, f"{tag}[{i}] codes={codes[i].tolist()} a={act[i].tolist()} "
-                                 f"clear={int(c)} scale={s}")
-            await RisingEdge(dut.clk)
-        self.idle()
+        ports = {"weight": np.asarray(codes, dtype=np.int64).reshape(n, cfg.lanes),
+                 "act": np.asarray(act, dtype=np.int64).reshape(n, cfg.lanes)}
+        if cfg.group is not None:
+            ports["scale"] = np.zeros(n, np.int64) if scale is None else np.asarray(scale)
+        valid = np.ones(n, dtype=bool) if valid is None else valid
+        clear = np.zeros(n, dtype=bool) if clear is None else clear
+        await self.drive_ports(valid, clear, ports, tag)

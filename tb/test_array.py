@@ -9,8 +9,8 @@ import numpy as np
 
 from qtpe.tb.array import GemmHarness, load_array_config
 from qtpe.tb.common import make_rng
-from qtpe.tb.models.array import random_gemm
-from qtpe.tb.models.formats import WeightOperand
+from qtpe.tb.models.formats import Operand
+from qtpe.tb.models.operands import random_gemm
 
 
 def check(h, run, what):
@@ -43,7 +43,7 @@ async def extreme_gemms(dut):
     M, N = cfg.rows + 1, cfg.cols + 1
     K = 3 * cfg.rows * cfg.lanes + 5
     A = np.full((M, K), cfg.activation.min if cfg.activation.signed else cfg.activation.max)
-    w_min, w_max = WeightOperand(cfg.weight).extremes()
+    w_min, w_max = Operand(cfg.weight).extremes()
     W = np.full((K, N), w_min if cfg.weight.signed else w_max)
     W[:, 1::2] = w_max
     _, _, scale, shift = random_gemm(cfg, rng, M, K, N)

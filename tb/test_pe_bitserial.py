@@ -7,16 +7,11 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from qtpe.hdl.config import BitSerialDType
 from qtpe.hdl.formats import QType
-from qtpe.tb.common import load_config, make_rng
+from qtpe.hdl.kind_bitserial import BitSerialDType
 from qtpe.tb.models.bitserial import switching_precisions
-from qtpe.tb.models.formats import random_operands
+from qtpe.tb.models.formats import corner_values, random_operands
 from qtpe.tb.pe_bitserial import BitSerialTestbench
-
-
-def corners(q: QType) -> list[int]:
-    return sorted({q.min, q.max, 0, max(q.min, -1), min(q.max, 1), min(q.min + 1, q.max)})
 
 
 def group_values(cfg, rng, n):
@@ -47,10 +42,8 @@ def group_starts(cfg, n):
 async def random_ops(dut):
     """Random ops, a different precision on every op (now and then an out-of-range wbits),
     random clears, idle gaps, group values and special codes."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = BitSerialTestbench(dut, cfg)
-    await tb.start()
+    tb = await BitSerialTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     n = 1600 // (cfg.weight.bits + 1) + 40
     ks = switching_precisions(rng, n, cfg.weight.bits)
     wbits = ks.copy()
@@ -68,13 +61,11 @@ async def random_ops(dut):
 async def every_precision_corners(dut):
     """For k = 1..max: every pair of int<k>/uint<k> corner weights and corner activations on
     all lanes (most-negative x most-negative included), a new sum per group."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = BitSerialTestbench(dut, cfg)
-    await tb.start()
+    tb = await BitSerialTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     for k in range(1, cfg.weight.bits + 1):
         wq = QType(k, cfg.weight.signed)
-        pairs = [(w, a) for w in corners(wq) for a in corners(cfg.activation)]
+        pairs = [(w, a) for w in corner_values(wq) for a in corner_values(cfg.activation)]
         n = len(pairs)
         w = np.repeat(np.array([p[0] for p in pairs])[:, None], cfg.lanes, axis=1)
         a = np.repeat(np.array([p[1] for p in pairs])[:, None], cfg.lanes, axis=1)
@@ -89,9 +80,8 @@ async def every_precision_corners(dut):
 @cocotb.test()
 async def overflow_run(dut):
     """Long runs of the largest products at the maximum precision: wrap or saturate."""
-    cfg = load_config()
-    tb = BitSerialTestbench(dut, cfg)
-    await tb.start()
+    tb = await BitSerialTestbench.begin(dut)
+    cfg = tb.cfg
     W = cfg.weight.bits
     big_w = cfg.weight.min if cfg.weight.signed else cfg.weight.max
     big_a = cfg.activation.min if cfg.activation.signed else cfg.activation.max
@@ -118,10 +108,8 @@ async def overflow_run(dut):
 async def back_to_back_cycles(dut):
     """``in_valid`` held high: ops issue every k cycles and results come k + fixed_latency
     cycles after the op was presented; ``in_ready`` is low inside every op."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = BitSerialTestbench(dut, cfg)
-    await tb.start()
+    tb = await BitSerialTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     W = cfg.weight.bits
     ks = np.concatenate([np.arange(1, W + 1), np.arange(W, 0, -1),
                          switching_precisions(rng, 4 * max(cfg.group_steps, 1), W)])
@@ -157,10 +145,8 @@ async def back_to_back_cycles(dut):
 @cocotb.test()
 async def clear_and_reset(dut):
     """A clear mid-group drops the unfinished group; reset mid-op drops the op in flight."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = BitSerialTestbench(dut, cfg)
-    await tb.start()
+    tb = await BitSerialTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     W = cfg.weight.bits
     n = 3 * max(cfg.group_steps, 1) + 1
     ks = switching_precisions(rng, n, W)

@@ -6,9 +6,8 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from qtpe.tb.common import load_config, make_rng
 from qtpe.tb.models.formats import random_operands
-from qtpe.tb.models.lut import encode
+from qtpe.tb.models.lut import encode, tile_ports
 from qtpe.tb.pe_lut import LutTestbench
 
 CODE_TUPLES_MAX = 4096
@@ -41,10 +40,8 @@ def random_inputs(cfg, rng, n):
 @cocotb.test()
 async def random_stream(dut):
     """Random codes, zero points and activations (30% corners), random valid and clear."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = LutTestbench(dut, cfg)
-    await tb.start()
+    tb = await LutTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     n = 1500
     codes, act, zero = random_inputs(cfg, rng, n)
     await tb.drive(codes, act, rng.random(n) < 0.8, rng.random(n) < 0.08, zero, tag="random")
@@ -56,10 +53,8 @@ async def every_code(dut):
     """Every weight code (with every zero point for uint<b>) against corner activation vectors
     (most-negative included), alone and accumulated. PE ``p`` takes code ``c + p`` on every
     position, then ``c + p + j`` on position ``j``."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = LutTestbench(dut, cfg)
-    await tb.start()
+    tb = await LutTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     acts = corner_acts(cfg, rng)
     rows_codes, rows_act, rows_zero = [], [], []
     for c, z, a, spread in itertools.product(range(n_codes(cfg)), zero_points(cfg), acts,
@@ -80,10 +75,8 @@ async def every_code(dut):
 async def code_tuples(dut):
     """All g-tuples of codes when there are at most 4096 (else 4096 random ones): every
     bit-plane index, each with a corner or random activation vector and zero point."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = LutTestbench(dut, cfg)
-    await tb.start()
+    tb = await LutTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     if n_codes(cfg) ** cfg.g <= CODE_TUPLES_MAX:
         tuples = np.array(list(itertools.product(range(n_codes(cfg)), repeat=cfg.g)))
     else:
@@ -101,9 +94,8 @@ async def code_tuples(dut):
 async def overflow_run(dut):
     """Long runs of the largest positive dot product (most-negative weights and activations),
     then of the most negative one: wrap or saturate."""
-    cfg = load_config()
-    tb = LutTestbench(dut, cfg)
-    await tb.start()
+    tb = await LutTestbench.begin(dut)
+    cfg = tb.cfg
     w_lo, w_hi = cfg.weight_range
     a_min = cfg.activation.min
     zero = n_codes(cfg) - 1 if cfg.has_zero else 0  # uint: code 0 - zero = -(2^b - 1)
@@ -123,16 +115,14 @@ async def overflow_run(dut):
 async def clear_reset_and_latency(dut):
     """``out_valid`` comes exactly ``latency`` cycles after an input; clear without valid
     zeroes the sums; reset mid-stream drops the sums and in-flight inputs."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = LutTestbench(dut, cfg)
-    await tb.start()
+    tb = await LutTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     codes, act, zero = random_inputs(cfg, rng, 12)
     zero = np.zeros((12, cfg.sharing), np.int64) if zero is None else zero
 
-    tb.set_inputs(True, True, codes[0], act[0], zero[0])
-    tb.expect(tuple(int(x) for x in tb.model.step(True, True, codes[0], act[0], zero[0])),
-              "latency probe")
+    ports = {"act": act[0], **tile_ports(cfg, codes[0], zero[0])}
+    tb.set_inputs(True, True, **ports)
+    tb.expect(tb.model.step(True, True, **ports), "latency probe")
     seen = []
     for cycle in range(1, cfg.latency + 3):
         await RisingEdge(dut.clk)

@@ -3,24 +3,18 @@
 import cocotb
 import numpy as np
 
-from qtpe.tb.common import load_config, make_rng
-from qtpe.tb.models.formats import random_operands
+from qtpe.tb.models.formats import corner_values, random_operands
 from qtpe.tb.pe_mac import MacTestbench
 
 EXHAUSTIVE_MAX_PAIRS = 4096
 
 
-def corners(q) -> list[int]:
-    return sorted({q.min, q.max, 0, max(q.min, -1), min(q.max, 1), q.min + 1, q.max - 1})
-
 
 @cocotb.test()
 async def random_stream(dut):
     """Random operands (a quarter of them corner values), random valid and clear."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = MacTestbench(dut, cfg)
-    await tb.start()
+    tb = await MacTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     n = 2000
     w = random_operands(rng, cfg.weight, (n, cfg.lanes))
     a = random_operands(rng, cfg.activation, (n, cfg.lanes))
@@ -34,10 +28,9 @@ async def corner_products(dut):
 
     The pair is driven on every lane at once (the largest lane sums).
     """
-    cfg = load_config()
-    tb = MacTestbench(dut, cfg)
-    await tb.start()
-    pairs = [(w, a) for w in corners(cfg.weight) for a in corners(cfg.activation)]
+    tb = await MacTestbench.begin(dut)
+    cfg = tb.cfg
+    pairs = [(w, a) for w in corner_values(cfg.weight) for a in corner_values(cfg.activation)]
     w = np.array([p[0] for p in pairs])
     a = np.array([p[1] for p in pairs])
     await tb.drive(w, a, clear=np.ones(len(pairs), dtype=bool), tag="alone")
@@ -51,10 +44,8 @@ async def exhaustive_products(dut):
 
     Lane 0 gets the pair; the other lanes random operands.
     """
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = MacTestbench(dut, cfg)
-    await tb.start()
+    tb = await MacTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     if (1 << (cfg.weight.bits + cfg.activation.bits)) <= EXHAUSTIVE_MAX_PAIRS:
         ws = np.arange(cfg.weight.min, cfg.weight.max + 1)
         acts = np.arange(cfg.activation.min, cfg.activation.max + 1)
@@ -73,9 +64,8 @@ async def exhaustive_products(dut):
 @cocotb.test()
 async def overflow_run(dut):
     """Long runs of the largest positive then most negative products: wrap or saturate."""
-    cfg = load_config()
-    tb = MacTestbench(dut, cfg)
-    await tb.start()
+    tb = await MacTestbench.begin(dut)
+    cfg = tb.cfg
     big = cfg.weight.min if cfg.weight.signed else cfg.weight.max
     act_big = cfg.activation.min if cfg.activation.signed else cfg.activation.max
     # Steps needed to cross the accumulator range once, capped to keep the test short.
@@ -96,10 +86,8 @@ async def overflow_run(dut):
 @cocotb.test()
 async def clear_and_reset(dut):
     """Clear without valid zeroes the sum; reset mid-stream drops the sum and in-flight data."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = MacTestbench(dut, cfg)
-    await tb.start()
+    tb = await MacTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     w = random_operands(rng, cfg.weight, (12, cfg.lanes))
     a = random_operands(rng, cfg.activation, (12, cfg.lanes))
     await tb.drive(w, a, tag="before")

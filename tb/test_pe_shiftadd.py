@@ -4,15 +4,11 @@ import cocotb
 import numpy as np
 
 from qtpe.hdl.formats import QType
-from qtpe.tb.common import load_config, make_rng
-from qtpe.tb.models.formats import random_operands
+from qtpe.tb.models.formats import corner_values, random_operands
 from qtpe.tb.pe_shiftadd import ShiftAddTestbench, code_for, random_codes
 
 RANDOM_ACTS_PER_CODE = 3
 
-
-def corners(q) -> list[int]:
-    return sorted({q.min, q.max, 0, max(q.min, -1), min(q.max, 1), q.min + 1, q.max - 1})
 
 
 def group_starts(cfg, n: int) -> np.ndarray:
@@ -32,15 +28,13 @@ async def exhaustive_codes(dut):
     activations. Each input (each group, with groups) starts a new sum, so every output is
     one decoded-integer dot product (one scaled group sum).
     """
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = ShiftAddTestbench(dut, cfg)
-    await tb.start()
+    tb = await ShiftAddTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     if isinstance(cfg.weight, QType):  # int<N>/uint<N>: the code is the value
         all_codes = range(cfg.weight.min, cfg.weight.max + 1)
     else:
         all_codes = range(1 << cfg.weight.bits)
-    acts = corners(cfg.activation)
+    acts = corner_values(cfg.activation)
     pairs = [(c, a) for c in all_codes for a in acts]
     pairs += [(c, int(a)) for c in all_codes
               for a in random_operands(rng, cfg.activation, RANDOM_ACTS_PER_CODE, 0)]
@@ -58,10 +52,8 @@ async def exhaustive_codes(dut):
 @cocotb.test()
 async def random_stream(dut):
     """Random codes and activations (a quarter corner values), random valid, clear, scale."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = ShiftAddTestbench(dut, cfg)
-    await tb.start()
+    tb = await ShiftAddTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     n = 2000
     codes = random_codes(rng, cfg, (n, cfg.lanes))
     act = random_operands(rng, cfg.activation, (n, cfg.lanes))
@@ -73,9 +65,8 @@ async def random_stream(dut):
 @cocotb.test()
 async def overflow_run(dut):
     """Long runs of the largest positive then most negative products: wrap or saturate."""
-    cfg = load_config()
-    tb = ShiftAddTestbench(dut, cfg)
-    await tb.start()
+    tb = await ShiftAddTestbench.begin(dut)
+    cfg = tb.cfg
     w, a = cfg.weight, cfg.activation
     pairs = [(x, y) for x in (w.min, w.max) for y in (a.min, a.max)]
     up = max(pairs, key=lambda p: p[0] * p[1])
@@ -99,10 +90,8 @@ async def overflow_run(dut):
 async def clear_and_reset(dut):
     """Clear without valid zeroes the sum (and the open group); clear mid-group restarts the
     group; reset mid-stream drops the sum and in-flight data."""
-    cfg = load_config()
-    rng = make_rng(dut)
-    tb = ShiftAddTestbench(dut, cfg)
-    await tb.start()
+    tb = await ShiftAddTestbench.begin(dut)
+    cfg, rng = tb.cfg, tb.rng
     n = 4 * max(cfg.group_steps, 1) + 3
     codes = random_codes(rng, cfg, (n, cfg.lanes))
     act = random_operands(rng, cfg.activation, (n, cfg.lanes))

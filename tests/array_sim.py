@@ -1,12 +1,18 @@
 """Shared by the array tests: drive a ``SystolicArray`` in Amaranth's simulator through a
 GEMM schedule, and random GEMM operands of an array config's formats."""
 
+import json
+
 import numpy as np
 from amaranth.sim import Simulator
 
+from qtpe.gen.gemm import TEST_DEPTH, TEST_RESULTS
+from qtpe.gen.harness import harness_name
 from qtpe.hdl.array import SystolicArray
 from qtpe.hdl.array_config import ArrayConfig, Dataflow
-from qtpe.tb.models.array import random_gemm as model_random_gemm
+from qtpe.hdl.kind_mac import MacConfig
+from qtpe.sim.runner import run_cocotb
+from qtpe.tb.models.operands import random_gemm as model_random_gemm
 
 
 def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
@@ -58,5 +64,26 @@ def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
 
 
 def random_gemm(cfg, rng, M, K, N, corner_fraction=0.25):
-    """``qtpe.tb.models.array.random_gemm`` with shifts of at most 24 (visible results)."""
+    """``qtpe.tb.models.operands.random_gemm`` with shifts of at most 24 (visible results)."""
     return model_random_gemm(cfg, rng, M, K, N, corner_fraction, max_shift=24)
+
+
+OS, WS = Dataflow.OS, Dataflow.WS
+
+
+def mac_array(dataflow, rows=2, cols=3, requant=False, scale_bits=16, **pe):
+    """A small MAC array config (top level ``m``) for model tests."""
+    return ArrayConfig(MacConfig(name="m", **pe), rows=rows, cols=cols, dataflow=dataflow,
+                       requant=requant, requant_scale_bits=scale_bits)
+
+
+def run_broken(cfg, vpath, hpath, tmp_path, tests: int):
+    """The array testbench on a deliberately broken Verilog: every cocotb test must fail."""
+    result = run_cocotb("icarus", [vpath, hpath], harness_name(cfg), tmp_path / "icarus",
+                        "qtpe.tb.test_array", extra_env={
+                            "QTPE_CONFIG": json.dumps(cfg.to_dict()),
+                            "QTPE_HARNESS": json.dumps({"depth": TEST_DEPTH,
+                                                        "results": TEST_RESULTS}),
+                        }, seed=1)
+    assert result.tests == tests
+    assert result.failed == tests

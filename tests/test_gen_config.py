@@ -6,7 +6,7 @@ from qtpe.hdl.formats import Overflow, QType
 
 def test_default_preset_is_int8_reference():
     cfg = load_config()
-    assert cfg == PRESETS[DEFAULT_PRESET][0]
+    assert cfg == PRESETS[DEFAULT_PRESET].config
     assert (str(cfg.weight), str(cfg.activation), cfg.acc.bits) == ("int8", "int8", 32)
 
 
@@ -62,7 +62,7 @@ def test_set_pe_switches_kind_and_drops_keys_it_does_not_take():
     """A MAC preset's lanes/pipeline mean nothing to a LUT PE: switching the kind with --set
     keeps only the shared keys (and the array keys) of the base."""
     cfg = load_config("array_os_w8a8_4x4", None, ["pe=lut", "weight=int2", "g=3"])
-    assert cfg.pe.value == "lut" and cfg.rows == 4 and cfg.lanes == 3
+    assert cfg.pe == "lut" and cfg.rows == 4 and cfg.lanes == 3
     assert cfg.activation == QType(8) and cfg.acc.bits == 32
     with pytest.raises(ConfigError, match="pe must be one of .*not 'tpu'"):
         load_config("mac_w8a8", None, ["pe=tpu"])

@@ -6,7 +6,8 @@ import pytest
 
 from qtpe.gen.config import PRESETS
 from qtpe.gen.emit import emit_verilog, write_atomic, write_design
-from qtpe.hdl.config import MacConfig, PEConfig
+from qtpe.hdl.config import PEConfig
+from qtpe.hdl.kind_mac import MacConfig
 
 _EMIT = "from qtpe.gen.config import preset; from qtpe.gen.emit import emit_verilog; " \
         "import sys; sys.stdout.write(emit_verilog(preset(sys.argv[1])))"
@@ -20,7 +21,7 @@ def test_verilog_is_deterministic_across_processes(name, tmp_path):
         for cwd, seed in ((tmp_path, "1"), ("/", "2"))
     }
     assert len(texts) == 1
-    assert texts.pop() == emit_verilog(PRESETS[name][0])
+    assert texts.pop() == emit_verilog(PRESETS[name].config)
 
 
 def test_verilog_holds_no_machine_paths():

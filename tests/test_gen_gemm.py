@@ -13,7 +13,7 @@ from qtpe.gen.config import preset
 from qtpe.gen.gemm import run_gemm, write_harness
 from qtpe.gen.harness import harness_name
 from qtpe.sim.runner import lint
-from qtpe.tb.models.array import gemm
+from qtpe.tb.models.gemm import gemm
 
 SMALL = ["--preset", "array_os_w8a8_4x4", "--set", "rows=2", "--set", "cols=3",
          "--set", "name=arr_cli"]

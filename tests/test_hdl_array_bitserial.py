@@ -10,9 +10,12 @@ from array_sim import random_gemm, run_array
 
 from qtpe.hdl.array import SystolicArray
 from qtpe.hdl.array_config import ArrayConfig, Dataflow
-from qtpe.hdl.config import BitSerialConfig, MacConfig
 from qtpe.hdl.formats import Overflow, QType
-from qtpe.tb.models.array import expected_cycles, gemm, schedule
+from qtpe.hdl.kind_bitserial import BitSerialConfig
+from qtpe.hdl.kind_mac import MacConfig
+from qtpe.tb.models.cycles import expected_cycles
+from qtpe.tb.models.gemm import gemm
+from qtpe.tb.models.schedule import schedule
 
 
 def array(dataflow, rows, cols, requant=False, scale_bits=16, **pe):

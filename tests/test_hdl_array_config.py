@@ -3,8 +3,9 @@
 import pytest
 
 from qtpe.hdl.array_config import ArrayConfig, Dataflow, config_from_dict
-from qtpe.hdl.config import LutConfig, MacConfig
 from qtpe.hdl.formats import QType
+from qtpe.hdl.kind_lut import LutConfig
+from qtpe.hdl.kind_mac import MacConfig
 
 
 @pytest.mark.parametrize("data,match", [

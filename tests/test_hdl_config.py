@@ -1,7 +1,8 @@
 import pytest
 
-from qtpe.hdl.config import MacConfig, PEConfig
+from qtpe.hdl.config import PEConfig
 from qtpe.hdl.formats import Overflow, QType
+from qtpe.hdl.kind_mac import MacConfig
 
 
 def test_defaults_and_derived_accumulator():
@@ -69,3 +70,20 @@ def test_lanes():
     assert cfg.acc.bits == 24  # depth counts products, not cycles
     with pytest.raises(ValueError, match="lanes must be an integer from 1 to 64, not 0"):
         MacConfig(lanes=0)
+
+
+def test_keys_and_parsers_come_from_the_fields():
+    """Every dataclass field is a key (and ``pe``); enum and format fields parse their
+    values, others pass through to the checks."""
+    import dataclasses
+
+    assert MacConfig.keys() == {"pe"} | {f.name for f in dataclasses.fields(MacConfig)}
+    assert {"lanes", "pipeline", "acc_bits", "depth"} <= MacConfig.keys()
+    assert MacConfig.parse_key("overflow", "saturate") is Overflow.SATURATE
+    assert MacConfig.parse_key("weight", "uint3") == QType(3, False)
+    assert MacConfig.parse_key("depth", 7) == 7
+    with pytest.raises(ValueError, match="weight must be int<N> or uint<N> with N from 1 to 16 "
+                                         "for pe = 'mac', not 'pot4'"):
+        MacConfig.parse_key("weight", "pot4")
+    with pytest.raises(ValueError, match="weight must be int<N> or uint<N> .* not 'int８'"):
+        MacConfig.parse_key("weight", "int８")  # a full-width digit is not a digit here

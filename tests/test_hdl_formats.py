@@ -1,6 +1,6 @@
 import pytest
 
-from qtpe.hdl.formats import AccType, Overflow, QType
+from qtpe.hdl.formats import AccType, Overflow, QType, parse_enum
 
 
 @pytest.mark.parametrize("text,bits,signed,lo,hi", [
@@ -41,6 +41,6 @@ def test_acc_type_range_and_limits():
 
 
 def test_overflow_parse():
-    assert Overflow.parse("saturate") is Overflow.SATURATE
+    assert parse_enum(Overflow, "saturate", "overflow") is Overflow.SATURATE
     with pytest.raises(ValueError, match=r"'wrap', 'saturate', not 'clip'"):
-        Overflow.parse("clip")
+        parse_enum(Overflow, "clip", "overflow")

@@ -1,8 +1,10 @@
 """The runners: lint, build errors, and a wrong RTL really failing on both simulators."""
 
-import json
+
+import re
 
 import pytest
+from cocotb_sim import run_mutant
 
 from qtpe.gen.config import preset
 from qtpe.gen.emit import write_design
@@ -35,13 +37,7 @@ def test_build_error_surfaces_simulator_message(simulator, tmp_path):
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_wrong_rtl_fails_the_cocotb_tests(simulator, tmp_path):
     """Subtract instead of add in the accumulator: the testbench must report failures."""
-    cfg = preset("mac_w4a8")
-    vpath, _ = write_design(cfg, tmp_path)
-    text = vpath.read_text()
-    assert text.count("+ $signed(product_l0)") == 1
-    vpath.write_text(text.replace("+ $signed(product_l0)", "- $signed(product_l0)"))
-    result = run_cocotb(simulator, [vpath], cfg.name, tmp_path / simulator,
-                        "qtpe.tb.test_pe_mac", extra_env={"QTPE_CONFIG": json.dumps(cfg.to_dict())},
-                        seed=1)
+    result = run_mutant(preset("mac_w4a8"), tmp_path, re.escape("+ $signed(product_l0)"),
+                        "- $signed(product_l0)", simulator)
     assert result.tests == 5
     assert result.failed >= 3 and not result.ok

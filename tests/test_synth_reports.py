@@ -9,12 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from qtpe.synth import AsicReport, Ecp5Report, GenericReport, SynthReport, Target
 from qtpe.synth.reports import (
-    AsicReport,
-    Ecp5Report,
-    GenericReport,
-    SynthReport,
-    Target,
     is_generic_ff,
     parse_ltp_depth,
     parse_nextpnr_report,

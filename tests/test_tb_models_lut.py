@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from qtpe.hdl.config import LutConfig
 from qtpe.hdl.formats import AccType, Overflow, PlaneEncoding, PlaneType, QType
+from qtpe.hdl.kind_lut import LutConfig
 from qtpe.tb.models.formats import random_operands
 from qtpe.tb.models.lut import (
     decode,
@@ -47,7 +47,7 @@ def test_plane_type_values(text, values):
 
 def test_plane_type_errors():
     for text, match in [("sym0", "sym weight width must be 1 to 4 bits, not 0"),
-                        ("sym5", "not 5 \\(sym5\\)"), ("ternary2", "sym<N> .* or ternary"),
+                        ("sym5", "not 5 \\(sym5\\)"), ("ternary2", "sym<N> or ternary"),
                         ("int4", "not 'int4'")]:
         with pytest.raises(ValueError, match=match):
             PlaneType.parse(text)

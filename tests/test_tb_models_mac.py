@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from qtpe.hdl.config import MacConfig
 from qtpe.hdl.formats import Overflow, QType
+from qtpe.hdl.kind_mac import MacConfig
 from qtpe.tb.models.formats import check_operands, fit, random_operands
 from qtpe.tb.models.mac import dot, mac_stream
 

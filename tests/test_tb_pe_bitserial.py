@@ -6,17 +6,19 @@ Together the configs cover signed and unsigned weights, maximum precision 1, 2, 
 and power-of-two lanes, every data type, both scale kinds, wrap and saturate.
 """
 
-import json
 import re
 
 import pytest
+from array_sim import run_broken
+from cocotb_sim import assert_passes, run_mutant
 
 from qtpe.gen.config import preset
 from qtpe.gen.emit import write_design
-from qtpe.gen.flow import simulate
-from qtpe.hdl.config import BitSerialConfig, BitSerialDType
+from qtpe.gen.gemm import TEST_DEPTH, TEST_RESULTS, write_harness
+from qtpe.hdl.array_config import ArrayConfig, Dataflow
 from qtpe.hdl.formats import Overflow, QType, ScaleKind
-from qtpe.sim.runner import SIMULATORS, lint, run_cocotb
+from qtpe.hdl.kind_bitserial import BitSerialConfig, BitSerialDType
+from qtpe.sim.runner import SIMULATORS, lint
 
 CONFIGS = [
     preset("bitserial_w4a8_l8"),
@@ -40,13 +42,7 @@ CONFIGS = [
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.name)
 def test_bitserial_pe(cfg, simulator, tmp_path):
-    result = simulate(cfg, simulator, tmp_path)
-    assert result.tests == 5
-    assert result.ok, (
-        f"{result.failed}/{result.tests} cocotb tests failed on {simulator} with seed "
-        f"{result.seed} (replay: qtpe sim --sim {simulator} --seed {result.seed} ...); "
-        f"log {result.log}:\n{result.log.read_text()[-3000:]}"
-    )
+    assert_passes(cfg, simulator, tmp_path, 5)
 
 
 @pytest.mark.parametrize("cfg", CONFIGS + [preset("bitserial_w4a8_l8_bitmod")],
@@ -68,14 +64,24 @@ MUTANTS = {
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))
 def test_wrong_rtl_fails(mutant, simulator, tmp_path):
     """A wrong value or a wrong cycle count must fail the cocotb tests on both simulators."""
-    cfg = preset("bitserial_w4a8_l8")
-    vpath, _ = write_design(cfg, tmp_path)
-    pattern, repl = MUTANTS[mutant]
-    text, count = re.subn(pattern, repl, vpath.read_text())
-    assert count == 1
-    vpath.write_text(text)
-    result = run_cocotb(simulator, [vpath], cfg.name, tmp_path / simulator,
-                        "qtpe.tb.test_pe_bitserial",
-                        extra_env={"QTPE_CONFIG": json.dumps(cfg.to_dict())}, seed=1)
+    result = run_mutant(preset("bitserial_w4a8_l8"), tmp_path, *MUTANTS[mutant], simulator)
     assert result.tests == 5
     assert result.failed == 5 if mutant == "ready-bubble" else result.failed >= 3
+
+
+# -- arrays of bit-serial cells ------------------------------------------------------------
+ARRAY_COCOTB_TESTS = 2
+
+
+@pytest.mark.parametrize("dataflow", list(Dataflow), ids=lambda d: d.value)
+def test_wrong_bitserial_rtl_fails(dataflow, tmp_path):
+    """Bit-serial cell (1, 0) of a 2x2 array takes every weight bit as set instead of the
+    bit-plane it is given: the testbench must report mismatches."""
+    cfg = ArrayConfig(BitSerialConfig(name=f"abs_bad_{dataflow.value}", weight=QType(4),
+                                      acc_bits=32), rows=2, cols=2, dataflow=dataflow)
+    vpath, hpath = write_harness(cfg, tmp_path, TEST_DEPTH, TEST_RESULTS)
+    good = r"assign plane_term_r1_c0_l0 = \S+ \? a_skew_r1_d1 : 8'h00;"
+    text, hits = re.subn(good, "assign plane_term_r1_c0_l0 = a_skew_r1_d1;", vpath.read_text())
+    assert hits == 1
+    vpath.write_text(text)
+    run_broken(cfg, vpath, hpath, tmp_path, ARRAY_COCOTB_TESTS)

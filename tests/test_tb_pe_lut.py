@@ -6,16 +6,14 @@ Each (simulator, config) builds once in its own folder and runs every cocotb tes
 ``qtpe.tb.test_pe_lut`` in one simulator process. The seed is printed on failure.
 """
 
-import json
 
 import pytest
+from cocotb_sim import assert_passes, run_mutant
 
 from qtpe.gen.config import preset
-from qtpe.gen.emit import write_design
-from qtpe.gen.flow import simulate
-from qtpe.hdl.config import LutConfig
 from qtpe.hdl.formats import Overflow, PlaneType, QType
-from qtpe.sim.runner import SIMULATORS, run_cocotb
+from qtpe.hdl.kind_lut import LutConfig
+from qtpe.sim.runner import SIMULATORS
 
 COCOTB_TESTS = 5
 SAT = Overflow.SATURATE
@@ -51,25 +49,12 @@ CONFIGS = [
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.name)
 def test_lut_tile(cfg, simulator, tmp_path):
-    result = simulate(cfg, simulator, tmp_path)
-    assert result.tests == COCOTB_TESTS
-    assert result.ok, (
-        f"{result.failed}/{result.tests} cocotb tests failed on {simulator} with seed "
-        f"{result.seed} (replay: qtpe sim --sim {simulator} --seed {result.seed} ...); "
-        f"log {result.log}:\n{result.log.read_text()[-3000:]}"
-    )
+    assert_passes(cfg, simulator, tmp_path, COCOTB_TESTS)
 
 
 def test_wrong_rtl_fails(tmp_path):
     """The complemented lookup is not negated (symmetric tables): the testbench must fail."""
-    cfg = preset("lut_w2a8_g4")
-    vpath, _ = write_design(cfg, tmp_path)
-    text = vpath.read_text()
-    good = "assign negate_0 = "
-    assert text.count(good) == 2  # one per PE
-    vpath.write_text(text.replace(good, "assign negate_0 = 1'h0 & ", 1))
-    result = run_cocotb("icarus", [vpath], cfg.name, tmp_path / "icarus",
-                        "qtpe.tb.test_pe_lut",
-                        extra_env={"QTPE_CONFIG": json.dumps(cfg.to_dict())}, seed=1)
+    result = run_mutant(preset("lut_w2a8_g4"), tmp_path, "assign negate_0 = ",
+                        "assign negate_0 = 1'h0 & ", count=2)  # one per PE
     assert result.tests == COCOTB_TESTS
     assert result.failed >= 4 and not result.ok

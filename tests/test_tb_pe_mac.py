@@ -5,10 +5,10 @@ Each (simulator, config) builds once in its own folder and runs every cocotb tes
 """
 
 import pytest
+from cocotb_sim import assert_passes
 
-from qtpe.gen.flow import simulate
-from qtpe.hdl.config import MacConfig
 from qtpe.hdl.formats import Overflow, QType
+from qtpe.hdl.kind_mac import MacConfig
 from qtpe.sim.runner import SIMULATORS
 
 SIGNEDNESS = {"ss": (True, True), "uu": (False, False), "us": (False, True), "su": (True, False)}
@@ -41,10 +41,4 @@ EXTRA = [
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("cfg", MATRIX + EXTRA, ids=lambda c: c.name)
 def test_mac_pe(cfg, simulator, tmp_path):
-    result = simulate(cfg, simulator, tmp_path)
-    assert result.tests == 5
-    assert result.ok, (
-        f"{result.failed}/{result.tests} cocotb tests failed on {simulator} with seed "
-        f"{result.seed} (replay: qtpe sim --sim {simulator} --seed {result.seed} ...); "
-        f"log {result.log}:\n{result.log.read_text()[-3000:]}"
-    )
+    assert_passes(cfg, simulator, tmp_path, 5)

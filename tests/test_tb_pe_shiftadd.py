@@ -5,16 +5,16 @@ Each (simulator, config) builds once in its own folder and runs every cocotb tes
 ``qtpe.tb.test_pe_shiftadd`` in one simulator process. The seed is printed on failure.
 """
 
-import json
+
+import re
 
 import pytest
+from cocotb_sim import assert_passes, run_mutant
 
 from qtpe.gen.config import preset
-from qtpe.gen.emit import write_design
-from qtpe.gen.flow import simulate
-from qtpe.hdl.config import ShiftAddConfig
 from qtpe.hdl.formats import Overflow, PotType, QType, ScaleKind
-from qtpe.sim.runner import SIMULATORS, run_cocotb
+from qtpe.hdl.kind_shiftadd import ShiftAddConfig
+from qtpe.sim.runner import SIMULATORS
 
 COCOTB_TESTS = 4
 
@@ -47,25 +47,13 @@ CONFIGS = [
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.name)
 def test_shiftadd_pe(cfg, simulator, tmp_path):
-    result = simulate(cfg, simulator, tmp_path)
-    assert result.tests == COCOTB_TESTS
-    assert result.ok, (
-        f"{result.failed}/{result.tests} cocotb tests failed on {simulator} with seed "
-        f"{result.seed} (replay: qtpe sim --sim {simulator} --seed {result.seed} ...); "
-        f"log {result.log}:\n{result.log.read_text()[-3000:]}"
-    )
+    assert_passes(cfg, simulator, tmp_path, COCOTB_TESTS)
 
 
 def test_wrong_rtl_fails(tmp_path):
     """Lane 0 reads its sign from an exponent bit: the testbench must report failures."""
-    cfg = preset("shiftadd_pot_w4a8")
-    vpath, _ = write_design(cfg, tmp_path)
-    text = vpath.read_text()
-    good = "assign leaf_l0_t0 = weight[3] ?"
-    assert text.count(good) == 1
-    vpath.write_text(text.replace(good, "assign leaf_l0_t0 = weight[2] ?"))
-    result = run_cocotb("icarus", [vpath], cfg.name, tmp_path / "icarus",
-                        "qtpe.tb.test_pe_shiftadd",
-                        extra_env={"QTPE_CONFIG": json.dumps(cfg.to_dict())}, seed=1)
+    result = run_mutant(preset("shiftadd_pot_w4a8"), tmp_path,
+                        re.escape("assign leaf_l0_t0 = weight[3] ?"),
+                        "assign leaf_l0_t0 = weight[2] ?")
     assert result.tests == COCOTB_TESTS
     assert result.failed >= 3 and not result.ok

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from qtpe.hdl.config import BitSerialConfig, BitSerialDType
+from qtpe.hdl.formats import QType
+from qtpe.hdl.kind_bitserial import BitSerialConfig, BitSerialDType
 
 from .dequant import check_scales, scale_partial_sum
-from .formats import check_operands, fit
+from .formats import check_operands, fit, random_operands
+from .formats import decode as decode_codes
 
 __all__ = [
     "BitSerialModel", "codes_of", "decode", "plane_dot", "bitserial_stream",
@@ -54,10 +56,7 @@ def decode(cfg: BitSerialConfig, weight, k: int, special: int = 0, zero: int = 0
     c = codes_of(cfg, weight, k)
     if cfg.dtype is BitSerialDType.OFFSET:
         return c - np.int64(zero)
-    if cfg.weight.signed:
-        v = np.where(c >= (1 << (k - 1)), c - (1 << k), c)
-    else:
-        v = c
+    v = decode_codes(QType(k, cfg.weight.signed), c)  # the op's int<k> / uint<k> grid
     if cfg.dtype is BitSerialDType.SPECIAL:
         v = np.where(_special_mask(cfg, c, k), np.int64(special), v)
     return v.astype(np.int64)
@@ -99,6 +98,47 @@ class BitSerialModel:
         self.scale_g = 0
         self.param_g = 0
         self.clear_g = False
+
+    def step(self, valid: bool, clear: bool, weight, act, wbits: int, scale: int = 0,
+             special: int = 0, zero: int = 0) -> int | None:
+        """The PE's ports for one offered op: ``op`` if it is accepted (``valid``; ``clear``
+        acts only with an op)."""
+        if not valid:
+            return None
+        out = self.op(weight, act, wbits, clear, scale, special, zero)
+        return None if out is None else int(out)
+
+    def latency_of(self, wbits: int, **_) -> int:
+        """Cycles from an op's acceptance to its result (``result_latency``)."""
+        return self.cfg.result_latency(int(wbits))
+
+    def cycles_of(self, wbits: int, **_) -> int:
+        """Cycles an op occupies the PE (``cycles_per_op``)."""
+        return self.cfg.cycles_per_op(int(wbits))
+
+    @staticmethod
+    def random_inputs(cfg: BitSerialConfig, rng: np.random.Generator, n: int) -> dict:
+        """Random ops: fields with random bits above the precision, a fifth of the lanes the
+        most-negative (special) code, any ``wbits`` (0 and above the maximum run at the
+        maximum), random group values."""
+        W = cfg.weight.bits
+        ports = {
+            "weight": rng.integers(0, 1 << W, (n, cfg.lanes)),
+            "act": random_operands(rng, cfg.activation, (n, cfg.lanes)),
+            "wbits": rng.integers(0, 1 << cfg.wbits_bits, n),
+        }
+        k = np.where((ports["wbits"] >= 1) & (ports["wbits"] <= W), ports["wbits"], W)
+        sign_code = (1 << (k[:, None] - 1)) | (ports["weight"] & ~((1 << k[:, None]) - 1))
+        pick = rng.random((n, cfg.lanes)) < 0.2
+        ports["weight"] = np.where(pick, sign_code, ports["weight"])
+        if cfg.group is not None:
+            ports["scale"] = rng.integers(0, 1 << cfg.scale_bits, n)
+        if cfg.dtype is BitSerialDType.SPECIAL:
+            ports["special"] = rng.integers(-(1 << (cfg.special_bits - 1)),
+                                            1 << (cfg.special_bits - 1), n)
+        elif cfg.dtype is BitSerialDType.OFFSET:
+            ports["zero"] = rng.integers(0, 1 << cfg.special_bits, n)
+        return ports
 
     def op(self, weight, act, wbits: int, clear: bool = False, scale: int = 0,
            special: int = 0, zero: int = 0) -> np.int64 | None:

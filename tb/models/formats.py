@@ -1,12 +1,24 @@
-"""Integer format arithmetic shared by the golden models: range checks, wrap and saturation."""
+"""Format arithmetic shared by the golden models: codes to values, range checks, wrap and
+saturation, random operands.
+
+The code -> value map is the format's own (``qtpe.hdl.formats.Format.values``); ``decode``
+vectorises it, and ``Operand`` says how a GEMM operand matrix holds a format. Nothing else in
+the models decodes codes.
+"""
+
+from __future__ import annotations
+
+import functools
 
 import numpy as np
 
-from qtpe.hdl.formats import AccType, Overflow, PlaneEncoding, PlaneType, PotType, QType
+from qtpe.hdl.formats import AccType, Format, Overflow
 
 __all__ = [
-    "fit", "check_operands", "random_operands", "WeightOperand",
+    "fit", "check_operands", "corner_values", "random_operands", "value_table", "decode", "Operand",
 ]
+
+_INT64_SAFE_BITS = 62  # values below 2^62 in magnitude stay int64 (sums of a few stay exact)
 
 
 def fit(values, acc: AccType) -> np.ndarray:
@@ -26,8 +38,9 @@ def fit(values, acc: AccType) -> np.ndarray:
     return low.astype(np.int64)
 
 
-def check_operands(values, q: QType, role: str) -> np.ndarray:
-    """Return ``values`` as int64, or raise ValueError naming the first value outside ``q``."""
+def check_operands(values, q: Format, role: str) -> np.ndarray:
+    """Return ``values`` as int64, or raise ValueError naming the first value outside ``q``'s
+    value range."""
     v = np.asarray(values, dtype=np.int64)
     bad = (v < q.min) | (v > q.max)
     if bad.any():
@@ -36,8 +49,15 @@ def check_operands(values, q: QType, role: str) -> np.ndarray:
     return v
 
 
-def random_operands(rng: np.random.Generator, q: QType, size, corner_fraction=0.25) -> np.ndarray:
-    """Uniform values of ``q`` with a share replaced by the corners (min, max, 0, -1/1)."""
+def corner_values(q: Format) -> list[int]:
+    """The corner values of ``q``'s range: min, max, 0, -1, 1, min + 1, max - 1 (those in it)."""
+    return sorted({q.min, q.max, 0, max(q.min, -1), min(q.max, 1), min(q.min + 1, q.max),
+                   max(q.max - 1, q.min)})
+
+
+def random_operands(rng: np.random.Generator, q: Format, size, corner_fraction=0.25) -> np.ndarray:
+    """Uniform values of ``q``'s range with a share replaced by the corners (min, max, 0,
+    -1/1)."""
     v = rng.integers(q.min, q.max, size=size, endpoint=True, dtype=np.int64)
     corners = np.array(sorted({q.min, q.max, 0, min(max(-1, q.min), q.max), min(1, q.max)}),
                        dtype=np.int64)
@@ -46,24 +66,50 @@ def random_operands(rng: np.random.Generator, q: QType, size, corner_fraction=0.
     return v
 
 
-class WeightOperand:
-    """How a GEMM's weight matrix holds a weight format, and how that maps to the wires.
+@functools.cache
+def value_table(fmt: Format) -> np.ndarray:
+    """``fmt.values()`` as an array: int64 where every value fits, else Python integers (pot8
+    reaches 2^127). Read-only."""
+    wide = fmt.largest_magnitude.bit_length() > _INT64_SAFE_BITS
+    table = np.array(fmt.values(), dtype=object if wide else np.int64)
+    table.flags.writeable = False
+    return table
 
-    Integer grids (``int<N>``, ``uint<N>``, ``ternary``) are given as their integer values;
-    the formats that are not an integer grid (``pot<N>``/``potz<N>``/``apot<N>``, ``sym<N>``)
-    as their codes ``0 .. 2^N - 1`` (layouts in ``qtpe.hdl.formats``). ``ternary`` values
-    -1, 0, +1 go on the wires as codes 0, 1, 3.
+
+def decode(fmt: Format, codes) -> np.ndarray:
+    """The values of ``codes`` (bit patterns 0 .. 2^bits - 1), element by element; ValueError
+    naming the first code outside that range."""
+    c = np.asarray(codes, dtype=np.int64)
+    bad = (c < 0) | (c >= fmt.code_count)
+    if bad.any():
+        raise ValueError(f"weight code {int(c[bad].flat[0])} is outside {fmt} codes "
+                         f"(allowed 0..{fmt.code_count - 1})")
+    return value_table(fmt)[c]
+
+
+@functools.cache
+def _code_of_value(fmt: Format) -> np.ndarray:
+    """``table[v - fmt.min]``: the code the wires carry for grid value ``v``."""
+    return np.array([fmt.code_of(v) for v in range(fmt.min, fmt.max + 1)], dtype=np.int64)
+
+
+class Operand:
+    """How a GEMM operand matrix holds a format, and how that maps to the wires.
+
+    Integer grids (``operand_codes`` false: ``int<N>``, ``uint<N>``, ``ternary``) are given as
+    their values; every other format as its codes ``0 .. 2^N - 1`` (layouts in
+    ``qtpe.hdl.formats``). ``codes`` gives what the wires carry: the value itself where the
+    format's wires are two's complement (``int<N>``), else the format's code (``ternary``
+    -1, 0, +1 are codes 0, 1, 3).
     """
 
-    def __init__(self, fmt: QType | PotType | PlaneType):
+    def __init__(self, fmt: Format):
         self.fmt = fmt
-        self.is_code = isinstance(fmt, PotType) or (
-            isinstance(fmt, PlaneType) and fmt.encoding is PlaneEncoding.SYM)
+        self.is_code = fmt.operand_codes
         if self.is_code:
-            self.min, self.max = 0, (1 << fmt.bits) - 1
+            self.min, self.max = 0, fmt.code_count - 1
         else:
             self.min, self.max = fmt.min, fmt.max
-        self._values = fmt.values() if self.is_code else None
 
     @property
     def what(self) -> str:
@@ -73,30 +119,40 @@ class WeightOperand:
     @property
     def largest_value(self) -> int:
         """The largest decoded magnitude."""
-        return max(-self.fmt.min, self.fmt.max)
+        return self.fmt.largest_magnitude
+
+    def check(self, w, role: str = "weight") -> np.ndarray:
+        """``w`` as int64, or ValueError naming the first operand outside ``min .. max``."""
+        w = np.asarray(w, dtype=np.int64)
+        bad = (w < self.min) | (w > self.max)
+        if bad.any():
+            raise ValueError(f"{role} {'code' if self.is_code else 'value'} "
+                             f"{int(w[bad].flat[0])} is outside {self.what} "
+                             f"(allowed {self.min}..{self.max})")
+        return w
 
     def values(self, w) -> np.ndarray:
         """The decoded integer values of operands ``w`` (int64; Python ints in an object array
         where a value does not fit in int64, as pot8's 2^127)."""
         w = np.asarray(w, dtype=np.int64)
-        if not self.is_code:
-            return w
-        fits = self.largest_value < (1 << 62)
-        table = np.array(self._values, dtype=np.int64 if fits else object)
-        return table[w]
+        return decode(self.fmt, w) if self.is_code else w
+
+    def decode(self, w, role: str = "weight") -> np.ndarray:
+        """``values`` of operands checked against the range (``check``)."""
+        return self.values(self.check(w, role))
 
     def codes(self, w) -> np.ndarray:
-        """What the hardware's weight wires carry for operands ``w`` (int64)."""
+        """What the hardware's wires carry for operands ``w`` (int64)."""
         w = np.asarray(w, dtype=np.int64)
-        if isinstance(self.fmt, PlaneType) and not self.is_code:  # ternary -1, 0, 1 -> 0, 1, 3
-            return np.array([0, 1, 3], dtype=np.int64)[w + 1]
-        return w
+        if self.is_code or self.fmt.wire_signed:
+            return w
+        return _code_of_value(self.fmt)[w - self.fmt.min]
 
     def extremes(self) -> tuple[int, int]:
         """The operands of the most negative (smallest) and the largest value."""
         if not self.is_code:
             return self.fmt.min, self.fmt.max
-        vals = list(self._values)
+        vals = list(self.fmt.values())
         return vals.index(min(vals)), vals.index(max(vals))
 
     def random(self, rng: np.random.Generator, size, corner_fraction=0.25) -> np.ndarray:

@@ -24,26 +24,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from qtpe.hdl.config import LutConfig
-from qtpe.hdl.formats import PlaneEncoding, PlaneType
+from qtpe.hdl.kind_lut import LutConfig
 
-from .formats import check_operands, fit
+from .formats import check_operands, fit, random_operands
+from .formats import decode as decode_codes
 
 __all__ = [
     "check_codes", "check_zero", "decode", "encode", "planes", "table", "sym_table",
-    "stored_table", "full_table", "offset_coeff", "lut_dot", "plain_dot", "LutModel",
-    "lut_stream",
+    "stored_table", "full_table", "offset_coeff", "lut_dot", "plain_dot", "tile_ports",
+    "LutModel", "lut_stream",
 ]
 
 
 def check_codes(cfg: LutConfig, codes) -> np.ndarray:
     """Weight codes as int64, or ValueError naming the first outside ``0 .. 2^b - 1``."""
-    c = np.asarray(codes, dtype=np.int64)
-    bad = (c < 0) | (c >= (1 << cfg.weight.bits))
-    if bad.any():
-        raise ValueError(f"weight code {int(c[bad].flat[0])} is outside {cfg.weight} codes "
-                         f"(allowed 0..{(1 << cfg.weight.bits) - 1})")
-    return c
+    decode_codes(cfg.weight, codes)
+    return np.asarray(codes, dtype=np.int64)
 
 
 def check_zero(cfg: LutConfig, zero) -> np.ndarray:
@@ -57,41 +53,25 @@ def check_zero(cfg: LutConfig, zero) -> np.ndarray:
 
 
 def decode(cfg: LutConfig, codes, zero=0) -> np.ndarray:
-    """The integer weights of ``codes`` (``uint<b>``: ``code - zero``)."""
-    c = check_codes(cfg, codes)
-    z = check_zero(cfg, zero)
-    w, b = cfg.weight, cfg.weight.bits
-    if isinstance(w, PlaneType):
-        return np.array(w.values(), dtype=np.int64)[c]
-    if w.signed:
-        return np.where(c >> (b - 1), c - (1 << b), c)
-    return c - z
+    """The integer weights of ``codes`` (the format's values; ``uint<b>``: ``code - zero``)."""
+    return decode_codes(cfg.weight, codes) - check_zero(cfg, zero)
 
 
 def encode(cfg: LutConfig, values, zero=0) -> np.ndarray:
-    """Codes of integer weights ``values``; ValueError if one has no code.
-
-    ``uint<b>``: ``value + zero``; ``sym<b>``: odd values only; ``ternary`` writes zero as 1.
-    """
+    """Codes of integer weights ``values`` (the format's ``code_of``; ``uint<b>``:
+    ``value + zero``); ValueError if one has no code."""
     v = np.asarray(values, dtype=np.int64)
-    w, b = cfg.weight, cfg.weight.bits
-    if isinstance(w, PlaneType):
-        if w.encoding is PlaneEncoding.TERNARY:
-            ok = np.abs(v) <= 1
-            codes = np.where(v < 0, 0, np.where(v > 0, 3, 1))
-        else:
-            ok = (np.abs(v) <= w.max) & (v % 2 == 1)
-            codes = (v + w.max) // 2
-    elif w.signed:
-        ok = (v >= w.min) & (v <= w.max)
-        codes = v & ((1 << b) - 1)
-    else:
-        codes = v + check_zero(cfg, zero)
-        ok = (codes >= 0) & (codes < (1 << b))
-    if not np.all(ok):
-        bad = int(np.broadcast_to(v, np.shape(ok))[~np.asarray(ok)].flat[0])
-        raise ValueError(f"weight {bad} has no {w} code")
-    return np.asarray(codes, dtype=np.int64)
+    w = cfg.weight
+    shifted = np.broadcast_to(v + check_zero(cfg, zero), np.broadcast_shapes(
+        v.shape, np.shape(zero)))
+    codes = np.empty(shifted.shape, dtype=np.int64)
+    for i, x in np.ndenumerate(shifted):
+        try:
+            codes[i] = w.code_of(int(x))
+        except ValueError:
+            bad = int(np.broadcast_to(v, shifted.shape)[i])
+            raise ValueError(f"weight {bad} has no {w} code") from None
+    return codes
 
 
 def planes(cfg: LutConfig, codes) -> np.ndarray:
@@ -185,8 +165,20 @@ def plain_dot(cfg: LutConfig, codes, act, zero=0) -> np.ndarray:
     return (decode(cfg, codes, z) * _acts(cfg, act)).sum(axis=-1)
 
 
+def tile_ports(cfg: LutConfig, codes, zero=0) -> dict:
+    """The tile's weight (and zero-point) ports for ``codes`` ``(sharing, g)`` and ``zero``
+    ``(sharing,)``: ``weight_p{p}``, ``zero_p{p}``."""
+    c = np.broadcast_to(np.asarray(codes, dtype=np.int64), (cfg.sharing, cfg.g))
+    ports = {f"weight_p{p}": c[p] for p in range(cfg.sharing)}
+    if cfg.has_zero:
+        z = np.broadcast_to(np.asarray(zero, dtype=np.int64), (cfg.sharing,))
+        ports |= {f"zero_p{p}": z[p] for p in range(cfg.sharing)}
+    return ports
+
+
 class LutModel:
-    """Cycle-by-cycle accumulators of the tile's ``sharing`` PEs."""
+    """Cycle-by-cycle accumulators of the tile's ``sharing`` PEs; ``step`` takes the tile's
+    ports (``act``, ``weight_p{p}``, ``zero_p{p}``)."""
 
     def __init__(self, cfg: LutConfig):
         self.cfg = cfg
@@ -195,20 +187,35 @@ class LutModel:
     def reset(self) -> None:
         self.acc = np.zeros(self.cfg.sharing, dtype=np.int64)
 
-    def step(self, valid: bool, clear: bool, codes, act, zero=0) -> np.ndarray | None:
-        """One input cycle: ``codes`` ``(sharing, g)``, ``act`` ``(g,)``, ``zero`` ``(sharing,)``
-        (or scalars broadcast). Returns the new accumulators if the input was accepted."""
+    def step(self, valid: bool, clear: bool, act, **ports) -> tuple[int, ...] | None:
+        """One input cycle: ``act`` ``(g,)``, every PE's ``weight_p{p}`` ``(g,)`` (codes, or
+        the signed integers the port carries for ``int<b>``) and ``zero_p{p}``. Returns the
+        new accumulators (one per PE) if the input was accepted."""
         cfg = self.cfg
         if valid:
-            c = np.broadcast_to(np.asarray(codes, dtype=np.int64), (cfg.sharing, cfg.g))
+            mask = (1 << cfg.weight.bits) - 1
+            c = np.array([np.asarray(ports[f"weight_p{p}"], dtype=np.int64) & mask
+                          for p in range(cfg.sharing)]).reshape(cfg.sharing, cfg.g)
+            z = np.array([ports.get(f"zero_p{p}", 0) for p in range(cfg.sharing)],
+                         dtype=np.int64)
             a = np.broadcast_to(np.asarray(act, dtype=np.int64), (cfg.sharing, cfg.g))
-            z = np.broadcast_to(np.asarray(zero, dtype=np.int64), (cfg.sharing,))
             base = np.zeros_like(self.acc) if clear else self.acc
             self.acc = fit(base + lut_dot(cfg, c, a, z), cfg.acc)
-            return self.acc.copy()
+            return tuple(int(x) for x in self.acc)
         if clear:
             self.acc = np.zeros_like(self.acc)
         return None
+
+    @staticmethod
+    def random_inputs(cfg: LutConfig, rng: np.random.Generator, n: int) -> dict:
+        """Random port values for ``n`` cycles: every code, every zero point, activations
+        with 40% corners."""
+        codes = rng.integers(0, 1 << cfg.weight.bits, (n, cfg.sharing, cfg.g))
+        zero = rng.integers(0, 1 << cfg.weight.bits, (n, cfg.sharing))
+        ports = {"act": random_operands(rng, cfg.activation, (n, cfg.g), corner_fraction=0.4)}
+        ports |= {k: np.asarray(v) for k, v in _stack([tile_ports(cfg, codes[i], zero[i])
+                                                        for i in range(n)]).items()}
+        return ports
 
 
 def lut_stream(cfg: LutConfig, codes, act, valid, clear, zero=None) -> np.ndarray:
@@ -223,6 +230,10 @@ def lut_stream(cfg: LutConfig, codes, act, valid, clear, zero=None) -> np.ndarra
     act = np.asarray(act, dtype=np.int64).reshape(n, cfg.g)
     zero = np.zeros((n, cfg.sharing), np.int64) if zero is None else np.reshape(zero, (n, -1))
     model = LutModel(cfg)
-    outs = [model.step(v, c, w, a, z)
+    outs = [model.step(v, c, a, **tile_ports(cfg, w, z))
             for v, c, w, a, z in zip(valid, clear, codes, act, zero, strict=True)]
     return np.array([o for o in outs if o is not None], dtype=np.int64).reshape(-1, cfg.sharing)
+
+
+def _stack(rows: list[dict]) -> dict:
+    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}

@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from qtpe.hdl.config import MacConfig, PEConfig
+from qtpe.hdl.config import PEConfig
+from qtpe.hdl.kind_mac import MacConfig
 
-from .formats import check_operands, fit
+from .formats import check_operands, fit, random_operands
 
 __all__ = ["MacModel", "mac_stream", "dot"]
 
@@ -33,6 +34,12 @@ class MacModel:
         if clear:
             self.acc = np.int64(0)
         return None
+
+    @staticmethod
+    def random_inputs(cfg: MacConfig, rng: np.random.Generator, n: int) -> dict:
+        """Random port values for ``n`` cycles (a quarter of them corner values)."""
+        return {"weight": random_operands(rng, cfg.weight, (n, cfg.lanes)),
+                "act": random_operands(rng, cfg.activation, (n, cfg.lanes))}
 
 
 def mac_stream(cfg: PEConfig, weight, act, valid, clear) -> np.ndarray:

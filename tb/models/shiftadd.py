@@ -1,7 +1,7 @@
 """Golden model of ``qtpe.hdl.pe_shiftadd.ShiftAddPE``; weight encoders and their error report.
 
-* ``decode``: weight codes -> integers (``PotType`` value tables, two's complement for
-  ``int<N>``).
+* Weight operands (codes of ``pot<N>``/``potz<N>``/``apot<N>``, values of ``int<N>``) decode
+  with ``qtpe.tb.models.formats.Operand`` (the format's own value table).
 * ``ShiftAddModel`` / ``shiftadd_stream``: the PE, cycle-accurate in its outputs, bit-exact
   (groups, wrap and saturation). The PE state is kept in Python integers: ``pot7``, ``pot8``
   and ``potz8`` weights decode beyond int64 (up to 2^127), which numpy cannot hold.
@@ -31,44 +31,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qtpe.hdl.config import ShiftAddConfig
 from qtpe.hdl.formats import Overflow, PotEncoding, PotType, QType, ScaleKind
+from qtpe.hdl.kind_shiftadd import ShiftAddConfig
 
 from .dequant import check_scales
-from .formats import check_operands, fit
+from .formats import Operand, check_operands, fit, random_operands
 
 __all__ = [
-    "decode", "check_codes", "code_of", "encode", "quantize", "ShiftAddModel", "shiftadd_stream",
-    "MseRow", "mse_report", "format_mse_report",
+    "code_of", "encode", "quantize", "ShiftAddModel", "shiftadd_stream", "MseRow", "mse_report",
+    "format_mse_report",
 ]
-
-_INT64_MAX_BITS = 62  # decoded magnitudes below 2^62 stay int64
-
-
-def check_codes(codes, fmt: QType | PotType) -> np.ndarray:
-    """Weight codes as int64: ``PotType`` codes 0..2^N-1, integer weights within ``fmt``."""
-    if isinstance(fmt, QType):
-        return check_operands(codes, fmt, "weight")
-    c = np.asarray(codes, dtype=np.int64)
-    bad = (c < 0) | (c >= (1 << fmt.bits))
-    if bad.any():
-        raise ValueError(f"weight code {int(c[bad].flat[0])} is outside {fmt} "
-                         f"(allowed 0..{(1 << fmt.bits) - 1})")
-    return c
-
-
-def decode(fmt: QType | PotType, codes) -> np.ndarray:
-    """The integer values of weight ``codes``.
-
-    ``QType``: the code is the value (checked against the range). ``PotType``: a lookup in
-    ``fmt.values()``; int64 when every value fits, else an object array of Python integers.
-    """
-    c = check_codes(codes, fmt)
-    if isinstance(fmt, QType):
-        return c
-    wide = fmt.max_magnitude.bit_length() > _INT64_MAX_BITS
-    table = np.array(fmt.values(), dtype=object if wide else np.int64)
-    return table[c]
 
 
 def code_of(fmt: QType | PotType, sign: np.ndarray, field: np.ndarray) -> np.ndarray:
@@ -112,7 +84,8 @@ def encode(fmt: QType | PotType, x) -> np.ndarray:
 
 def quantize(fmt: QType | PotType, x, scale: float) -> np.ndarray:
     """``decode(encode(x / scale)) * scale`` as float64."""
-    return decode(fmt, encode(fmt, np.asarray(x) / scale)).astype(np.float64) * scale
+    codes = encode(fmt, np.asarray(x) / scale)
+    return Operand(fmt).values(codes).astype(np.float64) * scale
 
 
 # -- the PE --------------------------------------------------------------------------------
@@ -140,7 +113,7 @@ class ShiftAddModel:
 
     def dot(self, codes, act) -> int:
         """The exact decoded-integer dot product of one input (``lanes`` codes, activations)."""
-        w = decode(self.cfg.weight, np.reshape(codes, -1))
+        w = Operand(self.cfg.weight).decode(np.reshape(codes, -1))
         a = check_operands(np.reshape(act, -1), self.cfg.activation, "activation")
         if w.shape != a.shape or w.size != self.cfg.lanes:
             raise ValueError(f"weight and act must hold {self.cfg.lanes} values each")
@@ -152,13 +125,14 @@ class ShiftAddModel:
         s = int(check_scales(scale, group))
         return psum * s if group.kind is ScaleKind.INT else psum << s
 
-    def step(self, valid: bool, clear: bool, codes, act, scale: int = 0) -> int | None:
-        """Advance one input cycle; return the new ``acc`` if ``out_valid`` will show it."""
+    def step(self, valid: bool, clear: bool, weight, act, scale: int = 0) -> int | None:
+        """Advance one input cycle (the PE's ports: ``weight`` codes, ``act``, ``scale``);
+        return the new ``acc`` if ``out_valid`` will show it."""
         if not valid:
             if clear:
                 self.reset()
             return None
-        d = self.dot(codes, act)
+        d = self.dot(weight, act)
         base = 0 if clear else self.acc
         if self.cfg.group is None:
             self.acc = _fit(base + d, self.cfg)
@@ -171,6 +145,16 @@ class ShiftAddModel:
             return self.acc
         self.acc, self.psum, self.count = base, psum, count + 1
         return None
+
+    @staticmethod
+    def random_inputs(cfg: ShiftAddConfig, rng: np.random.Generator, n: int) -> dict:
+        """Random port values for ``n`` cycles: every code (or value), a quarter of the
+        activations corners, random scales with groups."""
+        ports = {"weight": Operand(cfg.weight).random(rng, (n, cfg.lanes), 0.0),
+                 "act": random_operands(rng, cfg.activation, (n, cfg.lanes))}
+        if cfg.group is not None:
+            ports["scale"] = rng.integers(0, 1 << cfg.scale_bits, n)
+        return ports
 
 
 def shiftadd_stream(cfg: ShiftAddConfig, codes, act, valid, clear, scale=None) -> list[int]:

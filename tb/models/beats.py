@@ -1,0 +1,136 @@
+"""The memory words of the GEMM simulation harness (``qtpe.gen.harness``): input beats,
+requantization parameters and result rows, as the hex lines ``$readmemh``/``$writememh`` use.
+
+``BeatLayout`` is the bit layout of a word; ``pack_beats``/``pack_requant`` write a
+``qtpe.tb.models.schedule.Schedule`` as words, ``unpack_rows`` reads result words back. The
+file names are those the harness opens in its working folder. Pure numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qtpe.hdl.array_config import ArrayConfig
+
+from .operands import ceil_div
+from .schedule import Schedule
+
+__all__ = ["BEATS_FILE", "RQ_FILE", "RESULTS_FILE", "BeatLayout", "beat_layout", "pack_beats",
+           "pack_requant", "unpack_rows"]
+
+# Files the simulation harness (``qtpe.gen.harness``) reads and writes in its working folder.
+BEATS_FILE = "gemm_beats.hex"
+RQ_FILE = "gemm_rq.hex"
+RESULTS_FILE = "gemm_results.hex"
+
+
+@dataclass(frozen=True)
+class BeatLayout:
+    """Bit layout of one harness input word: ``a_in`` at 0, ``w_in`` above it, then
+    ``in_first`` and ``in_last``; and the widths of the result and requantization words."""
+
+    a_bits: int
+    w_bits: int
+    out_bits: int
+    out_width: int  # one result
+    out_signed: bool
+    rq_scale_bits: int = 0
+    rq_shift_bits: int = 0
+    cols: int = 1
+
+    @property
+    def first_bit(self) -> int:
+        return self.a_bits + self.w_bits
+
+    @property
+    def last_bit(self) -> int:
+        return self.first_bit + 1
+
+    @property
+    def beat_bits(self) -> int:
+        return self.last_bit + 1
+
+    @property
+    def rq_bits(self) -> int:
+        """Width of a requantization word: ``cols`` scales, then ``cols`` shifts."""
+        return self.cols * (self.rq_scale_bits + self.rq_shift_bits)
+
+
+def beat_layout(cfg: ArrayConfig) -> BeatLayout:
+    rq = cfg.requantizer
+    out = cfg.out_type
+    return BeatLayout(
+        a_bits=cfg.rows * cfg.lanes * cfg.activation.bits,
+        w_bits=cfg.cols * cfg.lanes * cfg.weight.bits,
+        out_bits=cfg.cols * out.bits,
+        out_width=out.bits,
+        out_signed=out.signed,
+        rq_scale_bits=rq.scale_bits if rq else 0,
+        rq_shift_bits=rq.shift_bits if rq else 0,
+        cols=cfg.cols,
+    )
+
+
+def _fields_to_bits(values: np.ndarray, width: int) -> np.ndarray:
+    """(n, f) integers -> (n, f * width) bits, field 0 lowest, LSB first."""
+    v = values.astype(np.int64) & ((1 << width) - 1)
+    bits = (v[:, :, None] >> np.arange(width)[None, None, :]) & 1
+    return bits.reshape(v.shape[0], -1).astype(np.uint8)
+
+
+def _bits_to_hex(bits: np.ndarray) -> list[str]:
+    """(n, b) LSB-first bits -> hex lines (MSB first)."""
+    n, b = bits.shape
+    nib = ceil_div(b, 4) * 4
+    padded = np.zeros((n, ceil_div(nib, 8) * 8), dtype=np.uint8)
+    padded[:, :b] = bits
+    msb_first = padded[:, ::-1]
+    raw = np.packbits(msb_first, axis=1)
+    lines = [row.tobytes().hex() for row in raw]
+    extra = (padded.shape[1] - nib) // 4  # leading zero nibbles from byte padding
+    return [line[extra:] for line in lines]
+
+
+def pack_beats(cfg: ArrayConfig, sched: Schedule) -> list[str]:
+    """One hex word per beat (``BeatLayout``) for the harness's ``$readmemh``."""
+    n = sched.beats
+    bits = np.concatenate([
+        _fields_to_bits(sched.a.reshape(n, -1), cfg.activation.bits),
+        _fields_to_bits(sched.w.reshape(n, -1), cfg.weight.bits),
+        sched.first[:, None].astype(np.uint8),
+        sched.last[:, None].astype(np.uint8),
+    ], axis=1)
+    return _bits_to_hex(bits)
+
+
+def pack_requant(cfg: ArrayConfig, sched: Schedule) -> list[str]:
+    """One hex word per result row: ``cols`` scales (column 0 lowest), then ``cols`` shifts."""
+    lay = beat_layout(cfg)
+    bits = np.concatenate([
+        _fields_to_bits(sched.rq_scale, lay.rq_scale_bits),
+        _fields_to_bits(sched.rq_shift, lay.rq_shift_bits),
+    ], axis=1)
+    return _bits_to_hex(bits)
+
+
+def unpack_rows(cfg: ArrayConfig, text: str) -> np.ndarray:
+    """Result words (hex, as ``$writememh`` writes them) -> (rows, cols) int64."""
+    lines = [t for t in (line.split("//")[0].strip() for line in text.splitlines())
+             if t and not t.startswith("@")]
+    lay = beat_layout(cfg)
+    width = lay.out_width
+    out = np.zeros((len(lines), cfg.cols), dtype=np.int64)
+    mask = (1 << width) - 1
+    for i, line in enumerate(lines):
+        try:
+            word = int(line, 16)
+        except ValueError:
+            raise ValueError(f"result row {i} is not a defined hex word: {line!r}") from None
+        for c in range(cfg.cols):
+            v = (word >> (c * width)) & mask
+            if lay.out_signed and v >> (width - 1):
+                v -= 1 << width
+            out[i, c] = v
+    return out

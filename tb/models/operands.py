@@ -1,0 +1,103 @@
+"""GEMM operands: the checks every GEMM runs before anything is built, and random operands.
+
+``check_gemm(cfg, A, W, scale, shift)`` validates a GEMM for an array config: ``A`` (M x K) and
+``W`` (K x N) are 2-D integer arrays whose entries are operands of the activation and weight
+formats (``qtpe.tb.models.formats.Operand``: values of integer grids, codes of the other
+formats), and, with requantization, a scale and a shift per output column. Every problem is a
+``GemmOperandError`` with a one-line message naming the first bad value and what is allowed.
+Pure numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qtpe.hdl.array_config import ArrayConfig
+
+from .formats import Operand
+
+__all__ = ["GemmOperandError", "check_gemm", "random_gemm", "ceil_div"]
+
+
+class GemmOperandError(ValueError):
+    """The operands do not fit the array's formats or do not chain; one-line message."""
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _check_matrix(x, name: str, dims: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype == object or not np.issubdtype(x.dtype, np.integer) or x.ndim != 2:
+        raise GemmOperandError(f"{name} must be a 2-D integer array ({dims}), not "
+                               f"{x.dtype} of shape {x.shape}")
+    if 0 in x.shape:
+        raise GemmOperandError(f"{name} must not be empty, not of shape {x.shape}")
+    return x
+
+
+def _check_range(x: np.ndarray, lo: int, hi: int, name: str, what: str) -> np.ndarray:
+    """``x`` as int64, or raise naming the first value outside ``lo..hi``."""
+    if x.dtype.kind == "u" and x.dtype.itemsize == 8:
+        big = x > np.iinfo(np.int64).max
+        if big.any():
+            bad = np.argwhere(big)[0]
+            raise GemmOperandError(f"{name} value {int(x[tuple(bad)])} at "
+                                   f"{list(map(int, bad))} is outside {what} "
+                                   f"(allowed {lo}..{hi})")
+    v = x.astype(np.int64)
+    out = (v < lo) | (v > hi)
+    if out.any():
+        bad = np.argwhere(out)[0]
+        raise GemmOperandError(f"{name} value {int(v[tuple(bad)])} at {list(map(int, bad))} "
+                               f"is outside {what} (allowed {lo}..{hi})")
+    return v
+
+
+def check_gemm(cfg: ArrayConfig, A, W, scale=None, shift=None):
+    """Validate the operands; return ``(A, W, scale, shift)`` as int64 (scales ``None``
+    without requantization). Raise ``GemmOperandError`` naming the first problem."""
+    A = _check_matrix(A, "A (activations)", "M x K")
+    W = _check_matrix(W, "W (weights)", "K x N")
+    if A.shape[1] != W.shape[0]:
+        raise GemmOperandError(f"A is {A.shape[0]} x {A.shape[1]} but W is {W.shape[0]} x "
+                               f"{W.shape[1]}: the reduction sizes K differ")
+    aop, wop = Operand(cfg.activation), Operand(cfg.weight)
+    A = _check_range(A, aop.min, aop.max, "A (activations)", aop.what)
+    W = _check_range(W, wop.min, wop.max, "W (weights)", wop.what)
+    rq = cfg.requantizer
+    if rq is None:
+        if scale is not None or shift is not None:
+            raise GemmOperandError("scale and shift need an array with requant = true")
+        return A, W, None, None
+    n = W.shape[1]
+    out = []
+    for name, v, hi in (("scale", scale, rq.max_scale), ("shift", shift, rq.max_shift)):
+        if v is None:
+            raise GemmOperandError(f"requant = true needs a {name} per output column ({n})")
+        v = np.asarray(v)
+        if v.ndim == 0:
+            v = np.full(n, v)
+        if v.dtype == object or not np.issubdtype(v.dtype, np.integer) or v.shape != (n,):
+            raise GemmOperandError(f"{name} must be an integer vector of N = {n} values, not "
+                                   f"{v.dtype} of shape {v.shape}")
+        out.append(_check_range(v, 0, hi, name, f"the {name} range"))
+    return A, W, out[0], out[1]
+
+
+def random_gemm(cfg: ArrayConfig, rng: np.random.Generator, M: int, K: int, N: int,
+                corner_fraction: float = 0.25, max_shift: int | None = None):
+    """Random operands ``(A, W, scale, shift)`` of ``cfg``'s formats for an M x K x N GEMM:
+    uniform operands (values or codes, ``Operand``) with a share of corners; a scale and
+    a shift (at most ``max_shift``, default the requantizer's) per column with
+    requantization, else ``None``."""
+    A = Operand(cfg.activation).random(rng, (M, K), corner_fraction)
+    W = Operand(cfg.weight).random(rng, (K, N), corner_fraction)
+    if not cfg.requant:
+        return A, W, None, None
+    rq = cfg.requantizer
+    top = rq.max_shift if max_shift is None else min(rq.max_shift, max_shift)
+    scale = rng.integers(0, rq.max_scale, N, endpoint=True)
+    shift = rng.integers(0, top, N, endpoint=True)
+    return A, W, scale, shift

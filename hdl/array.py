@@ -81,41 +81,44 @@ from amaranth.hdl import (
     signed,
     unsigned,
 )
-from amaranth.lib import data
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .array_config import ArrayConfig, Dataflow
+from .array_grid import Chain, Grid, Tap, build_grid, skew
 from .array_parts import (
-    delay,
     delay_line,
+    drain_control,
+    drain_register,
     gated,
-    os_drain,
-    register_chain,
     tile_ready,
     ws_beats,
+    ws_load,
     ws_ring,
-    ws_weight,
+    ws_weights,
 )
 from .kinds import kind_of
 from .pe import ConfigComponent
 from .shapes import acc_shape, wire_shape
 
-__all__ = ["SystolicArray", "Cell"]
+__all__ = ["SystolicArray", "Cell", "OSCell", "WSCell", "WSColumn", "ws_load_taps", "ws_load_ports",
+           "ws_cell_load"]
 
 
 class Cell:
     """How an array builds the cells of one PE kind (a kind's ``Kind.cell``).
 
     The default dataflows here are those of single-cycle PEs with operand registers (MAC,
-    shift-add, LUT): output-stationary arrays instantiate the kind's PE component (``pe``)
-    per cell, with ``in_valid`` high, its ``clear`` on the anti-diagonal delay line, the
-    weight and the row operand (``row_port``); weight-stationary arrays build the kind's exact
-    dot product per cell (``ws_dot``) and sum it down the columns. A kind with other timing
-    (bit-serial) overrides ``elaborate_os`` / ``elaborate_ws``.
+    shift-add, LUT): an output-stationary cell (``OSCell``) holds the kind's PE component
+    (``pe``), with ``in_valid`` high and its ``clear`` from the anti-diagonal delay line, the
+    registers that pass the row operand right and the weight down, and its drain register; a
+    weight-stationary cell (``WSCell``) holds the row operand register, the double-buffered
+    weight, the kind's exact dot product (``ws_dot``) and the partial-sum register. A kind with
+    other timing (bit-serial) overrides ``elaborate_os`` / ``elaborate_ws``.
 
     Contract of ``pe``: ports ``in_valid``, ``clear``, ``weight`` (``lanes`` codes), the row
-    operand, ``acc``; ``config.pe_latency`` cycles from an input to the ``acc`` that includes
-    it; one input per cycle.
+    operand (``row_port``), ``acc``; ``config.pe_latency`` cycles from an input to the ``acc``
+    that includes it; one input per cycle.
     """
 
     #: The PE component an output-stationary cell instantiates.
@@ -127,23 +130,32 @@ class Cell:
         self.array = config
         self.config = config.pe_config
 
-    def row_operands(self, m: Module, entry, r: int) -> list:
-        """What PE ``(r, c)`` reads along row ``r``, for every ``c``: ``entry`` (the row's
-        skewed activations) registered ``c + 1`` times."""
-        reg = Signal(entry.shape(), name=f"act_r{r}_c0", reset_less=True)
-        m.d.sync += reg.eq(entry)
-        return register_chain(m, reg, self.array.cols, lambda c: f"act_r{r}_c{c}")
+    # -- what flows along a row -------------------------------------------------------------
+    def row_layout(self):
+        """The shape of the row operand: ``lanes`` activations."""
+        return data.ArrayLayout(wire_shape(self.config.activation), self.array.lanes)
+
+    def row_source(self, m: Module, entry, r: int):
+        """What enters row ``r`` at column 0, from ``entry`` (the row's skewed activations)."""
+        return entry
+
+    def registers_row(self, c: int) -> bool:
+        """Whether the cell in column ``c`` registers the row operand it receives (always, for
+        activations: column 0 registers the edge's value)."""
+        return True
+
+    def weight_layout(self):
+        return data.ArrayLayout(wire_shape(self.config.weight), self.array.lanes)
 
     def ws_dot(self, m: Module, weight, row_operand, name: str):
         """The exact dot product of one weight-stationary cell's ``lanes`` pairs (signals
-        named after ``name`` = ``r{r}_c{c}``)."""
+        named after ``name``)."""
         raise NotImplementedError
 
     # -- output-stationary ------------------------------------------------------------------
     def elaborate_os(self, array: SystolicArray, m: Module, acc_valid, acc_data) -> None:
         cfg = self.array
         rows, cols, lat = cfg.rows, cfg.cols, cfg.pe_latency
-        acc = acc_shape(cfg.acc)
 
         accept = Signal(name="accept")
         m.d.comb += accept.eq(array.in_valid & array.in_ready)
@@ -155,48 +167,31 @@ class Cell:
             m.d.sync += tile_first.eq(array.in_last)
         clear0, last0 = Signal(name="clear"), Signal(name="last")
         m.d.comb += [clear0.eq(accept & tile_first), last0.eq(accept & array.in_last)]
-        taps = rows + cols + lat
         clear = delay_line(m, clear0, rows + cols, "clear")
-        last = delay_line(m, last0, taps, "last")
+        last = delay_line(m, last0, rows + cols + lat, "last")
+        shift = drain_control(m, cfg, last, 1 + lat, acc_valid)
 
         a_edge = gated(m, array.a_in, accept, "a_edge")
         w_edge = gated(m, array.w_in, accept, "w_edge")
-        acts = [self.row_operands(m, delay(m, a_edge[r], r, f"a_skew_r{r}"), r)
-                for r in range(rows)]
-        wgts = [[None] * cols for _ in range(rows)]
+        skewed = array.skew(m, [a_edge[r] for r in range(rows)], 1, 0, "a_skew")
+        sources = [self.row_source(m, skewed[r], r) for r in range(rows)]
+        w_top = array.skew(m, [w_edge[c] for c in range(cols)], 1, 0, "w_skew")
+
+        exits = array.place(m, Grid(
+            rows, cols, self,
+            at=lambda r, c: (OSCell, (self.registers_row(c), r + 1 < rows)),
+            chains=[Chain("row_in", "row_out", "right", tuple(sources)),
+                    Chain("w_in", "w_out", "down", tuple(w_top)),
+                    Chain("drain_in", "drain_out", "up", exits=True)],
+            taps=[Tap("clear", tuple(clear), 1, 1, 1), Tap("load", tuple(last), 1, 1, 1 + lat),
+                  *([Tap("shift", (shift,))] if shift is not None else [])]))
         for c in range(cols):
-            prev = delay(m, w_edge[c], c, f"w_skew_c{c}")
-            for r in range(rows):
-                reg = Signal(w_edge[c].shape(), name=f"wgt_r{r}_c{c}", reset_less=True)
-                m.d.sync += reg.eq(prev)
-                wgts[r][c] = prev = reg
-
-        # The PEs run in a reset-less copy of the clock domain: an accumulator is cleared by its
-        # tile's first beat, so a reset would only add a 32-bit-per-PE reset net.
-        m.domains.pe = pe_domain = ClockDomain("pe", reset_less=True, local=True)
-        m.d.comb += pe_domain.clk.eq(ClockSignal())
-        accs = [[None] * cols for _ in range(rows)]
-        for r in range(rows):
-            for c in range(cols):
-                pe = DomainRenamer("pe")(self.pe(self.config))
-                m.submodules[f"pe_r{r}_c{c}"] = pe
-                a = Signal(acc, name=f"acc_r{r}_c{c}")
-                m.d.comb += [
-                    pe.in_valid.eq(1),
-                    pe.clear.eq(clear[r + c + 1]),
-                    pe.weight.eq(wgts[r][c]),
-                    getattr(pe, self.row_port).eq(acts[r][c]),
-                    a.eq(pe.acc),
-                ]
-                accs[r][c] = a
-
-        os_drain(m, cfg, accs, last, 1 + lat, acc_valid, acc_data)
+            m.d.comb += acc_data[c].eq(exits["drain_out"][c])
 
     # -- weight-stationary ------------------------------------------------------------------
     def elaborate_ws(self, array: SystolicArray, m: Module, acc_valid, acc_data) -> None:
         cfg = self.array
-        rows, cols, lanes = cfg.rows, cfg.cols, cfg.lanes
-        num = signed if cfg.signed else unsigned
+        rows, cols = cfg.rows, cfg.cols
 
         accept = Signal(name="accept")
         m.d.comb += [array.in_ready.eq(1), accept.eq(array.in_valid)]
@@ -217,36 +212,195 @@ class Cell:
         w_edge = gated(m, array.w_in, accept, "w_edge")
         # a_in[j] (reduction offset j) goes to PE row R-1-j: weight row j, sent j-th, shifts
         # down the column and stops in row R-1-j.
-        acts = [self.row_operands(m, delay(m, a_edge[rows - 1 - r], r, f"a_skew_r{r}"), r)
-                for r in range(rows)]
+        skewed = array.skew(m, [a_edge[rows - 1 - r] for r in range(rows)], 1, 0, "a_skew")
+        sources = [self.row_source(m, skewed[r], r) for r in range(rows)]
+        w_top = array.skew(m, [w_edge[c] for c in range(cols)], 1, 0, "w_skew")
 
-        psums_out = []
-        for c in range(cols):
-            shadow = delay(m, w_edge[c], c, f"w_skew_c{c}")
-            psum = None
-            for r in range(rows):
-                shadow, active = ws_weight(m, r, c, shadow, valid, beats, swap)
-                dot = self.ws_dot(m, active, acts[r][c], f"r{r}_c{c}")
-                width = cfg.product_bits + ((r + 1) * lanes - 1).bit_length()
-                nxt = Signal(num(width), name=f"psum_r{r}_c{c}", reset_less=True)
-                m.d.sync += nxt.eq(dot if psum is None else psum + dot)
-                psum = nxt
-            psums_out.append(delay(m, psum, cols - 1 - c, f"psum_deskew_c{c}"))
+        exits = array.place(m, Grid(
+            rows, cols, self,
+            at=lambda r, c: (WSCell, (self.registers_row(c),
+                                      self.psum_shape(r - 1) if r else None,
+                                      self.psum_shape(r))),
+            chains=[Chain("row_in", "row_out", "right", tuple(sources)),
+                    Chain("w_in", "w_out", "down", tuple(w_top)),
+                    Chain("psum_in", "psum_out", "down", exits=True)],
+            taps=[*ws_load_taps(valid, beats), Tap("swap", tuple(swap), 1, 1, 0)]))
+        psums = [exits["psum_out"][c].as_signed() if self.psum_shape(0).signed
+                 else exits["psum_out"][c] for c in range(cols)]
+        psums_out = array.skew(m, psums, -1, cols - 1, "psum_deskew")
 
         # Accumulator rings: entry 0 is the oldest beat of the period, entry R-1 the newest.
-        for c in range(cols):
-            ws_ring(m, cfg, c, psums_out[c], valid[ring_tap], first[ring_tap], acc_data[c])
+        self.place_columns(array, m, psums_out, valid[ring_tap], first[ring_tap], None,
+                           acc_data)
         m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
+
+    def place_columns(self, array, m: Module, psums, step, ring_first, plane_first,
+                      acc_data) -> None:
+        """The weight-stationary column ends (``WSColumn``, one module for all columns):
+        ``psums`` (de-skewed) into the rings; ``acc_data[c]`` shows column ``c``'s."""
+        exits = array.place(m, Grid(
+            1, self.array.cols, self, name="columns",
+            at=lambda r, c: (WSColumn, (psums[0].shape(), plane_first is not None)),
+            chains=[Chain("acc_in", "acc", "down", exits=True)],
+            taps=[Tap("psum", tuple(psums), 0, 1, 0), Tap("step", (step,)),
+                  Tap("ring_first", (ring_first,)),
+                  *([Tap("plane_first", (plane_first,))] if plane_first is not None else [])]))
+        for c in range(self.array.cols):
+            m.d.comb += acc_data[c].eq(exits["acc"][c])
+
+    def column_sum(self, m: Module, psum, plane_first):
+        """What a column adds to its ring per step: the de-skewed partial sum itself."""
+        return psum
+
+    def psum_shape(self, r: int):
+        """The exact partial sum leaving row ``r`` of a weight-stationary column (``(r + 1) *
+        lanes`` products)."""
+        cfg = self.array
+        num = signed if cfg.signed else unsigned
+        return num(cfg.product_bits + ((r + 1) * cfg.lanes - 1).bit_length())
+
+
+class WSColumn(wiring.Component):
+    """The end of a weight-stationary column: the kind's ``column_sum`` of the partial sum
+    (itself, or the bit-serial Horner step with ``plane_first``), into the accumulator ring
+    (``ws_ring``: ``step``, ``ring_first``); ``acc`` shows the newest entry."""
+
+    @staticmethod
+    def variant(psum, horner: bool) -> str:
+        return "column"
+
+    def __init__(self, cell: Cell, psum, horner: bool):
+        self._cell, self._horner = cell, horner
+        members = {"psum": In(psum), "step": In(1), "ring_first": In(1)}
+        if horner:
+            members["plane_first"] = In(1)
+        members["acc"] = Out(acc_shape(cell.array.acc))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cell = self._cell
+        value = cell.column_sum(m, self.psum, self.plane_first if self._horner else None)
+        ws_ring(m, cell.array, value, self.step, self.ring_first, self.acc)
+        return m
+
+
+def ws_load_taps(valid: list, beats) -> list:
+    """What a weight-stationary cell needs to tell when to load its shadow weight: the
+    column's accepted-beat flag, beat index and the cell's row (``ws_load``)."""
+    taps = [Tap("valid", tuple(valid), 0, 1, 0)]
+    if beats is not None:
+        taps += [Tap("beat", tuple(beats), 0, 1, 0), Tap("row_index", None, 1, 0, 0)]
+    return taps
+
+
+class OSCell(wiring.Component):
+    """One cell of an output-stationary array: the row operand register (``registers_row``),
+    the weight register, the kind's PE (in a reset-less clock domain: its tile's first beat
+    clears it) and the drain register, which takes the PE's sum on ``load`` and the drain
+    register below on ``shift`` (``drain_in``; not in the bottom row)."""
+
+    @staticmethod
+    def variant(registers_row: bool, below: bool) -> str:
+        return "os_cell" + ("" if registers_row else "_edge") + ("" if below else "_bottom")
+
+    def __init__(self, cell: Cell, registers_row: bool, below: bool):
+        self._cell, self._registers_row, self._below = cell, registers_row, below
+        acc = acc_shape(cell.array.acc)
+        members = {"row_in": In(cell.row_layout()), "w_in": In(cell.weight_layout()),
+                   "clear": In(1), "load": In(1)}
+        if below:
+            members |= {"shift": In(1), "drain_in": In(acc)}
+        members |= {"row_out": Out(cell.row_layout()), "w_out": Out(cell.weight_layout()),
+                    "drain_out": Out(acc)}
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cell = self._cell
+        row = _row_register(m, cell, self.row_in, self._registers_row)
+        wgt = Signal(cell.weight_layout(), name="wgt", reset_less=True)
+        m.d.sync += wgt.eq(self.w_in)
+        m.domains.pe = pe_domain = ClockDomain("pe", reset_less=True, local=True)
+        m.d.comb += pe_domain.clk.eq(ClockSignal())
+        m.submodules.pe = pe = DomainRenamer("pe")(cell.pe(cell.config))
+        acc = Signal(acc_shape(cell.array.acc), name="acc")
+        m.d.comb += [pe.in_valid.eq(1), pe.clear.eq(self.clear), pe.weight.eq(wgt),
+                     getattr(pe, cell.row_port).eq(row), acc.eq(pe.acc)]
+        below = self.drain_in if self._below else None
+        drain = drain_register(m, acc, self.load, self.shift if self._below else None, below)
+        m.d.comb += [self.row_out.eq(row), self.w_out.eq(wgt), self.drain_out.eq(drain)]
+        return m
+
+
+class WSCell(wiring.Component):
+    """One cell of a weight-stationary array: the row operand register, the double-buffered
+    weight (``load`` into the shadow from above, ``swap`` into the active one), the kind's
+    exact dot product and the partial-sum register (``psum_in + dot``, of shape ``psum``;
+    row 0, where ``psum_in`` is ``None``: ``dot``)."""
+
+    @staticmethod
+    def variant(registers_row: bool, psum_in, psum) -> str:
+        widths = f"{psum_in.width}_{psum.width}" if psum_in is not None else f"{psum.width}_top"
+        return f"ws_cell{'' if registers_row else '_edge'}_p{widths}"
+
+    def __init__(self, cell: Cell, registers_row: bool, psum_in, psum):
+        self._cell, self._registers_row, self._r = cell, registers_row, psum_in is not None
+        members = {"row_in": In(cell.row_layout()), "w_in": In(cell.weight_layout()),
+                   **ws_load_ports(cell.array), "swap": In(1)}
+        if psum_in is not None:
+            members["psum_in"] = In(psum_in)
+        members |= {"row_out": Out(cell.row_layout()), "w_out": Out(cell.weight_layout()),
+                    "psum_out": Out(psum)}
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cell = self._cell
+        row = _row_register(m, cell, self.row_in, self._registers_row)
+        shadow, active = ws_weights(m, self.w_in, ws_cell_load(m, self), self.swap)
+        dot = cell.ws_dot(m, active, row, "cell")
+        psum = Signal(self.psum_out.shape(), name="psum", reset_less=True)
+        m.d.sync += psum.eq(dot if not self._r else self.psum_in + dot)
+        m.d.comb += [self.row_out.eq(row), self.w_out.eq(shadow), self.psum_out.eq(psum)]
+        return m
+
+
+def ws_load_ports(cfg: ArrayConfig) -> dict:
+    """A weight-stationary cell's load inputs (see ``ws_load_taps``)."""
+    if cfg.rows == 1:
+        return {"valid": In(1)}
+    return {"valid": In(1), "beat": In(range(cfg.rows)), "row_index": In(range(cfg.rows))}
+
+
+def ws_cell_load(m: Module, cell: wiring.Component):
+    members = cell.signature.members
+    return ws_load(m, cell.valid, cell.beat if "beat" in members else None,
+                   cell.row_index if "beat" in members else 0)
+
+
+def _row_register(m: Module, cell: Cell, row_in, registers: bool):
+    """The cell's row operand: ``row_in`` registered (``row``), or ``row_in`` itself."""
+    if not registers:
+        return row_in
+    row = Signal(cell.row_layout(), name="row", reset_less=True)
+    m.d.sync += row.eq(row_in)
+    return row
 
 
 class SystolicArray(ConfigComponent):
     """R x C systolic array; see the module docstring for the ports, protocol and timing.
 
-    The cells are the PE kind's (``qtpe.hdl.kinds``: ``Kind.cell``, a ``Cell``)."""
+    The cells are the PE kind's (``qtpe.hdl.kinds``: ``Kind.cell``, a ``Cell``). With
+    ``instances`` (what the Verilog emitter uses) every distinct cell is one module,
+    instantiated R x C times (``cell_modules`` after elaboration: name -> component); without,
+    the cells are submodules (for Amaranth's simulator)."""
 
-    def __init__(self, config: ArrayConfig):
+    def __init__(self, config: ArrayConfig, *, instances: bool = False):
         if not isinstance(config, ArrayConfig):
             raise TypeError(f"SystolicArray needs an ArrayConfig, not {type(config).__name__}")
+        self._instances = instances
+        self.cell_modules: dict[str, wiring.Component] = {}
         pe = config.pe_config
         lanes = config.lanes
         a_row = data.ArrayLayout(wire_shape(pe.activation), lanes)
@@ -286,6 +440,16 @@ class SystolicArray(ConfigComponent):
     @property
     def dataflow(self) -> Dataflow:
         return self._config.dataflow
+
+    def skew(self, m: Module, values: list, a: int, b: int, name: str) -> list:
+        """``values[i]`` delayed by ``a*i + b`` cycles (``qtpe.hdl.array_grid.skew``)."""
+        return skew(m, values, a, b, name, self._config.name, self._instances,
+                    self.cell_modules)
+
+    def place(self, m: Module, grid: Grid) -> dict:
+        """Build a dataflow's ``grid`` of cells (``qtpe.hdl.array_grid.build_grid``: with
+        ``instances``, ``cell_modules`` collects the grid module and the distinct cells)."""
+        return build_grid(m, grid, self._config.name, self._instances, self.cell_modules)
 
     def elaborate(self, platform):
         m = Module()

@@ -42,23 +42,24 @@ was accepted.
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
 
-from .array import Cell
+from .array import Cell, ws_cell_load, ws_load_ports, ws_load_taps
 from .array_config import ArrayConfig
+from .array_grid import Chain, Grid, Tap
 from .array_parts import (
-    delay,
     delay_line,
+    drain_control,
+    drain_register,
     gated,
-    os_drain,
     tile_ready,
     ws_beats,
-    ws_ring,
-    ws_weight,
+    ws_weights,
 )
 from .shapes import acc_shape, fit_to_acc, tree_sum
 
-__all__ = ["BitSerialCell"]
+__all__ = ["BitSerialCell", "BitSerialOSCell", "BitSerialWSCell"]
 
 
 def _planes(m: Module, accept, k: int):
@@ -98,20 +99,6 @@ def _held(m: Module, port, accept, name: str):
     return reg
 
 
-def _skewed_acts(m: Module, held, rows: int, cols: int, order) -> list:
-    """``acts[r][c]``: row ``order(r)`` of the held activations delayed by ``r + c`` cycles."""
-    acts = [[None] * cols for _ in range(rows)]
-    for r in range(rows):
-        prev = delay(m, held[order(r)], r, f"a_skew_r{r}")
-        for c in range(cols):
-            if c:
-                reg = Signal(held[0].shape(), name=f"act_r{r}_c{c}", reset_less=True)
-                m.d.sync += reg.eq(prev)
-                prev = reg
-            acts[r][c] = prev
-    return acts
-
-
 def _plane_sum(m: Module, cfg: ArrayConfig, bits, act, name: str):
     """``sum(bits[l] ? act[l] : 0)`` over the lanes, exact (one adder tree)."""
     pe = cfg.pe_config
@@ -146,10 +133,8 @@ class BitSerialCell(Cell):
     def elaborate_os(self, array, m: Module, acc_valid, acc_data) -> None:
         """The output-stationary bit-serial array into ``m`` (see the module docstring)."""
         cfg: ArrayConfig = array.config
-        pe = cfg.pe_config
         rows, cols, lanes, k = cfg.rows, cfg.cols, cfg.lanes, cfg.beat_cycles
         W = cfg.weight.bits
-        acc = acc_shape(cfg.acc)
 
         accept = Signal(name="accept")
         m.d.comb += accept.eq(array.in_valid & array.in_ready)
@@ -171,11 +156,12 @@ class BitSerialCell(Cell):
         commit = delay_line(m, commit0, diag, "commit")
         clear = delay_line(m, clear0, diag, "clear")
         last = delay_line(m, last0, diag + 1, "last")
+        shift = drain_control(m, cfg, last, 1, acc_valid)
 
-        acts = _skewed_acts(m, _held(m, array.a_in, accept, "a_held"), rows, cols,
-                            lambda r: r)
+        held = _held(m, array.a_in, accept, "a_held")
+        sources = array.skew(m, [held[r] for r in range(rows)], 1, 0, "a_skew")
         # One weight schedule per column: a shift register puts out the beat's planes MSB first.
-        planes = [[None] * cols for _ in range(rows)]
+        tops = []
         for c in range(cols):
             sreg = Signal(data.ArrayLayout(unsigned(W), lanes), name=f"wplanes_c{c}",
                           reset_less=True)
@@ -186,41 +172,26 @@ class BitSerialCell(Cell):
                 m.d.sync += [sreg[lane].eq(sreg[lane] << 1) for lane in range(lanes)]
             top = Signal(lanes, name=f"plane_top_c{c}")
             m.d.comb += top.eq(Cat(sreg[lane][W - 1] for lane in range(lanes)))
-            prev = delay(m, top, c, f"plane_skew_c{c}")
-            for r in range(rows):
-                if r:
-                    reg = Signal(lanes, name=f"plane_r{r}_c{c}", reset_less=True)
-                    m.d.sync += reg.eq(prev)
-                    prev = reg
-                planes[r][c] = prev
+            tops.append(top)
+        tops = array.skew(m, tops, 1, 0, "plane_skew")
 
-        code_num = signed if (cfg.weight.signed or cfg.activation.signed) else unsigned
-        sum_bits = max(cfg.acc.bits, pe.code_dot_bits) + 2
-        accs = [[None] * cols for _ in range(rows)]
-        for r in range(rows):
-            for c in range(cols):
-                d, name = r + c, f"r{r}_c{c}"
-                psum = _plane_sum(m, cfg, planes[r][c], acts[r][c], name)
-                dot = _horner(m, cfg, psum, first[d], code_num(pe.code_dot_bits), name)
-                a = Signal(acc, name=f"acc_{name}", reset_less=True)
-                total = Signal(signed(sum_bits), name=f"acc_sum_{name}")
-                m.d.comb += total.eq(Mux(clear[d], Const(0, acc), a) + dot)
-                with m.If(commit[d]):
-                    m.d.sync += a.eq(fit_to_acc(total, cfg.acc))
-                accs[r][c] = a
-
-        # Drain (as the MAC array): each PE's finished sum moves to its drain register one cycle
-        # after its last commit; from drain_start the registers shift up one row per cycle.
-        os_drain(m, cfg, accs, last, 1, acc_valid, acc_data)
-
+        exits = array.place(m, Grid(
+            rows, cols, self,
+            at=lambda r, c: (BitSerialOSCell, (c > 0, r > 0, r + 1 < rows)),
+            chains=[Chain("act_in", "act_out", "right", tuple(sources)),
+                    Chain("plane_in", "plane_out", "down", tuple(tops)),
+                    Chain("drain_in", "drain_out", "up", exits=True)],
+            taps=[Tap("first", tuple(first), 1, 1), Tap("commit", tuple(commit), 1, 1),
+                  Tap("clear", tuple(clear), 1, 1), Tap("load", tuple(last), 1, 1, 1),
+                  *([Tap("shift", (shift,))] if shift is not None else [])]))
+        for c in range(cols):
+            m.d.comb += acc_data[c].eq(exits["drain_out"][c])
 
     # -- weight-stationary ------------------------------------------------------------------
     def elaborate_ws(self, array, m: Module, acc_valid, acc_data) -> None:
         """The weight-stationary bit-serial array into ``m`` (see the module docstring)."""
         cfg: ArrayConfig = array.config
-        rows, cols, lanes, k = cfg.rows, cfg.cols, cfg.lanes, cfg.beat_cycles
-        num = signed if cfg.signed else unsigned
-        act_num = signed if cfg.activation.signed else unsigned
+        rows, cols, k = cfg.rows, cfg.cols, cfg.beat_cycles
 
         accept = Signal(name="accept")
         m.d.comb += accept.eq(array.in_valid & array.in_ready)
@@ -250,33 +221,134 @@ class BitSerialCell(Cell):
         ring_last = delay_line(m, ring_last0, bottom + 1, "ring_last")[bottom]
 
         # a_in[j] (reduction offset j) goes to PE row R-1-j, as in the MAC array.
-        acts = _skewed_acts(m, _held(m, array.a_in, accept, "a_held"), rows, cols,
-                            lambda r: rows - 1 - r)
+        held = _held(m, array.a_in, accept, "a_held")
+        sources = array.skew(m, [held[rows - 1 - r] for r in range(rows)], 1, 0, "a_skew")
         w_edge = gated(m, array.w_in, accept, "w_edge")
-        psums_out = []
-        for c in range(cols):
-            shadow = delay(m, w_edge[c], c, f"w_skew_c{c}")
-            psum = None
-            for r in range(rows):
-                name = f"r{r}_c{c}"
-                shadow, active = ws_weight(m, r, c, shadow, valid, beats, swap)
-                bits = Signal(lanes, name=f"wbits_{name}")
-                for lane in range(lanes):
-                    code = active[lane].as_unsigned()
-                    if plane is not None:  # the selected bit moves to bit 0
-                        shifted = Signal(cfg.weight.bits, name=f"wshift_{name}_l{lane}")
-                        m.d.comb += shifted.eq(code >> plane[r + c])
-                        code = shifted
-                    m.d.comb += bits[lane].eq(code[0])
-                dot = _plane_sum(m, cfg, bits, acts[r][c], name)
-                width = cfg.activation.bits + ((r + 1) * lanes - 1).bit_length()
-                nxt = Signal(act_num(width), name=f"psum_{name}", reset_less=True)
-                m.d.sync += nxt.eq(dot if psum is None else psum + dot)
-                psum = nxt
-            psums_out.append(delay(m, psum, cols - 1 - c, f"psum_deskew_c{c}"))
+        w_top = array.skew(m, [w_edge[c] for c in range(cols)], 1, 0, "w_skew")
+
+        exits = array.place(m, Grid(
+            rows, cols, self,
+            at=lambda r, c: (BitSerialWSCell, (c > 0, self.plane_psum_shape(r - 1) if r else None,
+                                               self.plane_psum_shape(r))),
+            chains=[Chain("act_in", "act_out", "right", tuple(sources)),
+                    Chain("w_in", "w_out", "down", tuple(w_top)),
+                    Chain("psum_in", "psum_out", "down", exits=True)],
+            taps=[*ws_load_taps(valid, beats), Tap("swap", tuple(swap), 1, 1, 0),
+                  *([Tap("plane", tuple(plane), 1, 1, 0)] if plane is not None else [])]))
+        psum_shape = self.plane_psum_shape(rows - 1)
+        psums = [exits["psum_out"][c].as_signed() if psum_shape.signed else
+                 exits["psum_out"][c] for c in range(cols)]
+        psums_out = array.skew(m, psums, -1, cols - 1, "psum_deskew")
 
         # One Horner unit per column, then the accumulator ring (as the MAC array, per beat).
-        for c in range(cols):
-            dot = _horner(m, cfg, psums_out[c], first, num(cfg.psum_bits), f"c{c}")
-            ws_ring(m, cfg, c, dot, commit, ring_first, acc_data[c], named_base=False)
+        self.place_columns(array, m, psums_out, commit, ring_first, first, acc_data)
         m.d.sync += acc_valid.eq(ring_last)  # 'last' beats are valid beats
+
+    def column_sum(self, m: Module, psum, plane_first):
+        """The Horner step over the beat's bit-planes (``_horner``)."""
+        cfg = self.array
+        num = signed if cfg.signed else unsigned
+        return _horner(m, cfg, psum, plane_first, num(cfg.psum_bits), "column")
+
+    def plane_psum_shape(self, r: int):
+        """The exact plane partial sum leaving row ``r`` of a weight-stationary column."""
+        cfg = self.array
+        act_num = signed if cfg.activation.signed else unsigned
+        return act_num(cfg.activation.bits + ((r + 1) * cfg.lanes - 1).bit_length())
+
+
+def _registered(m: Module, value, registers: bool, name: str):
+    if not registers:
+        return value
+    reg = Signal(value.shape(), name=name, reset_less=True)
+    m.d.sync += reg.eq(value)
+    return reg
+
+
+class BitSerialOSCell(wiring.Component):
+    """One output-stationary bit-serial cell: the activation register (``act_reg``: not in
+    column 0, which takes the edge's held, skewed value), the bit-plane register
+    (``plane_reg``: not in row 0), the plane sum, the Horner register, the accumulator
+    (``commit`` on the beat's last plane, ``clear`` on a tile's first beat) and the drain
+    register (``below``: it takes the drain register below on ``shift``)."""
+
+    @staticmethod
+    def variant(act_reg: bool, plane_reg: bool, below: bool) -> str:
+        return "os_cell" + "".join(f"_{t}" for t, on in zip(
+            ("act_reg", "plane_reg", "below"), (act_reg, plane_reg, below), strict=True) if on)
+
+    def __init__(self, cell: BitSerialCell, act_reg: bool, plane_reg: bool, below: bool):
+        self._cell, self._act_reg, self._plane_reg, self._below = cell, act_reg, plane_reg, below
+        cfg = cell.array
+        acc = acc_shape(cfg.acc)
+        members = {"act_in": In(cell.row_layout()), "plane_in": In(cfg.lanes),
+                   "first": In(1), "commit": In(1), "clear": In(1), "load": In(1)}
+        if below:
+            members |= {"shift": In(1), "drain_in": In(acc)}
+        members |= {"act_out": Out(cell.row_layout()), "plane_out": Out(cfg.lanes),
+                    "drain_out": Out(acc)}
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cell.array
+        pe = cfg.pe_config
+        acc = acc_shape(cfg.acc)
+        act = _registered(m, self.act_in, self._act_reg, "act")
+        plane = _registered(m, self.plane_in, self._plane_reg, "plane")
+        code_num = signed if (cfg.weight.signed or cfg.activation.signed) else unsigned
+        psum = _plane_sum(m, cfg, plane, act, "cell")
+        dot = _horner(m, cfg, psum, self.first, code_num(pe.code_dot_bits), "cell")
+        a = Signal(acc, name="acc", reset_less=True)
+        total = Signal(signed(max(cfg.acc.bits, pe.code_dot_bits) + 2), name="acc_sum")
+        m.d.comb += total.eq(Mux(self.clear, Const(0, acc), a) + dot)
+        with m.If(self.commit):
+            m.d.sync += a.eq(fit_to_acc(total, cfg.acc))
+        drain = drain_register(m, a, self.load, self.shift if self._below else None,
+                               self.drain_in if self._below else None)
+        m.d.comb += [self.act_out.eq(act), self.plane_out.eq(plane), self.drain_out.eq(drain)]
+        return m
+
+
+class BitSerialWSCell(wiring.Component):
+    """One weight-stationary bit-serial cell: the activation register
+    (``act_reg``), the double-buffered weight codes, the bit ``plane`` of them selected by the
+    plane position, the plane sum and the plane partial-sum register (``psum_in + plane sum``;
+    row 0: the plane sum)."""
+
+    @staticmethod
+    def variant(act_reg: bool, psum_in, psum) -> str:
+        widths = f"{psum_in.width}_{psum.width}" if psum_in is not None else f"{psum.width}_top"
+        return f"ws_cell{'_act_reg' if act_reg else ''}_p{widths}"
+
+    def __init__(self, cell: BitSerialCell, act_reg: bool, psum_in, psum):
+        self._cell, self._act_reg, self._r = cell, act_reg, psum_in is not None
+        cfg = cell.array
+        members = {"act_in": In(cell.row_layout()), "w_in": In(cell.weight_layout()),
+                   **ws_load_ports(cfg), "swap": In(1)}
+        if cfg.beat_cycles > 1:
+            members["plane"] = In(range(cfg.beat_cycles))
+        if psum_in is not None:
+            members["psum_in"] = In(psum_in)
+        members |= {"act_out": Out(cell.row_layout()), "w_out": Out(cell.weight_layout()),
+                    "psum_out": Out(psum)}
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cell.array
+        act = _registered(m, self.act_in, self._act_reg, "act")
+        shadow, active = ws_weights(m, self.w_in, ws_cell_load(m, self), self.swap)
+        bits = Signal(cfg.lanes, name="wbits")
+        for lane in range(cfg.lanes):
+            code = active[lane].as_unsigned()
+            if cfg.beat_cycles > 1:  # the selected bit moves to bit 0
+                shifted = Signal(cfg.weight.bits, name=f"wshift_l{lane}")
+                m.d.comb += shifted.eq(code >> self.plane)
+                code = shifted
+            m.d.comb += bits[lane].eq(code[0])
+        dot = _plane_sum(m, cfg, bits, act, "cell")
+        psum = Signal(self.psum_out.shape(), name="psum", reset_less=True)
+        m.d.sync += psum.eq(dot if not self._r else self.psum_in + dot)
+        m.d.comb += [self.act_out.eq(act), self.w_out.eq(shadow), self.psum_out.eq(psum)]
+        return m

@@ -8,13 +8,24 @@ build into and returns the signals it made; datapath registers have no reset, co
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import (
+    ClockSignal,
+    Const,
+    Instance,
+    Module,
+    Mux,
+    ResetSignal,
+    Signal,
+    Value,
+    signed,
+)
+from amaranth.lib.wiring import In
 
 from .array_config import ArrayConfig
 from .shapes import acc_shape, fit_to_acc
 
-__all__ = ["gated", "delay", "delay_line", "register_chain", "tile_ready", "os_drain",
-           "ws_beats", "ws_weight", "ws_ring"]
+__all__ = ["gated", "delay", "delay_line", "register_chain", "tile_ready", "drain_control",
+           "drain_register", "CellGrid", "ws_beats", "ws_load", "ws_weights", "ws_ring"]
 
 
 def gated(m: Module, port, accept: Value, name: str) -> Signal:
@@ -73,14 +84,12 @@ def tile_ready(m: Module, cfg: ArrayConfig, accept: Value, last: Value,
     return ok if ready is None else ready & ok
 
 
-def os_drain(m: Module, cfg: ArrayConfig, accs, last: list, offset: int, acc_valid,
-             acc_data) -> None:
-    """Output-stationary drain: PE ``(r, c)``'s finished sum (``accs[r][c]``) moves to its drain
-    register (its shadow accumulator) on tap ``r + c + offset`` of the ``last`` delay line;
-    from the tap of the last PE on, the drain registers shift up one row per cycle and the top
-    row is the output (``acc_valid`` for R cycles, ``acc_data`` the row)."""
+def drain_control(m: Module, cfg: ArrayConfig, last: list, offset: int, acc_valid):
+    """Output-stationary drain control: from tap ``R + C - 2 + offset`` of the ``last``
+    delay line (the last PE's drain load) the drain registers shift up one row per cycle for
+    R - 1 cycles, and the top row is the output for R cycles (``acc_valid``). Returns the
+    shift flag (``None`` for one row)."""
     rows, cols = cfg.rows, cfg.cols
-    acc = acc_shape(cfg.acc)
     count = Signal(range(rows + 1), name="drain_count")
     shift = Signal(name="drain_shift")
     with m.If(last[rows + cols - 2 + offset]):
@@ -89,18 +98,68 @@ def os_drain(m: Module, cfg: ArrayConfig, accs, last: list, offset: int, acc_val
         m.d.sync += count.eq(count - 1)
     if rows > 1:
         m.d.comb += shift.eq(count > 1)
-    drains = [[Signal(acc, name=f"drain_r{r}_c{c}", reset_less=True) for c in range(cols)]
-              for r in range(rows)]
-    for r in range(rows):
-        for c in range(cols):
-            with m.If(last[r + c + offset]):
-                m.d.sync += drains[r][c].eq(accs[r][c])
-            if r + 1 < rows:
-                with m.Elif(shift):
-                    m.d.sync += drains[r][c].eq(drains[r + 1][c])
     m.d.comb += acc_valid.eq(count != 0)
-    for c in range(cols):
-        m.d.comb += acc_data[c].eq(drains[0][c])
+    return shift if rows > 1 else None
+
+
+def drain_register(m: Module, acc, load, shift, below) -> Signal:
+    """One output-stationary drain register (a PE's shadow accumulator): takes ``acc`` on
+    ``load``, else the register below on ``shift`` (``below`` is ``None`` in the bottom row)."""
+    drain = Signal(acc.shape(), name="drain", reset_less=True)
+    with m.If(load):
+        m.d.sync += drain.eq(acc)
+    if below is not None:
+        with m.Elif(shift):
+            m.d.sync += drain.eq(below)
+    return drain
+
+
+class CellGrid:
+    """Places the R x C cells of an array in the top module: as submodules (``instances``
+    false: one component per position, for Amaranth's simulator) or as instances of one
+    Verilog module per distinct cell (``instances`` true: what the emitter writes, so that the
+    Verilog grows with the number of distinct cells, not with R x C). ``modules`` maps each
+    module name to its component, in the order of first use.
+
+    A cell is ``cls(cell, *args)``: the arguments after the kind's ``Cell`` say everything
+    that makes two cells differ, and ``cls.variant(*args)`` names the module."""
+
+    def __init__(self, m: Module, top: str, instances: bool, modules: dict):
+        self.m = m
+        self.top = top
+        self.instances = instances
+        self.modules = modules
+        self._keys: dict[str, tuple] = {}
+
+    def place(self, name: str, cls, cell, args: tuple, connect: dict) -> None:
+        """Cell ``name`` (``cell_r{r}_c{c}``), ``cls(cell, *args)``, with its ports connected
+        as ``connect`` says (port -> value; inputs driven, outputs driving the signals)."""
+        if not self.instances:
+            component = cls(cell, *args)
+            self.m.submodules[name] = component
+            for p, v in connect.items():
+                port = _value(getattr(component, p))
+                if component.signature.members[p].flow is In:
+                    self.m.d.comb += port.eq(_value(v))
+                else:
+                    self.m.d.comb += _value(v).eq(port)
+            return
+        module = f"{self.top}_{cls.variant(*args)}"
+        key = (cls, args)
+        if self._keys.setdefault(module, key) != key:
+            raise AssertionError(f"two different cells named {module!r}: {key} and "
+                                 f"{self._keys[module]}")
+        if module not in self.modules:
+            self.modules[module] = cls(cell, *args)
+        members = self.modules[module].signature.members
+        ports = {("i_" if members[p].flow is In else "o_") + p: _value(v)
+                 for p, v in connect.items()}
+        self.m.submodules[name] = Instance(module, i_clk=ClockSignal(), i_rst=ResetSignal(),
+                                           **ports)
+
+
+def _value(v):
+    return v.as_value() if hasattr(v, "as_value") else v
 
 
 def ws_beats(m: Module, cfg: ArrayConfig, accept: Value):
@@ -119,39 +178,40 @@ def ws_beats(m: Module, cfg: ArrayConfig, accept: Value):
     return delay_line(m, beat, cfg.cols, "beat"), swap0
 
 
-def ws_weight(m: Module, r: int, c: int, incoming, valid: list, beats, swap: list):
-    """The double-buffered weight of WS PE ``(r, c)``: beat ``j``'s weight row shifts down
-    the column's shadow registers (``incoming``: the skewed ``w_in`` at row 0, else the
-    shadow above), PE row ``R-1-j`` keeping it; the active register takes the shadow when
-    the next period's first beat reaches the PE (``swap`` tap ``r + c``). ``valid``: the
-    accepted-beat delay line. Returns ``(shadow, active)``."""
-    shadow = Signal(incoming.shape(), name=f"wshadow_r{r}_c{c}", reset_less=True)
-    active = Signal(incoming.shape(), name=f"wgt_r{r}_c{c}", reset_less=True)
-    load = valid[c] if r == 0 else valid[c] & (beats[c] >= r)
+def ws_load(m: Module, valid, beat, row) -> Value:
+    """Weight-stationary: the shadow-load enable of a PE in row ``row``: beat ``j`` of a
+    period (``beat``: ``None`` for one row) is kept by PE row ``R-1-j``, so row ``row`` loads
+    from beat ``row`` on (``valid``: an accepted beat reaches the PE's column)."""
+    load = Signal(name="wload")
+    m.d.comb += load.eq(valid if beat is None else valid & (beat >= row))
+    return load
+
+
+def ws_weights(m: Module, incoming, load: Value, swap: Value):
+    """A weight-stationary PE's double-buffered weight: the shadow register (``wshadow``)
+    takes ``incoming`` (the shadow above, or the skewed ``w_in`` in row 0) on ``load``; the
+    active one (``wgt``) takes the shadow on ``swap`` (the next period's first beat reaching
+    the PE). Returns ``(shadow, active)``."""
+    shadow = Signal(incoming.shape(), name="wshadow", reset_less=True)
+    active = Signal(incoming.shape(), name="wgt", reset_less=True)
     with m.If(load):
         m.d.sync += shadow.eq(incoming)
-    with m.If(swap[r + c]):
+    with m.If(swap):
         m.d.sync += active.eq(shadow)
     return shadow, active
 
 
-def ws_ring(m: Module, cfg: ArrayConfig, c: int, psum: Value, step: Value, first: Value,
-            out, *, named_base: bool = True) -> None:
-    """Column ``c``'s accumulator ring of R entries, one per beat of a period (entry 0 the
-    oldest, entry R-1 the newest): on ``step`` the ring shifts and the newest entry becomes
+def ws_ring(m: Module, cfg: ArrayConfig, psum: Value, step: Value, first: Value, out) -> None:
+    """A column's accumulator ring of R entries, one per beat of a period (entry 0 the oldest,
+    entry R-1 the newest): on ``step`` the ring shifts and the newest entry becomes
     ``(first ? 0 : oldest) + psum``, exact, then wrapped or saturated; ``out`` shows the
-    newest entry. ``named_base``: the ``first ? 0 : oldest`` operand is a wire of its own,
-    ``ring_base_c{c}`` (the bit-serial ring has always written it inline)."""
+    newest entry."""
     rows = cfg.rows
     acc = acc_shape(cfg.acc)
-    ring = [Signal(acc, name=f"acc_r{k}_c{c}", reset_less=True) for k in range(rows)]
-    base = Mux(first, Const(0, acc), ring[0])
-    if named_base:
-        wire = Signal(acc, name=f"ring_base_c{c}")
-        m.d.comb += wire.eq(base)
-        base = wire
-    total = Signal(signed(max(cfg.acc.bits, cfg.psum_bits) + 2), name=f"ring_sum_c{c}")
-    m.d.comb += total.eq(base + psum)
+    ring = [Signal(acc, name=f"acc_r{k}", reset_less=True) for k in range(rows)]
+    base = Signal(acc, name="ring_base")
+    total = Signal(signed(max(cfg.acc.bits, cfg.psum_bits) + 2), name="ring_sum")
+    m.d.comb += [base.eq(Mux(first, Const(0, acc), ring[0])), total.eq(base + psum)]
     with m.If(step):
         m.d.sync += [ring[k].eq(ring[k + 1]) for k in range(rows - 1)]
         m.d.sync += ring[rows - 1].eq(fit_to_acc(total, cfg.acc))

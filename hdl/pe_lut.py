@@ -12,7 +12,6 @@ from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 from .array import Cell
-from .array_parts import register_chain
 from .config import span_bits
 from .formats import PlaneType
 from .kind_lut import LutConfig
@@ -346,11 +345,18 @@ class LutCell(Cell):
     pe = LutPE
     row_port = "table"
 
-    def row_operands(self, m, entry, r: int) -> list:
+    def row_layout(self):
+        return table_layout(self.config)
+
+    def row_source(self, m, entry, r: int):
         pre = LutPrecompute(self.config)
         m.submodules[f"precompute_r{r}"] = pre
         m.d.comb += [pre.in_valid.eq(1), pre.act.eq(entry)]
-        return register_chain(m, pre.table, self.array.cols, lambda c: f"table_r{r}_c{c}")
+        return pre.table
+
+    def registers_row(self, c: int) -> bool:
+        """Column 0 reads the precompute unit's table register directly."""
+        return c > 0
 
     def ws_dot(self, m, weight, row_operand, name: str):
         return lut_dot(m, self.config, row_operand, weight, prefix=f"{name}_")

@@ -35,19 +35,18 @@ def test_array(cfg, simulator, tmp_path):
 
 @pytest.mark.parametrize("dataflow", [OS, WS], ids=lambda d: d.value)
 def test_wrong_rtl_fails(dataflow, tmp_path):
-    """PE (1, 0) of a 2x2 array squares its activation instead of multiplying by the weight:
-    the testbench must report mismatches."""
+    """The PEs of row 1 of a 2x2 array (one cell module) square their activation instead of
+    multiplying it by the weight: the testbench must report mismatches."""
     cfg = ArrayConfig(MacConfig(name=f"arr_bad_{dataflow.value}", acc_bits=32), rows=2, cols=2,
                       dataflow=dataflow)  # the reference kind's array
     vpath, hpath = write_harness(cfg, tmp_path, TEST_DEPTH, TEST_RESULTS)
     text = vpath.read_text()
     if dataflow is OS:
-        head, sep, pe = text.partition(f"module \\{cfg.name}.pe_r1_c0 ")
+        head, sep, pe = text.partition(f"module \\{cfg.name}_os_cell_bottom.pe")
         good, bad = "$signed(weight) * $signed(act)", "$signed(act) * $signed(act)"
     else:
-        head, sep, pe = "", "", text
-        good = "$signed(wgt_r1_c0) * $signed(act_r1_c0)"
-        bad = "$signed(act_r1_c0) * $signed(act_r1_c0)"
+        head, sep, pe = text.partition(f"module {cfg.name}_ws_cell_p16_17(")
+        good, bad = "$signed(wgt) * $signed(row_out)", "$signed(row_out) * $signed(row_out)"
     assert good in pe
     vpath.write_text(head + sep + pe.replace(good, bad, 1))
     run_broken(cfg, vpath, hpath, tmp_path, COCOTB_TESTS)

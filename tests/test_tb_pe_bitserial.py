@@ -75,13 +75,19 @@ ARRAY_COCOTB_TESTS = 2
 
 @pytest.mark.parametrize("dataflow", list(Dataflow), ids=lambda d: d.value)
 def test_wrong_bitserial_rtl_fails(dataflow, tmp_path):
-    """Bit-serial cell (1, 0) of a 2x2 array takes every weight bit as set instead of the
-    bit-plane it is given: the testbench must report mismatches."""
+    """Bit-serial cell (1, 0) of a 2x2 array (the one cell of its module) takes every weight
+    bit as set instead of the bit-plane it is given: the testbench must report mismatches."""
     cfg = ArrayConfig(BitSerialConfig(name=f"abs_bad_{dataflow.value}", weight=QType(4),
                                       acc_bits=32), rows=2, cols=2, dataflow=dataflow)
     vpath, hpath = write_harness(cfg, tmp_path, TEST_DEPTH, TEST_RESULTS)
-    good = r"assign plane_term_r1_c0_l0 = \S+ \? a_skew_r1_d1 : 8'h00;"
-    text, hits = re.subn(good, "assign plane_term_r1_c0_l0 = a_skew_r1_d1;", vpath.read_text())
-    assert hits == 1
-    vpath.write_text(text)
+    module, good = {
+        Dataflow.OS: ("os_cell_plane_reg(",
+                      r"(assign plane_term_cell_l0 = )\S+ \? (act_in) : 8'h00;"),
+        Dataflow.WS: ("ws_cell_p8_9(",
+                      r"(assign plane_term_cell_l0 = )\S+ \? (act_in) : 8'h00;"),
+    }[dataflow]
+    head, sep, cell = vpath.read_text().partition(f"module {cfg.name}_{module}")
+    cell, hits = re.subn(good, r"\1\2;", cell, count=1)
+    assert sep and hits == 1
+    vpath.write_text(head + sep + cell)
     run_broken(cfg, vpath, hpath, tmp_path, ARRAY_COCOTB_TESTS)

@@ -58,6 +58,7 @@ bench: setup
 	$(BIN)/python -m qtpe.bench.run
 	$(BIN)/python -m qtpe.bench.arrays
 	$(BIN)/python -m qtpe.bench.lut_table
+	$(BIN)/python -m qtpe.bench.scale
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -35,9 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from qtpe.gen.config import PRESETS, preset
-from qtpe.gen.emit import write_atomic, write_design
+from qtpe.gen.emit import write_design
 from qtpe.gen.gemm import TEST_DEPTH, TEST_RESULTS, run_gemm, sim_build_args
 from qtpe.gen.harness import harness_name, harness_verilog
+from qtpe.gen.outputs import write_file
 from qtpe.hdl.array_config import ArrayConfig
 from qtpe.sim.runner import SIMULATORS, SimResult, run_cocotb
 from qtpe.tb.models.formats import Operand
@@ -288,9 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     ref = next((r for r in rows if r["preset"] == REFERENCE and "synth" in r), None)
     if ref is not None and "synth" in hand:
         data["comparison"] = compare(ref["synth"], hand["synth"])
-    write_atomic(args.out / "arrays.json", json.dumps(data, indent=2) + "\n")
+    write_file(args.out / "arrays.json", json.dumps(data, indent=2) + "\n")
     text = markdown(data)
-    write_atomic(args.out / "ARRAYS.md", text)
+    write_file(args.out / "ARRAYS.md", text)
     print(text)
     return 0
 

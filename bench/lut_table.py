@@ -13,7 +13,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from qtpe.gen.emit import emit_verilog, write_atomic
+from qtpe.gen.emit import emit_verilog
+from qtpe.gen.outputs import write_file
 from qtpe.hdl.formats import QType
 from qtpe.hdl.kind_lut import LutConfig
 from qtpe.hdl.pe_lut import LutPrecompute
@@ -34,7 +35,7 @@ def measure(cfg: LutConfig, workdir: Path) -> tuple[dict, dict]:
     """Synthesize the precompute unit of ``cfg`` alone on ECP5 and OSU 0.18 um."""
     unit = LutPrecompute(cfg)
     vpath = workdir / f"{cfg.name}.v"
-    write_atomic(vpath, emit_verilog(cfg, unit))
+    write_file(vpath, emit_verilog(cfg, unit))
     row = {"g": cfg.g, "symmetric": cfg.symmetric, "activation": str(cfg.activation),
            "stored_entries": unit.stored_entries, "table_bits": cfg.table_bits}
     return synthesize_row(row, vpath, cfg.name, ("ecp5", "asic"), workdir)

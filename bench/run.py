@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 from qtpe.gen.config import PRESETS, preset
-from qtpe.gen.emit import write_atomic, write_design
+from qtpe.gen.emit import write_design
+from qtpe.gen.outputs import write_file
 from qtpe.hdl.array_config import ArrayConfig
 from qtpe.synth import synthesize
 
@@ -111,10 +112,10 @@ def record(json_path: Path, md_path: Path, rows: list[dict], tools: dict, markdo
     """Write the measured ``rows`` with the date, the machine and the tool versions as JSON,
     and ``markdown(rows, tools, date)`` as the table; print and return the table."""
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    write_atomic(json_path, json.dumps(
+    write_file(json_path, json.dumps(
         {"date": when, "machine": machine(), "tools": tools, "rows": rows}, indent=2) + "\n")
     text = markdown(rows, tools, when)
-    write_atomic(md_path, text)
+    write_file(md_path, text)
     print(text)
     return text
 

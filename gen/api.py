@@ -20,7 +20,6 @@ over these functions. Bad input raises ``ConfigError`` (configs), ``GemmOperandE
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from . import flow as _flow
 from . import gemm as _gemm
 from .config import ConfigError
 from .gemm import GemmOperandError, GemmResult
+from .outputs import scratch
 
 __all__ = [
     "ConfigError", "GemmOperandError", "Design", "config", "from_dict", "presets", "kinds",
@@ -50,8 +50,7 @@ def config(preset: str | None = None, *, file: str | Path | None = None,
     """A config: a preset (default ``mac_w8a8``) or a TOML ``file``, then ``sets``
     (``"key=value"`` strings, as ``--set``) and ``keys`` (values as a TOML file holds them:
     ``weight="int4"``, ``rows=4``). ``rows``, ``cols`` or ``dataflow`` make it an array."""
-    return _config.load_config(preset, Path(file) if file is not None else None, tuple(sets),
-                               keys)
+    return _config.load_config(preset, file, tuple(sets), keys)
 
 
 def from_dict(data: dict) -> Config:
@@ -94,8 +93,8 @@ def generate(cfg: Config, outdir: str | Path) -> Design:
 
 def lint(cfg: Config) -> None:
     """Verilator ``-Wall`` lint of the emitted Verilog (``SimError`` on any warning)."""
-    with tempfile.TemporaryDirectory(prefix="qtpe-lint-") as tmp:
-        vpath, _ = _emit.write_design(cfg, Path(tmp))
+    with scratch("lint") as tmp:
+        vpath, _ = _emit.write_design(cfg, tmp)
         _lint(vpath, cfg.name)
 
 
@@ -116,9 +115,8 @@ def gemm(cfg: ArrayConfig, A, W, *, simulator: str = "verilator", scale=None, sh
     if workdir is not None:
         return _gemm.run_gemm(cfg, A, W, simulator, Path(workdir), scale=scale, shift=shift,
                               seed=seed)
-    with tempfile.TemporaryDirectory(prefix="qtpe-gemm-") as tmp:
-        return _gemm.run_gemm(cfg, A, W, simulator, Path(tmp), scale=scale, shift=shift,
-                              seed=seed)
+    with scratch("gemm") as tmp:
+        return _gemm.run_gemm(cfg, A, W, simulator, tmp, scale=scale, shift=shift, seed=seed)
 
 
 def synthesize(cfg: Config, target: str = "generic", workdir: str | Path | None = None):
@@ -127,8 +125,8 @@ def synthesize(cfg: Config, target: str = "generic", workdir: str | Path | None 
     folder is used."""
     if workdir is not None:
         return _flow.synthesize(cfg, target, Path(workdir))
-    with tempfile.TemporaryDirectory(prefix="qtpe-synth-") as tmp:
-        return _flow.synthesize(cfg, target, Path(tmp))
+    with scratch("synth") as tmp:
+        return _flow.synthesize(cfg, target, tmp)
 
 
 def flow(cfg: Config, outdir: str | Path = "build/flow", *,

@@ -7,12 +7,16 @@ Errors print one line (``qtpe: error: ...``) on stderr and exit with status 2 (b
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import tempfile
-from pathlib import Path
 
 from . import api
 from .config import DEFAULT_PRESET, ConfigError
+from .flow import write_report
+from .outputs import check_dir, scratch, sweep
+from .progress import say, shown
 
 __all__ = ["main"]
 
@@ -27,10 +31,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress lines on stderr (errors still)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset",
                      help=f"named preset (default {DEFAULT_PRESET}; see 'qtpe presets')")
-    src.add_argument("--config", type=Path, help="TOML config file")
+    src.add_argument("--config", type=str, help="TOML config file")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key (repeatable)")
 
@@ -41,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="write <top>.v and <top>.json")
     _add_config_args(p)
-    p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    p.add_argument("-o", "--out", type=str, required=True, help="output folder")
 
     p = sub.add_parser("sim", help="run the cocotb testbench against the golden model")
     _add_config_args(p)
@@ -49,12 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (printed when not given)")
     p.add_argument("--waves", action="store_true", help="dump a waveform trace")
     p.add_argument("--testcase", help="run only this cocotb test")
-    p.add_argument("-o", "--out", type=Path, help="build folder (default: a temporary one)")
+    p.add_argument("-o", "--out", type=str, help="build folder (default: a temporary one)")
 
     p = sub.add_parser("synth", help="synthesize and write the report (.json and .md)")
     _add_config_args(p)
     p.add_argument("--target", choices=TARGETS, default="generic")
-    p.add_argument("-o", "--out", type=Path, required=True, help="report folder")
+    p.add_argument("-o", "--out", type=str, required=True, help="report folder")
 
     p = sub.add_parser("lint", help="Verilator -Wall lint of the emitted Verilog")
     _add_config_args(p)
@@ -63,92 +69,98 @@ def _parser() -> argparse.ArgumentParser:
                        "synthesize for every target; print a summary")
     _add_config_args(p)
     p.add_argument("--seed", type=int, help="random seed (printed when not given)")
-    p.add_argument("-o", "--out", type=Path, default=Path("build/flow"), help="output folder")
+    p.add_argument("-o", "--out", type=str, default="build/flow", help="output folder")
 
     p = sub.add_parser("gemm", help="run C = A @ W through the simulated array, check it "
                        "against the golden model, print cycles and utilization")
     _add_config_args(p)
-    p.add_argument("--a", type=Path, required=True, metavar="A.npy",
+    p.add_argument("--a", type=str, required=True, metavar="A.npy",
                    help="activations, M x K integers of the activation format")
-    p.add_argument("--w", type=Path, required=True, metavar="W.npy",
+    p.add_argument("--w", type=str, required=True, metavar="W.npy",
                    help="weights, K x N integers of the weight format")
-    p.add_argument("-o", "--out", type=Path, required=True, metavar="C.npy",
+    p.add_argument("-o", "--out", type=str, required=True, metavar="C.npy",
                    help="result, M x N int64")
     p.add_argument("--sim", choices=("icarus", "verilator"), default="verilator")
-    p.add_argument("--scale", type=Path, metavar="S.npy",
+    p.add_argument("--scale", type=str, metavar="S.npy",
                    help="(requant) unsigned scale per output column, N values")
-    p.add_argument("--shift", type=Path, metavar="H.npy",
+    p.add_argument("--shift", type=str, metavar="H.npy",
                    help="(requant) right shift per output column, N values")
-    p.add_argument("--build", type=Path, help="build folder to keep and reuse "
+    p.add_argument("--build", type=str, help="build folder to keep and reuse "
                    "(default: a temporary one)")
     p.add_argument("--seed", type=int, help="cocotb random seed")
 
-    sub.add_parser("presets", help="list the presets")
-    sub.add_parser("kinds", help="list the registered PE kinds")
+    for name, text in (("presets", "list the presets"), ("kinds", "list the registered PE kinds")):
+        sub.add_parser(name, help=text).add_argument("-q", "--quiet", action="store_true",
+                                                     help=argparse.SUPPRESS)
     return parser
 
 
 def _config(args):
+    """The config (checked first: nothing is built for bad input)."""
     return api.config(args.preset, file=args.config, sets=args.set)
 
 
 def _cmd_generate(args) -> int:
-    design = api.generate(_config(args), args.out)
-    print(f"wrote {design.verilog} and {design.metadata} (latency {design.latency}, "
+    cfg = _config(args)
+    check_dir(args.out)
+    design = api.generate(cfg, args.out)
+    say(f"wrote {design.verilog} and {design.metadata} (latency {design.latency}, "
           f"accumulator {design.config.acc})")
     return 0
 
 
 def _cmd_sim(args) -> int:
     cfg = _config(args)
-    with tempfile.TemporaryDirectory(prefix="qtpe-sim-") as tmp:
-        workdir = args.out if args.out is not None else Path(tmp)
+    out = check_dir(args.out, "build folder") if args.out is not None else None
+    with contextlib.ExitStack() as stack:
+        workdir = out if out is not None else stack.enter_context(scratch("sim"))
         result = api.simulate(cfg, args.sim, workdir, seed=args.seed, waves=args.waves,
                               testcase=args.testcase)
         status = "PASS" if result.ok else "FAIL"
-        print(f"{status} {cfg.name} on {args.sim}: {result.passed}/{result.tests} cocotb tests "
+        say(f"{status} {cfg.name} on {args.sim}: {result.passed}/{result.tests} cocotb tests "
               f"passed (seed {result.seed})")
         if not result.ok:
-            print(f"log: {result.log}" if args.out else result.log.read_text()[-3000:])
+            say(f"log: {result.log}" if out else result.log.read_text()[-3000:])
         if args.waves:
             traces = sorted(p.name for p in result.log.parent.glob("*.[fv][sc][td]"))
-            where = result.log.parent if args.out else "the temporary build folder (give -o)"
-            print(f"waves: {', '.join(traces) or 'none written'} in {where}")
+            where = result.log.parent if out else "the temporary build folder (give -o)"
+            say(f"waves: {', '.join(traces) or 'none written'} in {where}")
     return 0 if result.ok else 1
 
 
 def _cmd_synth(args) -> int:
-    report = api.synthesize(_config(args), args.target)
-    report.write(args.out)
-    print(report.to_markdown())
+    cfg = _config(args)
+    out = check_dir(args.out, "report folder")
+    report = api.synthesize(cfg, args.target)
+    write_report(report, out)
+    say(report.to_markdown())
     return 0
 
 
 def _cmd_lint(args) -> int:
     cfg = _config(args)
     api.lint(cfg)
-    print(f"lint clean: {cfg.name} (verilator -Wall, waivers in sim/waivers.vlt)")
+    say(f"lint clean: {cfg.name} (verilator -Wall, waivers in sim/waivers.vlt)")
     return 0
 
 
 def _cmd_flow(args) -> int:
-    result = api.flow(_config(args), args.out, seed=args.seed)
-    print(result.summary())
-    print(f"reports in {args.out / 'synth'}")
+    cfg = _config(args)
+    out = check_dir(args.out)
+    result = api.flow(cfg, out, seed=args.seed)
+    say(result.summary())
+    say(f"reports in {out / 'synth'}")
     return 0 if result.ok else 1
 
 
 def _cmd_gemm(args) -> int:
-    from .gemm import GemmOperandError, gemm_command
+    from .gemm import gemm_command
 
-    cfg = _config(args)
-    try:
-        result = gemm_command(cfg, args.a, args.w, args.out, args.sim, scale_path=args.scale,
-                              shift_path=args.shift, build=args.build, seed=args.seed)
-    except GemmOperandError as exc:
-        raise ConfigError(str(exc)) from None
-    print(result.summary())
-    print(f"wrote {args.out}")
+    result = gemm_command(_config(args), args.a, args.w, args.out, args.sim,
+                          scale_path=args.scale, shift_path=args.shift, build=args.build,
+                          seed=args.seed)
+    say(result.summary())
+    say(f"wrote {args.out}")
     return 0 if result.ok else 1
 
 
@@ -182,27 +194,37 @@ _COMMANDS = {
 }
 
 
+def _fail(message: str, status: int) -> int:
+    print(f"qtpe: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; bad input (status 2) and failing tools (status 1) give one line on
+    stderr, never a traceback."""
+    from qtpe.sim.runner import SimError
+    from qtpe.synth import CollateralMissing, SynthError
+    from qtpe.tb.models.operands import GemmOperandError
+
     args = _parser().parse_args(argv)
+    sweep(tempfile.gettempdir())  # scratch folders a killed run left behind
     try:
-        return _COMMANDS[args.command](args)
-    except ConfigError as exc:
+        with shown(args.quiet):
+            return _COMMANDS[args.command](args)
+    except (ConfigError, GemmOperandError) as exc:
+        return _fail(str(exc), 2)
+    except (SimError, SynthError, CollateralMissing) as exc:  # the tool's own message
         print(f"qtpe: error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # tool failures: surface the tool's own message
-        from qtpe.sim.runner import SimError
-
-        tool_errors: tuple[type[BaseException], ...] = (SimError,)
-        try:
-            from qtpe.synth import SynthError
-
-            tool_errors += (SynthError,)
-        except ImportError:
-            pass
-        if isinstance(exc, tool_errors):
-            print(f"qtpe: error: {exc}", file=sys.stderr)
-            return 1
-        raise
+        return 1
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:  # the reader went away (qtpe presets | head)
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # no flush error at exit
+        return 0
+    except OSError as exc:  # the environment: a full disk, a permission, a vanished file
+        where = f" ({exc.filename})" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}", 1)
 
 
 if __name__ == "__main__":

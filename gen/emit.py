@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+import logging
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -22,7 +21,11 @@ from qtpe.hdl.array_config import ArrayConfig
 from qtpe.hdl.config import PEConfig
 from qtpe.hdl.kinds import kind_of
 
-__all__ = ["build_component", "emit_verilog", "metadata", "write_design", "write_atomic"]
+from .outputs import write_files
+
+_log = logging.getLogger(__name__)
+
+__all__ = ["build_component", "design_id", "header", "emit_verilog", "metadata", "write_design"]
 
 
 def build_component(cfg: PEConfig | ArrayConfig) -> wiring.Component:
@@ -52,11 +55,15 @@ def emit_verilog(cfg: PEConfig, component: wiring.Component | None = None) -> st
     """The Verilog of ``cfg`` (``header``, then the top module, then, for an array, its cell
     grid and each distinct cell module, in name order)."""
     component = component if component is not None else build_component(cfg)
+    what = (f"a {cfg.rows}x{cfg.cols} {cfg.dataflow.value.upper()} array of {cfg.pe} PEs"
+            if isinstance(cfg, ArrayConfig) else f"a {cfg.pe} PE")
+    _log.info(f"elaborating {cfg.name} ({what}) and converting it to Verilog")
     parts = [verilog.convert(component, name=cfg.name, emit_src=False)]
     for name, cell in sorted(getattr(component, "cell_modules", {}).items()):
         if isinstance(cell, str):  # a module qtpe writes itself (an array's cell grid)
             parts.append(cell)
             continue
+        _log.info(f"converting cell module {name}")
         text = verilog.convert(cell, name=name, emit_src=False)
         parts.append(text.split("*/\n", 1)[1].replace("(* top =  1  *)\n", "", 1))
     return header(cfg) + "".join(parts)
@@ -92,26 +99,11 @@ def metadata(cfg: PEConfig, component: wiring.Component) -> dict:
     }
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_design(cfg: PEConfig, outdir: Path) -> tuple[Path, Path]:
-    """Write ``<top>.v`` and ``<top>.json``, both produced in memory before either is written."""
+    """Write ``<top>.v`` and ``<top>.json``, both produced in memory first, then written
+    together (``qtpe.gen.outputs.write_files``); both carry the design id."""
     component = build_component(cfg)
     text = emit_verilog(cfg, component)
     meta = json.dumps(metadata(cfg, component), indent=2, sort_keys=True) + "\n"
-    outdir = Path(outdir)
-    vpath, jpath = outdir / f"{cfg.name}.v", outdir / f"{cfg.name}.json"
-    write_atomic(vpath, text)
-    write_atomic(jpath, meta)
+    vpath, jpath = write_files(outdir, {f"{cfg.name}.v": text, f"{cfg.name}.json": meta})
     return vpath, jpath

@@ -8,12 +8,15 @@ from pathlib import Path
 
 from qtpe.hdl.array_config import ArrayConfig
 from qtpe.hdl.config import PEConfig
+from qtpe.hdl.formats import show
 from qtpe.hdl.kinds import kind_of
-from qtpe.sim.runner import SIMULATORS, SimResult, lint, run_cocotb
+from qtpe.sim.runner import SIMULATORS, SimResult, lint, run_cocotb, testcases
 
+from .config import ConfigError
 from .emit import write_design
+from .outputs import check_dir, write_files
 
-__all__ = ["FlowResult", "simulate", "synthesize", "run_flow", "SYNTH_TARGETS"]
+__all__ = ["FlowResult", "simulate", "synthesize", "write_report", "run_flow", "SYNTH_TARGETS"]
 
 
 def simulate(
@@ -25,7 +28,15 @@ def simulate(
     waves: bool = False,
     testcase: str | None = None,
 ) -> SimResult:
-    """Emit the design into ``workdir/<simulator>`` and run its cocotb tests there."""
+    """Emit the design into ``workdir/<simulator>`` and run its cocotb tests there (only
+    ``testcase``, when given: ``ConfigError`` if the tests have none of that name)."""
+    if testcase is not None:
+        module = "qtpe.tb.test_array" if isinstance(cfg, ArrayConfig) else \
+            kind_of(cfg).testbench
+        known = testcases(module)
+        if testcase not in known:
+            raise ConfigError(f"unknown testcase {show(testcase)} for {cfg.name}; available: "
+                              f"{', '.join(known)}")
     if isinstance(cfg, ArrayConfig):  # arrays run whole GEMMs through a simulation harness
         from .gemm import simulate_array
 
@@ -101,19 +112,26 @@ def _headline(result) -> str:
             f"logic depth {result.logic_depth}")
 
 
+def write_report(report, outdir: Path) -> list[Path]:
+    """``<top>.<target>.json`` and ``.md`` of a synthesis report, written together."""
+    stem = f"{report.top}.{report.target.value}"
+    return write_files(outdir, {f"{stem}.json": report.to_json(),
+                                f"{stem}.md": report.to_markdown()})
+
+
 def run_flow(cfg: PEConfig, outdir: Path, *, seed: int | None = None) -> FlowResult:
     """Generate, lint, simulate on every simulator, synthesize for every target.
 
     Writes ``outdir/rtl/<top>.{v,json}``, simulator builds under ``outdir/sim`` and reports
     ``outdir/synth/<top>.<target>.{json,md}``.
     """
-    outdir = Path(outdir)
+    outdir = check_dir(outdir)
     vpath, _ = write_design(cfg, outdir / "rtl")
     lint(vpath, cfg.name)
     sims = tuple(simulate(cfg, s, outdir / "sim", seed=seed) for s in SIMULATORS)
     reports = []
     for target in SYNTH_TARGETS:
         report = synthesize(cfg, target, outdir / "synth" / "work")
-        report.write(outdir / "synth")
+        write_report(report, outdir / "synth")
         reports.append(report)
     return FlowResult(cfg, vpath, sims, tuple(reports))

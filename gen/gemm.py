@@ -8,23 +8,30 @@ against the formats before anything is built (``GemmOperandError``).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from qtpe.hdl.array_config import ArrayConfig
+from qtpe.hdl.formats import show
 from qtpe.sim.runner import SimError, SimResult, run_cocotb
 from qtpe.tb.models.gemm import GemmRun, gemm
 from qtpe.tb.models.operands import GemmOperandError, check_gemm
 from qtpe.tb.models.schedule import schedule
 
-from .emit import write_atomic, write_design
+from .emit import write_design
 from .harness import harness_name, harness_verilog
+from .outputs import check_dir, check_file, scratch, write_file
 
 __all__ = ["GemmResult", "run_gemm", "gemm_command", "simulate_array", "write_harness",
            "GemmOperandError", "TEST_DEPTH", "TEST_RESULTS", "sim_build_args"]
+
+_log = logging.getLogger(__name__)
 
 # Harness capacity of the regression builds (qtpe.tb.test_array): beats and result rows.
 TEST_DEPTH = 4096
@@ -54,7 +61,7 @@ def write_harness(cfg: ArrayConfig, outdir: Path, depth: int, results: int) -> t
     hpath = Path(outdir) / f"{harness_name(cfg)}.v"
     text = harness_verilog(cfg, depth, results)
     if not hpath.exists() or hpath.read_text() != text:  # keep the build up to date, not stale
-        write_atomic(hpath, text)
+        write_file(hpath, text)
     return vpath, hpath
 
 
@@ -109,6 +116,8 @@ def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=Non
                                f"(give rows, cols and dataflow, or an array_* preset)")
     A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
     sched = schedule(cfg, A, W, scale, shift)
+    _log.info(f"GEMM {A.shape[0]} x {A.shape[1]} x {W.shape[1]} on {simulator}: "
+              f"{sched.beats} beats through {cfg.name}")
     workdir = Path(workdir)
     build_dir = workdir / simulator
     data_dir = workdir / "gemm"
@@ -132,40 +141,41 @@ def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=Non
                       simulator)
 
 
-def load_operand(path: Path, name: str) -> np.ndarray:
+def load_operand(path, name: str) -> np.ndarray:
     """An integer ``.npy`` file; ``GemmOperandError`` with a one-line message otherwise."""
+    where = f"{name} file {show(str(path))}"
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise GemmOperandError(f"{name} file {str(path)!r} does not exist") from None
-    except (ValueError, OSError) as exc:
-        raise GemmOperandError(f"{name} file {str(path)!r} is not a .npy array: "
-                               f"{str(exc).splitlines()[0]}") from None
+        raise GemmOperandError(f"{where} does not exist") from None
+    except IsADirectoryError:
+        raise GemmOperandError(f"{where} is a folder, not a .npy file") from None
+    except OSError as exc:
+        raise GemmOperandError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    except Exception as exc:  # numpy's readers raise many kinds for a file that is not .npy
+        text = (str(exc).splitlines() or [type(exc).__name__])[0][:100]
+        raise GemmOperandError(f"{where} is not a .npy array: {text}") from None
 
 
-def gemm_command(cfg, a_path: Path, w_path: Path, out: Path, simulator: str, *,
-                 scale_path: Path | None = None, shift_path: Path | None = None,
-                 build: Path | None = None, seed: int | None = None) -> GemmResult:
-    """``qtpe gemm``: load and check the operands (before building anything), run the GEMM,
-    write ``out`` (int64 ``.npy``) and return the result (``ok`` says if it matches the golden
-    model)."""
-    import tempfile
-
-    A, W = load_operand(a_path, "A"), load_operand(w_path, "W")
-    scale = load_operand(scale_path, "scale") if scale_path is not None else None
-    shift = load_operand(shift_path, "shift") if shift_path is not None else None
+def gemm_command(cfg, a_path, w_path, out, simulator: str, *, scale_path=None,
+                 shift_path=None, build=None, seed: int | None = None) -> GemmResult:
+    """``qtpe gemm``: check the operands and the output location (before building anything),
+    run the GEMM, write ``out`` (int64 ``.npy``) and return the result (``ok`` says if it
+    matches the golden model)."""
     if not isinstance(cfg, ArrayConfig):
         raise GemmOperandError(f"{cfg.name} is a single PE; GEMMs run on an array config "
                                f"(give rows, cols and dataflow, or an array_* preset)")
+    A, W = load_operand(a_path, "A"), load_operand(w_path, "W")
+    scale = load_operand(scale_path, "scale") if scale_path is not None else None
+    shift = load_operand(shift_path, "shift") if shift_path is not None else None
     check_gemm(cfg, A, W, scale, shift)
-    if Path(out).suffix != ".npy":
-        raise GemmOperandError(f"the output file must end in .npy, not {str(out)!r}")
-    with tempfile.TemporaryDirectory(prefix="qtpe-gemm-") as tmp:
-        workdir = Path(build) if build is not None else Path(tmp)
+    out = check_file(out, ".npy")
+    if build is not None:
+        build = check_dir(build, "build folder")
+    with contextlib.ExitStack() as stack:
+        workdir = build if build is not None else stack.enter_context(scratch("gemm"))
         result = run_gemm(cfg, A, W, simulator, workdir, scale=scale, shift=shift, seed=seed)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_name(f".{out.name}.tmp.npy")
-    np.save(tmp_out, result.C.astype(np.int64))
-    tmp_out.replace(out)
+    buffer = io.BytesIO()
+    np.save(buffer, result.C.astype(np.int64))
+    write_file(out, buffer.getvalue())
     return result

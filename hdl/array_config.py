@@ -13,8 +13,8 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
-from .config import PEConfig, check_bool, check_int
-from .formats import AccType, Format, QType, parse_enum
+from .config import PEConfig, Pipelined, check_bool, check_int, no_effect
+from .formats import AccType, Format, QType, parse_enum, show
 from .kinds import default_kind, get_kind
 
 __all__ = [
@@ -104,10 +104,16 @@ class ArrayConfig:
         check_int("rows", self.rows, 1, ARRAY_MAX)
         check_int("cols", self.cols, 1, ARRAY_MAX)
         if not isinstance(self.dataflow, Dataflow):
-            raise TypeError(f"dataflow must be a Dataflow, not {self.dataflow!r}")
+            raise TypeError(f"dataflow must be a Dataflow, not {show(self.dataflow)}")
         if not isinstance(self.pe_config, PEConfig):
-            raise TypeError(f"pe_config must be a PE config record, not {self.pe_config!r}")
+            raise TypeError(f"pe_config must be a PE config record, not {show(self.pe_config)}")
         self.pe_config.check_in_array()
+        if self.dataflow is Dataflow.WS and isinstance(self.pe_config, Pipelined) and \
+                self.pe_config.pipeline:
+            raise ValueError("pipeline = true has no effect in a weight-stationary array (its "
+                             "cells have no accumulator to pipeline); leave it out")
+        if not self.requant:
+            no_effect(self, "requant_scale_bits", "requant is false")
         check_bool("requant", self.requant)
         check_int("requant_scale_bits", self.requant_scale_bits, 1, REQUANT_SCALE_MAX_BITS)
 
@@ -243,7 +249,7 @@ class ArrayConfig:
         allowed = kind.config.keys() | own_keys
         for key in data:
             if key not in allowed:
-                raise ValueError(f"unknown key {key!r} for an array of pe = {kind.name!r}; "
+                raise ValueError(f"unknown key {show(key)} for an array of pe = {show(kind.name)}; "
                                  f"allowed: {', '.join(sorted(allowed))}")
         pe_config = PEConfig.from_dict(pe_keys)
         kwargs = {k: cls.parse_key(k, v) for k, v in data.items() if k in own_keys}
@@ -274,7 +280,7 @@ def config_from_dict(data: dict) -> PEConfig | ArrayConfig:
         return ArrayConfig.from_dict(data)
     extra = (ArrayConfig.keys() - ARRAY_MARKER_KEYS) & data.keys()
     if extra:
-        raise ValueError(f"key {sorted(extra)[0]!r} is for arrays only; give rows, cols and "
+        raise ValueError(f"key {show(sorted(extra)[0])} is for arrays only; give rows, cols and "
                          f"dataflow too")
     return PEConfig.from_dict(data)
 

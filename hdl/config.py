@@ -33,27 +33,63 @@ from .formats import (
     format_names,
     parse_enum,
     parse_format,
+    show,
 )
 
 __all__ = [
     "PEConfig", "OperandRule", "Lanes", "Pipelined", "GroupScaled", "check_int", "check_bool",
+    "no_effect", "VERILOG_KEYWORDS",
     "span_bits", "DEPTH_MAX", "LANES_MAX", "NAME_RE",
 ]
 
 DEPTH_MAX = 1 << 24
 LANES_MAX = 64
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
+#: Verilog-2005 and SystemVerilog-2017 keywords: not names of modules.
+VERILOG_KEYWORDS = frozenset("""
+accept_on alias always always_comb always_ff always_latch and assert assign assume automatic
+before begin bind bins binsof bit break buf bufif0 bufif1 byte case casex casez cell chandle
+checker class clocking cmos config const constraint context continue cover covergroup
+coverpoint cross deassign default defparam design disable dist do edge else end endcase
+endchecker endclass endclocking endconfig endfunction endgenerate endgroup endinterface
+endmodule endpackage endprimitive endprogram endproperty endspecify endsequence endtable
+endtask enum event eventually expect export extends extern final first_match for force
+foreach forever fork forkjoin function generate genvar global highz0 highz1 if iff ifnone
+ignore_bins illegal_bins implements implies import incdir include initial inout input inside
+instance int integer interconnect interface intersect join join_any join_none large let
+liblist library local localparam logic longint macromodule matches medium modport module nand
+negedge nettype new nexttime nmos nor noshowcancelled not notif0 notif1 null or output package
+packed parameter pmos posedge primitive priority program property protected pull0 pull1
+pulldown pullup pulsestyle_ondetect pulsestyle_onevent pure rand randc randcase randsequence
+rcmos real realtime ref reg reject_on release repeat restrict return rnmos rpmos rtran rtranif0
+rtranif1 s_always s_eventually s_nexttime s_until s_until_with scalared sequence shortint
+shortreal showcancelled signed small soft solve specify specparam static string strong strong0
+strong1 struct super supply0 supply1 sync_accept_on sync_reject_on table tagged task this
+throughout time timeprecision timeunit tran tranif0 tranif1 tri tri0 tri1 triand trior trireg
+type typedef union unique unique0 unsigned until until_with untyped use uwire var vectored
+virtual void wait wait_order wand weak weak0 weak1 while wildcard wire with within wor xnor xor
+""".split())
 
 
 def check_int(name: str, value: object, lo: int, hi: int) -> None:
     """ValueError naming ``name``, the value and the range unless ``lo <= value <= hi``."""
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
+        raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {show(value)}")
 
 
 def check_bool(name: str, value: object) -> None:
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be true or false, not {value!r}")
+        raise TypeError(f"{name} must be true or false, not {show(value)}")
+
+
+def no_effect(config, key: str, reason: str) -> None:
+    """ValueError if ``key`` of ``config`` differs from its default although it changes
+    nothing in this config (``reason`` says why): a key given for nothing is a mistake to
+    report, not to ignore."""
+    default = _field_default(type(config), key)
+    if getattr(config, key) != default:
+        raise ValueError(f"{key} = {show(getattr(config, key))} has no effect: {reason}; "
+                         f"leave it out")
 
 
 def span_bits(lo: int, hi: int, signed: bool) -> int:
@@ -108,21 +144,25 @@ class PEConfig:
         if not isinstance(self.name, str) or not NAME_RE.fullmatch(self.name):
             raise ValueError(
                 f"name must be a Verilog identifier (letter or '_', then letters, digits, '_'; "
-                f"at most 64 characters), not {self.name!r}"
+                f"at most 64 characters), not {show(self.name)}"
             )
+        if self.name in VERILOG_KEYWORDS:
+            raise ValueError(f"name must not be a Verilog keyword, not {show(self.name)}")
         for role, rule in self.FORMATS.items():
             value = getattr(self, role)
             if not isinstance(value, rule.families):
                 raise TypeError(f"{role} must be {format_names(rule.families)} for pe = "
-                                f"{self.KIND!r}, not {value!r}")
+                                f"{show(self.KIND)}, not {show(value)}")
             if not rule.lo <= value.bits <= rule.hi:
                 raise ValueError(f"{role} must be {rule.lo} to {rule.hi} bits for pe = "
-                                 f"{self.KIND!r}, not {value}")
+                                 f"{show(self.KIND)}, not {value}")
         if not isinstance(self.overflow, Overflow):
-            raise TypeError(f"overflow must be an Overflow, not {self.overflow!r}")
+            raise TypeError(f"overflow must be an Overflow, not {show(self.overflow)}")
         check_int("depth", self.depth, 1, DEPTH_MAX)
         if self.acc_bits is not None:
             check_int("acc_bits", self.acc_bits, ACC_MIN_BITS, ACC_MAX_BITS)
+            no_effect(self, "depth", "acc_bits is given (depth only sizes a derived "
+                                     "accumulator)")
         elif self.derived_acc_bits > ACC_MAX_BITS:
             raise ValueError(
                 f"derived accumulator width {self.derived_acc_bits} (product "
@@ -144,7 +184,7 @@ class PEConfig:
         if key in cls.FORMATS:
             rule = cls.FORMATS[key]
             return parse_format(value, rule.families, key,
-                                f"with N from {rule.lo} to {rule.hi} for pe = {cls.KIND!r}")
+                                f"with N from {rule.lo} to {rule.hi} for pe = {show(cls.KIND)}")
         default = _field_default(cls, key)
         if isinstance(default, enum.Enum):
             return parse_enum(type(default), value, key)
@@ -165,7 +205,7 @@ class PEConfig:
         allowed = config_type.keys()
         for key in data:
             if key not in allowed:
-                raise ValueError(f"unknown key {key!r} for pe = {kind.name!r}; allowed: "
+                raise ValueError(f"unknown key {show(key)} for pe = {show(kind.name)}; allowed: "
                                  f"{', '.join(sorted(allowed))}")
         return config_type(**{k: config_type.parse_key(k, v) for k, v in data.items()
                               if k != "pe"})
@@ -313,10 +353,13 @@ class GroupScaled:
     scale_bits: int = 8
 
     def __post_init__(self):
-        super().__post_init__()
         check_int("group_size", self.group_size, 0, DEPTH_MAX)
         if not isinstance(self.group_scale, ScaleKind):
-            raise TypeError(f"group_scale must be a ScaleKind, not {self.group_scale!r}")
+            raise TypeError(f"group_scale must be a ScaleKind, not {show(self.group_scale)}")
+        if self.group_size == 0:
+            for key in ("group_scale", "scale_bits"):
+                no_effect(self, key, "there are no groups (group_size = 0)")
+        super().__post_init__()
         _ = self.group  # building the record validates scale_bits for the scale kind
         if self.group_size % self.lanes:
             raise ValueError(

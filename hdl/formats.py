@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 __all__ = [
-    "Format", "FORMAT_FAMILIES", "parse_format", "format_names",
+    "Format", "FORMAT_FAMILIES", "parse_format", "format_names", "show",
     "Overflow", "QType", "AccType", "ScaleKind", "GroupScale", "parse_enum",
     "QTYPE_MIN_BITS", "QTYPE_MAX_BITS", "ACC_MIN_BITS", "ACC_MAX_BITS",
     "PotEncoding", "PotType", "POT_MIN_BITS", "POT_MAX_BITS",
@@ -37,18 +37,27 @@ ACC_MIN_BITS = 2
 ACC_MAX_BITS = 48
 
 
+def show(value: object) -> str:
+    """``repr(value)`` for a message, kept short: a huge integer is described by its size,
+    a long text cut (bad input may be anything)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def parse_enum(cls: type[enum.Enum], value: object, key: str):
     """The member of ``cls`` that is ``value`` or has it as its value; else ValueError naming
     ``key``, the bad value and the allowed values."""
     if isinstance(value, cls) or any(m.value == value for m in cls):
         return cls(value)
     raise ValueError(f"{key} must be one of {', '.join(repr(m.value) for m in cls)}, "
-                     f"not {value!r}")
+                     f"not {show(value)}")
 
 
 def _check_width(bits: object, lo: int, hi: int, what: str, name: str) -> None:
     if isinstance(bits, bool) or not isinstance(bits, int):
-        raise TypeError(f"{what} width must be an integer, not {bits!r}")
+        raise TypeError(f"{what} width must be an integer, not {show(bits)}")
     if not lo <= bits <= hi:
         raise ValueError(f"{what} width must be {lo} to {hi} bits, not {bits} ({name})")
 
@@ -111,7 +120,7 @@ class Format:
     def check_code(self, code: object) -> int:
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.code_count:
             raise ValueError(f"{self} code must be an integer from 0 to {self.code_count - 1}, "
-                             f"not {code!r}")
+                             f"not {show(code)}")
         return code
 
     def values(self) -> tuple[int, ...]:
@@ -128,7 +137,7 @@ class Format:
         try:
             return _inverse_table(self)[value]
         except KeyError:
-            raise ValueError(f"{value!r} is not a value of {self} "
+            raise ValueError(f"{show(value)} is not a value of {self} "
                              f"(allowed {self.min}..{self.max})") from None
 
     @property
@@ -176,7 +185,7 @@ class QType(Format):
         _check_width(self.bits, QTYPE_MIN_BITS, QTYPE_MAX_BITS, "operand",
                      f"{'int' if self.signed is True else 'uint'}{self.bits}")
         if not isinstance(self.signed, bool):
-            raise TypeError(f"signed must be a bool, not {self.signed!r}")
+            raise TypeError(f"signed must be a bool, not {show(self.signed)}")
 
     @classmethod
     def match(cls, text: str) -> QType | None:
@@ -210,7 +219,7 @@ class QType(Format):
     def code_of(self, value: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not (
                 self.min <= value <= self.max):
-            raise ValueError(f"{value!r} is not a value of {self} "
+            raise ValueError(f"{show(value)} is not a value of {self} "
                              f"(allowed {self.min}..{self.max})")
         return value & ((1 << self.bits) - 1)
 
@@ -269,7 +278,7 @@ class PotType(Format):
 
     def __post_init__(self):
         if not isinstance(self.encoding, PotEncoding):
-            raise TypeError(f"encoding must be a PotEncoding, not {self.encoding!r}")
+            raise TypeError(f"encoding must be a PotEncoding, not {show(self.encoding)}")
         _check_width(self.bits, POT_MIN_BITS, POT_MAX_BITS, f"{self.encoding.value} weight",
                      f"{self.encoding.value}{self.bits}")
 
@@ -295,7 +304,8 @@ class PotType(Format):
     def magnitude(self, m: int) -> int:
         """The decoded magnitude of magnitude field value ``m``."""
         if not 0 <= m < (1 << self.field_bits):
-            raise ValueError(f"magnitude field {m!r} is outside 0..{(1 << self.field_bits) - 1}")
+            raise ValueError(f"magnitude field {show(m)} is outside "
+                             f"0..{(1 << self.field_bits) - 1}")
         if self.encoding is PotEncoding.POT:
             return 1 << m
         if self.encoding is PotEncoding.POTZ:
@@ -356,7 +366,7 @@ class PlaneType(Format):
 
     def __post_init__(self):
         if not isinstance(self.encoding, PlaneEncoding):
-            raise TypeError(f"encoding must be a PlaneEncoding, not {self.encoding!r}")
+            raise TypeError(f"encoding must be a PlaneEncoding, not {show(self.encoding)}")
         _check_width(self.bits, PLANE_MIN_BITS, PLANE_MAX_BITS, "sym weight", f"sym{self.bits}")
         if self.encoding is PlaneEncoding.TERNARY and self.bits != 2:
             raise ValueError(f"ternary weights are 2-bit codes, not {self.bits} bits")
@@ -426,7 +436,7 @@ def parse_format(text: object, families=FORMAT_FAMILIES, role: str = "operand fo
                  limits: str = "") -> Format:
     """The format named ``text`` among ``families`` (a ``Format`` of one of them passes through).
 
-    Unknown names raise ValueError: ``{role} must be {names}[ {limits}], not {text!r}``; a
+    Unknown names raise ValueError: ``{role} must be {names}[ {limits}], not {show(text)}``; a
     family's own range errors (``int0``) pass through.
     """
     if isinstance(text, tuple(families)):
@@ -437,7 +447,7 @@ def parse_format(text: object, families=FORMAT_FAMILIES, role: str = "operand fo
             if fmt is not None:
                 return fmt
     limits = f" {limits}" if limits else ""
-    raise ValueError(f"{role} must be {format_names(families)}{limits}, not {text!r}")
+    raise ValueError(f"{role} must be {format_names(families)}{limits}, not {show(text)}")
 
 
 class Overflow(enum.Enum):
@@ -461,14 +471,14 @@ class AccType:
 
     def __post_init__(self):
         if isinstance(self.bits, bool) or not isinstance(self.bits, int):
-            raise TypeError(f"accumulator width must be an integer, not {self.bits!r}")
+            raise TypeError(f"accumulator width must be an integer, not {show(self.bits)}")
         if not ACC_MIN_BITS <= self.bits <= ACC_MAX_BITS:
             raise ValueError(
                 f"accumulator width must be {ACC_MIN_BITS} to {ACC_MAX_BITS} bits, "
                 f"not {self.bits}"
             )
         if not isinstance(self.overflow, Overflow):
-            raise TypeError(f"overflow must be an Overflow, not {self.overflow!r}")
+            raise TypeError(f"overflow must be an Overflow, not {show(self.overflow)}")
 
     @property
     def min(self) -> int:
@@ -511,16 +521,16 @@ class GroupScale:
 
     def __post_init__(self):
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
-            raise ValueError(f"group_size must be a positive integer, not {self.size!r}")
+            raise ValueError(f"group_size must be a positive integer, not {show(self.size)}")
         if not isinstance(self.kind, ScaleKind):
-            raise TypeError(f"group_scale must be a ScaleKind, not {self.kind!r}")
+            raise TypeError(f"group_scale must be a ScaleKind, not {show(self.kind)}")
         hi = SCALE_MAX_BITS[self.kind]
         if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not (
             1 <= self.bits <= hi
         ):
             raise ValueError(
                 f"scale_bits must be an integer from 1 to {hi} for group_scale = "
-                f"{self.kind.value!r}, not {self.bits!r}"
+                f"{show(self.kind.value)}, not {show(self.bits)}"
             )
 
     @property

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .array_config import ArrayConfig, Dataflow, bench_array_presets, example_array
-from .config import GroupScaled, Lanes, OperandRule, PEConfig, check_int
+from .config import GroupScaled, Lanes, OperandRule, PEConfig, check_int, no_effect
 from .formats import Overflow, QType, ScaleKind
 from .kinds import Kind, Preset, register
 
@@ -68,6 +68,8 @@ class BitSerialConfig(GroupScaled, Lanes, PEConfig):
         if not isinstance(self.dtype, BitSerialDType):
             raise TypeError(f"dtype must be a BitSerialDType, not {self.dtype!r}")
         check_int("special_bits", self.special_bits, 1, 16)
+        if self.dtype is BitSerialDType.INT:
+            no_effect(self, "special_bits", "dtype = 'int' has no special value or zero point")
         super().__post_init__()
         if self.dtype is not BitSerialDType.INT and self.group_size == 0:
             raise ValueError(

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .formats import show
+
 __all__ = ["Preset", "Kind", "KIND_MODULES", "register", "unregister", "all_kinds", "get_kind",
            "kind_of", "default_kind", "load"]
 
@@ -87,8 +89,8 @@ class Kind:
 
     def __post_init__(self):
         if getattr(self.config, "KIND", None) != self.name:
-            raise ValueError(f"kind {self.name!r}: its config {self.config.__name__} has KIND = "
-                             f"{getattr(self.config, 'KIND', None)!r}")
+            raise ValueError(f"kind {show(self.name)}: its config {self.config.__name__} has "
+                             f"KIND = {show(getattr(self.config, 'KIND', None))}")
         object.__setattr__(self, "presets", MappingProxyType(dict(self.presets)))
 
     @classmethod
@@ -137,7 +139,7 @@ def register(kind: Kind) -> Kind:
     """Add ``kind`` to the registry (once: a second kind of the same name is an error)."""
     old = _REGISTRY.get(kind.name)
     if old is not None and old != kind:
-        raise ValueError(f"a PE kind named {kind.name!r} is already registered")
+        raise ValueError(f"a PE kind named {show(kind.name)} is already registered")
     _REGISTRY[kind.name] = kind
     return kind
 
@@ -147,9 +149,16 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+def _order(kind: Kind) -> int:
+    """Built-in kinds in ``KIND_MODULES`` order (whatever imported them first), then the
+    others in registration order."""
+    module = kind.config.__module__
+    return KIND_MODULES.index(module) if module in KIND_MODULES else len(KIND_MODULES)
+
+
 def all_kinds() -> tuple[Kind, ...]:
     _ensure_loaded()
-    return tuple(_REGISTRY.values())
+    return tuple(sorted(_REGISTRY.values(), key=_order))
 
 
 def get_kind(name: object) -> Kind:
@@ -157,8 +166,8 @@ def get_kind(name: object) -> Kind:
     _ensure_loaded()
     if isinstance(name, str) and name in _REGISTRY:
         return _REGISTRY[name]
-    allowed = ", ".join(repr(k) for k in _REGISTRY)
-    raise ValueError(f"pe must be one of {allowed}, not {name!r}")
+    allowed = ", ".join(repr(k.name) for k in all_kinds())
+    raise ValueError(f"pe must be one of {allowed}, not {show(name)}")
 
 
 def kind_of(config: object) -> Kind:
@@ -168,6 +177,5 @@ def kind_of(config: object) -> Kind:
 
 
 def default_kind() -> Kind:
-    """The first registered kind: what a config without ``pe`` builds."""
-    _ensure_loaded()
-    return next(iter(_REGISTRY.values()))
+    """The first kind of ``KIND_MODULES``: what a config without ``pe`` builds."""
+    return all_kinds()[0]

@@ -7,7 +7,9 @@ tests fail).
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import logging
 import os
 import secrets
 import shutil
@@ -15,13 +17,17 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from cocotb_tools.runner import Verilator, VerilatorControlFile, get_results, get_runner
+from cocotb_tools.runner import Icarus, Verilator, VerilatorControlFile, get_results
 
-__all__ = ["SIMULATORS", "SimResult", "SimError", "verilator_setup", "lint", "run_cocotb"]
+from .guard import guarded
+
+__all__ = ["SIMULATORS", "SimResult", "SimError", "verilator_setup", "testcases", "lint",
+           "run_cocotb"]
 
 SIMULATORS = ("icarus", "verilator")
 TIMESCALE = ("1ns", "1ps")
 WAIVERS = Path(__file__).with_name("waivers.vlt")
+_log = logging.getLogger(__name__)
 
 
 class SimError(RuntimeError):
@@ -70,9 +76,25 @@ def verilator_setup() -> str:
     return str(bindir / "verilator")
 
 
+def testcases(test_module: str) -> list[str]:
+    """The names of the ``@cocotb.test()`` coroutines of ``test_module``, read from its source
+    (cocotb is not imported outside a simulator)."""
+    spec = importlib.util.find_spec(test_module)
+    if spec is None or spec.origin is None:
+        raise SimError(f"cocotb test module {test_module!r} not found")
+    tree = ast.parse(Path(spec.origin).read_text())
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.AsyncFunctionDef) and any(
+                "cocotb.test" in ast.unparse(d) for d in node.decorator_list):
+            names.append(node.name)
+    return names
+
+
 def lint(verilog: Path, top: str) -> str:
     """Verilator ``--lint-only -Wall`` with the waivers in ``waivers.vlt``; raise on any warning."""
     exe = verilator_setup()
+    _log.info(f"verilator: lint of {top}")
     proc = subprocess.run(
         [exe, "--lint-only", "-Wall", "--top-module", top, str(WAIVERS), str(verilog)],
         capture_output=True,
@@ -83,16 +105,34 @@ def lint(verilog: Path, top: str) -> str:
     return proc.stderr
 
 
-class _VerilatorPublicPorts(Verilator):
-    """Verilator without ``--public-flat-rw``: VPI sees only what the sources mark
-    ``/*verilator public...*/``, so Verilator optimizes the rest as it would without cocotb
-    (the array harness runs about 2.5x faster). Overrides a private method of the pinned
-    ``cocotb_tools`` runner (cocotb 2.1)."""
+class _Guarded:
+    """Every build and test command runs under ``qtpe.sim.guard``, so that it and all it
+    starts (make, the C++ compiler, the simulator) die with qtpe. Overrides private methods
+    of the pinned ``cocotb_tools`` runner (cocotb 2.1)."""
 
     def _build_command(self):
-        cmds = super()._build_command()
-        cmds[0] = [arg for arg in cmds[0] if arg != "--public-flat-rw"]
-        return cmds
+        return [guarded(list(cmd)) for cmd in super()._build_command()]
+
+    def _test_command(self):
+        return [guarded(list(cmd)) for cmd in super()._test_command()]
+
+
+class _GuardedIcarus(_Guarded, Icarus):
+    pass
+
+
+class _GuardedVerilator(_Guarded, Verilator):
+    pass
+
+
+class _VerilatorPublicPorts(_GuardedVerilator):
+    """Verilator without ``--public-flat-rw``: VPI sees only what the sources mark
+    ``/*verilator public...*/``, so Verilator optimizes the rest as it would without cocotb
+    (the array harness runs about 2.5x faster)."""
+
+    def _build_command(self):
+        return [[arg for arg in cmd if arg != "--public-flat-rw"]
+                for cmd in super()._build_command()]
 
 
 def _check_simulator(simulator: str) -> None:
@@ -130,15 +170,16 @@ def run_cocotb(
     _check_simulator(simulator)
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
-    if simulator == "verilator" and not public_flat:
-        runner = _VerilatorPublicPorts()
+    if simulator == "verilator":
+        runner = _GuardedVerilator() if public_flat else _VerilatorPublicPorts()
     else:
-        runner = get_runner(simulator)
+        runner = _GuardedIcarus()
     build_log = build_dir / "build.log"
     args: list = (["-Wall"] if simulator == "verilator" else []) + list(build_args or [])
     srcs: list = [Path(s).resolve() for s in sources]
     if simulator == "verilator":
         srcs = [VerilatorControlFile(WAIVERS), *srcs]
+    _log.info(f"{simulator}: building {top}")
     try:
         runner.build(
             sources=srcs,
@@ -160,6 +201,7 @@ def run_cocotb(
     test_log = build_dir / "test.log"
     env = dict(extra_env or {})
     crash = None
+    _log.info(f"{simulator}: running {test_module} on {top} (seed {seed})")
     try:
         runner.test(
             hdl_toplevel=top,

@@ -19,6 +19,7 @@ Resource and area numbers are of the design alone; Fmax is of the registered-I/O
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ ECP5_SEED = 1
 ASIC_CLOCK_PERIOD_NS = 10.0
 
 _ECP5_DSP_TYPES = ("MULT18X18D", "ALU54B")
+_log = logging.getLogger(__name__)
 
 
 def _prepare(verilog: Path, top: str, workdir: Path, clock: str | None = None) -> tuple[Path, Path]:
@@ -102,6 +104,7 @@ def generic_flow(verilog: Path, top: str, workdir: Path) -> GenericReport:
     workdir, source = _prepare(verilog, top, workdir)
     stat_json, ltp_txt = "generic.stat.json", "generic.ltp.txt"
     _fresh(workdir, stat_json, ltp_txt)
+    _log.info(f"generic synthesis of {top} (Yosys)")
     run_yosys(
         f"read_verilog {source.as_posix()}\n"
         f"synth -top {top} -flatten\n"
@@ -170,6 +173,7 @@ def ecp5_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Ecp
     # Two Yosys processes: a second synth_ecp5 in the same process trips an RTLIL assertion in
     # ABC9's reintegration (Yosys 0.70, "GetSize(conn.first) == GetSize(conn.second)") on
     # designs with wide LUT adder trees, e.g. the shift-add PE; each run alone is fine.
+    _log.info(f"ECP5 synthesis of {top} (Yosys synth_ecp5)")
     run_yosys(
         f"read_verilog {source.as_posix()}\n"
         + _synth_ecp5(top)
@@ -177,6 +181,7 @@ def ecp5_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Ecp
         workdir,
         name="ecp5.design.yosys",
     )
+    _log.info(f"ECP5 synthesis of {wrapper.module}, {top} with registered I/O")
     run_yosys(
         f"read_verilog {source.as_posix()}\n"
         f"read_verilog {wrapper.path.name}\n"
@@ -187,6 +192,7 @@ def ecp5_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Ecp
     stat = parse_yosys_stat(workdir / design_stat, top)
     cells = dict(stat.cells_by_type)
     device = ECP5_DEVICE or ecp5_device_for(cells)
+    _log.info(f"ECP5 place and route of {wrapper.module} on LFE5U-{device} (nextpnr)")
     run_nextpnr_ecp5(
         [
             f"--{device}",
@@ -296,6 +302,7 @@ def asic_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Asi
     lib, netlist = liberty.as_posix(), "asic.regio.netlist.v"
     stats = [f"asic.{s}{k}stat.json" for s in ("design", "regio") for k in (".", ".generic.")]
     _fresh(workdir, netlist, *stats)
+    _log.info(f"OSU 0.18 um mapping of {top} and {wrapper.module} (Yosys, abc)")
     run_yosys(
         f"read_verilog {source.as_posix()}\n"
         f"read_verilog {wrapper.path.name}\n"
@@ -315,6 +322,7 @@ def asic_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Asi
 
     period = ASIC_CLOCK_PERIOD_NS
     port = f"[get_ports {{{clock}}}]"
+    _log.info(f"OSU 0.18 um timing of {wrapper.module} (OpenSTA)")
     log = run_sta(
         f"read_liberty {lib}\n"
         f"read_verilog {netlist}\n"

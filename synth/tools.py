@@ -28,6 +28,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from qtpe.sim.guard import guarded
+
 __all__ = [
     "SynthError",
     "run_yosys",
@@ -83,7 +85,7 @@ def _run(tool: str, argv: Sequence[str], workdir: Path, *, name: str, env: dict[
     log = workdir / f"{name}.log"
     try:
         proc = subprocess.run(
-            list(argv),
+            guarded(list(argv)),
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,

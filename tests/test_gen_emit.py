@@ -5,7 +5,8 @@ import sys
 import pytest
 
 from qtpe.gen.config import PRESETS
-from qtpe.gen.emit import emit_verilog, write_atomic, write_design
+from qtpe.gen.emit import emit_verilog, write_design
+from qtpe.gen.outputs import write_file
 from qtpe.hdl.config import PEConfig
 from qtpe.hdl.kind_mac import MacConfig
 
@@ -44,7 +45,7 @@ def test_write_design_outputs(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["pe_top.json", "pe_top.v"]
 
 
-def test_write_atomic_leaves_nothing_on_failure(tmp_path):
+def test_write_file_leaves_nothing_on_failure(tmp_path):
     with pytest.raises(TypeError):
-        write_atomic(tmp_path / "x.v", 123)
+        write_file(tmp_path / "x.v", 123)
     assert list(tmp_path.iterdir()) == []

@@ -75,8 +75,8 @@ def test_cli_gemm_requantized(operands):
     (["--a", "junk.npy", "--w", "W.npy"], "A file 'junk.npy' is not a .npy array"),
     (["--a", "A.npy", "--w", "W.npy", "--scale", "scale.npy"],
      "scale and shift need an array with requant = true"),
-    (["--a", "A.npy", "--w", "W.npy", "--set", "rows=40"], "rows must be an integer from 1 to "
-                                                           "32, not 40"),
+    (["--a", "A.npy", "--w", "W.npy", "--set", "rows=400"], "rows must be an integer from 1 to "
+                                                            "256, not 400"),
 ])
 def test_cli_gemm_bad_operands(operands, args, needle):
     tmp, _ = operands

@@ -9,9 +9,9 @@ from qtpe.hdl.kind_mac import MacConfig
 
 
 @pytest.mark.parametrize("data,match", [
-    ({"rows": 0}, r"rows must be an integer from 1 to 32, not 0"),
-    ({"rows": 33}, r"rows must be an integer from 1 to 32, not 33"),
-    ({"cols": 2.5}, r"cols must be an integer from 1 to 32, not 2.5"),
+    ({"rows": 0}, r"rows must be an integer from 1 to 256, not 0"),
+    ({"rows": 257}, r"rows must be an integer from 1 to 256, not 257"),
+    ({"cols": 2.5}, r"cols must be an integer from 1 to 256, not 2.5"),
     ({"dataflow": "rs"}, r"dataflow must be one of 'os', 'ws', not 'rs'"),
     ({"rows": 2, "colour": 1}, r"unknown key 'colour' for an array of pe = 'mac'; allowed: .*rows"),
     ({"requant": True}, r"key 'requant' is for arrays only"),
@@ -21,7 +21,12 @@ from qtpe.hdl.kind_mac import MacConfig
     ({"rows": 2, "pe": "shiftadd", "group_size": 8}, r"arrays take group_size = 0 .*not 8"),
     ({"rows": 2, "pe": "bitserial", "dtype": "special", "group_size": 4},
      r"arrays take group_size = 0 .*not 4"),
-    ({"rows": 2, "requant_scale_bits": 17}, r"requant_scale_bits must be an integer from 1 to 16"),
+    ({"rows": 2, "requant": True, "requant_scale_bits": 17},
+     r"requant_scale_bits must be an integer from 1 to 16"),
+    ({"rows": 2, "requant_scale_bits": 8},
+     r"requant_scale_bits = 8 has no effect: requant is false; leave it out"),
+    ({"rows": 2, "dataflow": "ws", "pipeline": True},
+     r"pipeline = true has no effect in a weight-stationary array"),
     ({"rows": 2, "weight": "int17"}, r"int17"),
 ])
 def test_bad_values_one_line(data, match):
@@ -33,10 +38,10 @@ def test_bad_values_one_line(data, match):
 def test_flat_keys_round_trip():
     data = {"name": "a", "pe": "mac", "weight": "int4", "activation": "uint8", "acc_bits": 20,
             "overflow": "saturate", "depth": 256, "lanes": 2, "pipeline": True, "rows": 3,
-            "cols": 5, "dataflow": "ws", "requant": True, "requant_scale_bits": 8}
+            "cols": 5, "dataflow": "os", "requant": True, "requant_scale_bits": 8}
     cfg = config_from_dict(data)
     assert isinstance(cfg, ArrayConfig) and isinstance(cfg.pe_config, MacConfig)
-    assert cfg.dataflow is Dataflow.WS and cfg.pe_config.lanes == 2
+    assert cfg.dataflow is Dataflow.OS and cfg.pe_config.lanes == 2
     assert cfg.to_dict() == data and config_from_dict(cfg.to_dict()) == cfg
     assert not isinstance(config_from_dict({"weight": "int4"}), ArrayConfig)
 

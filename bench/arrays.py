@@ -38,12 +38,11 @@ from qtpe.gen.config import PRESETS, preset
 from qtpe.gen.emit import write_design
 from qtpe.gen.gemm import TEST_DEPTH, TEST_RESULTS, run_gemm, sim_build_args
 from qtpe.gen.harness import harness_name, harness_verilog
-from qtpe.gen.outputs import write_file
 from qtpe.hdl.array_config import ArrayConfig
 from qtpe.sim.runner import SIMULATORS, SimResult, run_cocotb
 from qtpe.tb.models.formats import Operand
 
-from .run import machine
+from .run import machine, publish
 
 HERE = Path(__file__).resolve().parent
 #: The array presets the kinds mark for the bench (``Preset.bench``), kind by kind.
@@ -289,10 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     ref = next((r for r in rows if r["preset"] == REFERENCE and "synth" in r), None)
     if ref is not None and "synth" in hand:
         data["comparison"] = compare(ref["synth"], hand["synth"])
-    write_file(args.out / "arrays.json", json.dumps(data, indent=2) + "\n")
-    text = markdown(data)
-    write_file(args.out / "ARRAYS.md", text)
-    print(text)
+    publish(data, args.out / "arrays.json", args.out / "ARRAYS.md", markdown(data))
     return 0
 
 

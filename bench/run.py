@@ -112,9 +112,13 @@ def record(json_path: Path, md_path: Path, rows: list[dict], tools: dict, markdo
     """Write the measured ``rows`` with the date, the machine and the tool versions as JSON,
     and ``markdown(rows, tools, date)`` as the table; print and return the table."""
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    write_file(json_path, json.dumps(
-        {"date": when, "machine": machine(), "tools": tools, "rows": rows}, indent=2) + "\n")
-    text = markdown(rows, tools, when)
+    data = {"date": when, "machine": machine(), "tools": tools, "rows": rows}
+    return publish(data, json_path, md_path, markdown(rows, tools, when))
+
+
+def publish(data: dict, json_path: Path, md_path: Path, text: str) -> str:
+    """Write ``data`` as JSON and ``text`` (its Markdown table); print and return the text."""
+    write_file(json_path, json.dumps(data, indent=2) + "\n")
     write_file(md_path, text)
     print(text)
     return text

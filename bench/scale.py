@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -28,9 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qtpe.gen.outputs import write_file
-
-from .run import machine
+from .run import machine, publish
 
 HERE = Path(__file__).resolve().parent
 SIZES = (8, 32, 64, 128)
@@ -164,10 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         data = measure(sizes, args.gemm_size, Path(tmp))
     data = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(), "tools": tool_versions(), **data}
-    write_file(args.out / "scale.json", json.dumps(data, indent=2) + "\n")
-    text = markdown(data)
-    write_file(args.out / "SCALE.md", text)
-    print(text)
+    publish(data, args.out / "scale.json", args.out / "SCALE.md", markdown(data))
     return 0
 
 

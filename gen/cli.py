@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     from qtpe.tb.models.operands import GemmOperandError
 
     args = _parser().parse_args(argv)
-    sweep(tempfile.gettempdir())  # scratch folders a killed run left behind
+    sweep(tempfile.gettempdir(), scratch=True)  # scratch folders a killed run left behind
     try:
         with shown(args.quiet):
             return _COMMANDS[args.command](args)

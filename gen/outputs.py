@@ -127,18 +127,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
-_TMP_RE = re.compile(r"^\.?qtpe-(?:[a-z]+-)?(\d+)-[0-9a-f]+(?:\.tmp)?$")
+#: A hidden entry beside outputs (``.qtpe-<pid>-<8 hex>[.tmp]``) and a scratch folder in the
+#: temporary folder (``qtpe-<what>-<pid>-<8 hex>``); nothing else is ever swept.
+_HIDDEN_RE = re.compile(r"^\.qtpe-(\d+)-[0-9a-f]{8}(?:\.tmp)?$")
+_SCRATCH_RE = re.compile(r"^qtpe-[a-z]+-(\d+)-[0-9a-f]{8}$")
 
 
-def sweep(folder) -> list[Path]:
-    """Remove qtpe's temporary entries in ``folder`` whose process is gone; return them."""
+def sweep(folder, scratch: bool = False) -> list[Path]:
+    """Remove qtpe's temporary entries in ``folder`` whose process is gone (the hidden ones
+    beside outputs, or with ``scratch`` the scratch folders of the temporary folder); return
+    them."""
+    pattern = _SCRATCH_RE if scratch else _HIDDEN_RE
     removed = []
     try:
         entries = list(Path(folder).iterdir())
     except OSError:
         return removed
     for entry in entries:
-        match = _TMP_RE.match(entry.name)
+        match = pattern.match(entry.name)
         if match is None or _alive(int(match.group(1))):
             continue
         with contextlib.suppress(OSError):
@@ -207,7 +213,7 @@ def scratch(what: str) -> Iterator[Path]:
     """A temporary work folder ``qtpe-<what>-<pid>-<random>`` in the system's temporary
     folder, removed afterwards; stale ones of dead processes are removed first."""
     base = Path(tempfile.gettempdir())
-    sweep(base)
+    sweep(base, scratch=True)
     path = base / _tmp_name(f"qtpe-{what}-")
     path.mkdir()
     try:

@@ -85,7 +85,7 @@ class ArrayConfig:
     """An R x C systolic array of one PE kind (see ``qtpe.hdl.array`` for ports and timing).
 
     Attributes:
-        rows, cols: array size R x C, 1 to 32 each.
+        rows, cols: array size R x C, 1 to ``ARRAY_MAX`` (256) each.
         dataflow: ``Dataflow.OS`` (output-stationary) or ``Dataflow.WS`` (weight-stationary).
         pe_config: the config record of every PE (its ``name`` names the array's top level).
         requant: requantize the results to int8 (``Requant``), with a per-column scale and

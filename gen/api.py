@@ -35,7 +35,7 @@ from . import flow as _flow
 from . import gemm as _gemm
 from .config import ConfigError
 from .gemm import GemmOperandError, GemmResult
-from .outputs import scratch
+from .outputs import scratch, work_folder
 
 __all__ = [
     "ConfigError", "GemmOperandError", "Design", "config", "from_dict", "presets", "kinds",
@@ -112,10 +112,7 @@ def gemm(cfg: ArrayConfig, A, W, *, simulator: str = "verilator", scale=None, sh
     """``C = A @ W`` through the simulated array (``result.C``), checked against the golden
     model (``result.ok``), with the cycles and the utilization. ``workdir`` keeps the build
     for reuse; without it a temporary folder is used."""
-    if workdir is not None:
-        return _gemm.run_gemm(cfg, A, W, simulator, Path(workdir), scale=scale, shift=shift,
-                              seed=seed)
-    with scratch("gemm") as tmp:
+    with work_folder(workdir, "gemm") as tmp:
         return _gemm.run_gemm(cfg, A, W, simulator, tmp, scale=scale, shift=shift, seed=seed)
 
 
@@ -123,9 +120,7 @@ def synthesize(cfg: Config, target: str = "generic", workdir: str | Path | None 
     """The design synthesized for ``target`` (``"generic"``, ``"ecp5"``, ``"asic"``): a
     ``qtpe.synth.SynthReport``. ``workdir`` keeps the tools' files; without it a temporary
     folder is used."""
-    if workdir is not None:
-        return _flow.synthesize(cfg, target, Path(workdir))
-    with scratch("synth") as tmp:
+    with work_folder(workdir, "synth") as tmp:
         return _flow.synthesize(cfg, target, tmp)
 
 

@@ -15,7 +15,7 @@ import tempfile
 from . import api
 from .config import DEFAULT_PRESET, ConfigError
 from .flow import write_report
-from .outputs import check_dir, scratch, sweep
+from .outputs import check_dir, sweep, work_folder
 from .progress import say, shown
 
 __all__ = ["main"]
@@ -105,20 +105,19 @@ def _cmd_generate(args) -> int:
     check_dir(args.out)
     design = api.generate(cfg, args.out)
     say(f"wrote {design.verilog} and {design.metadata} (latency {design.latency}, "
-          f"accumulator {design.config.acc})")
+        f"accumulator {design.config.acc})")
     return 0
 
 
 def _cmd_sim(args) -> int:
     cfg = _config(args)
     out = check_dir(args.out, "build folder") if args.out is not None else None
-    with contextlib.ExitStack() as stack:
-        workdir = out if out is not None else stack.enter_context(scratch("sim"))
+    with work_folder(out, "sim") as workdir:
         result = api.simulate(cfg, args.sim, workdir, seed=args.seed, waves=args.waves,
                               testcase=args.testcase)
         status = "PASS" if result.ok else "FAIL"
         say(f"{status} {cfg.name} on {args.sim}: {result.passed}/{result.tests} cocotb tests "
-              f"passed (seed {result.seed})")
+            f"passed (seed {result.seed})")
         if not result.ok:
             say(f"log: {result.log}" if out else result.log.read_text()[-3000:])
         if args.waves:

@@ -8,7 +8,6 @@ against the formats before anything is built (``GemmOperandError``).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
@@ -26,7 +25,7 @@ from qtpe.tb.models.schedule import schedule
 
 from .emit import write_design
 from .harness import harness_name, harness_verilog
-from .outputs import check_dir, check_file, scratch, write_file
+from .outputs import check_dir, check_file, work_folder, write_file
 
 __all__ = ["GemmResult", "run_gemm", "gemm_command", "simulate_array", "write_harness",
            "GemmOperandError", "TEST_DEPTH", "TEST_RESULTS", "sim_build_args"]
@@ -172,8 +171,7 @@ def gemm_command(cfg, a_path, w_path, out, simulator: str, *, scale_path=None,
     out = check_file(out, ".npy")
     if build is not None:
         build = check_dir(build, "build folder")
-    with contextlib.ExitStack() as stack:
-        workdir = build if build is not None else stack.enter_context(scratch("gemm"))
+    with work_folder(build, "gemm") as workdir:
         result = run_gemm(cfg, A, W, simulator, workdir, scale=scale, shift=shift, seed=seed)
     buffer = io.BytesIO()
     np.save(buffer, result.C.astype(np.int64))

@@ -25,7 +25,7 @@ from pathlib import Path
 from .config import ConfigError
 
 __all__ = ["OutputError", "check_dir", "check_file", "write_files", "write_file", "scratch",
-           "sweep", "TMP_PREFIX"]
+           "sweep", "work_folder", "TMP_PREFIX"]
 
 #: Names of qtpe's temporary entries: ``.qtpe-<pid>-<random>`` (beside outputs) and
 #: ``qtpe-<what>-<pid>-<random>`` (scratch folders in the system's temporary folder).
@@ -220,3 +220,14 @@ def scratch(what: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def work_folder(path, what: str) -> Iterator[Path]:
+    """The folder ``path`` when one is given (kept afterwards), else a ``scratch(what)``
+    folder for the block."""
+    if path is not None:
+        yield Path(path)
+        return
+    with scratch(what) as tmp:
+        yield tmp

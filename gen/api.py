@@ -39,7 +39,7 @@ from .outputs import scratch, work_folder
 
 __all__ = [
     "ConfigError", "GemmOperandError", "Design", "config", "from_dict", "presets", "kinds",
-    "generate", "lint", "simulate", "gemm", "synthesize", "flow",
+    "generate", "lint", "simulate", "gemm", "synthesize", "flow", "power",
 ]
 
 Config = PEConfig | ArrayConfig
@@ -129,3 +129,16 @@ def flow(cfg: Config, outdir: str | Path = "build/flow", *,
     """Generate, lint, simulate on both simulators, synthesize for every target
     (``FlowResult.summary()`` is what ``qtpe flow`` prints)."""
     return _flow.run_flow(cfg, Path(outdir), seed=seed)
+
+
+def power(cfg: Config, *, A=None, W=None, idle: bool = False, clock_mhz: float = 100.0,
+          simulator: str = "verilator", workdir: str | Path | None = None,
+          seed: int | None = None):
+    """Energy of a workload on the design's OSU 0.18 um netlist (``qtpe.gen.power``): a GEMM
+    ``A @ W`` on an array (random operands if not given), a PE's random stream, or ``idle``.
+    Returns a ``PowerResult`` (``.power.pj_per_mac``, ``.summary()``)."""
+    from . import power as _power
+
+    with work_folder(workdir, "power") as tmp:
+        return _power.run_power(cfg, tmp, simulator=simulator, A=A, W=W, idle=idle,
+                                clock_mhz=clock_mhz, seed=seed)

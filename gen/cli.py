@@ -89,6 +89,21 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: a temporary one)")
     p.add_argument("--seed", type=int, help="cocotb random seed")
 
+    p = sub.add_parser("power", help="energy per MAC: simulate a workload on the ASIC netlist "
+                       "and combine its toggles with OpenSTA's power tables")
+    _add_config_args(p)
+    p.add_argument("--a", type=str, metavar="A.npy",
+                   help="(arrays) activations, M x K (default: uniform random, M=2R K=64 N=2C)")
+    p.add_argument("--w", type=str, metavar="W.npy", help="(arrays) weights, K x N")
+    p.add_argument("--idle", action="store_true",
+                   help="no workload: clocked, every input 0 (energy per cycle)")
+    p.add_argument("--clock-mhz", type=float, default=None, metavar="F",
+                   help="clock of the power numbers (default 100)")
+    p.add_argument("--sim", choices=("icarus", "verilator"), default="verilator")
+    p.add_argument("-o", "--out", type=str, help="report folder (power.json, power.md)")
+    p.add_argument("--build", type=str, help="build folder to keep (default: a temporary one)")
+    p.add_argument("--seed", type=int, help="random seed (operands and cocotb)")
+
     for name, text in (("presets", "list the presets"), ("kinds", "list the registered PE kinds")):
         sub.add_parser(name, help=text).add_argument("-q", "--quiet", action="store_true",
                                                      help=argparse.SUPPRESS)
@@ -163,6 +178,19 @@ def _cmd_gemm(args) -> int:
     return 0 if result.ok else 1
 
 
+def _cmd_power(args) -> int:
+    from .power import DEFAULT_CLOCK_MHZ, power_command
+
+    clock = DEFAULT_CLOCK_MHZ if args.clock_mhz is None else args.clock_mhz
+    result = power_command(_config(args), a_path=args.a, w_path=args.w, idle=args.idle,
+                           clock_mhz=clock, simulator=args.sim, out=args.out,
+                           build=args.build, seed=args.seed)
+    say(result.summary())
+    if args.out:
+        say(f"wrote {args.out}/power.json and power.md")
+    return 0
+
+
 def _cmd_presets(args) -> int:
     presets = api.presets()
     width = max(len(n) for n in presets)
@@ -188,6 +216,7 @@ _COMMANDS = {
     "lint": _cmd_lint,
     "flow": _cmd_flow,
     "gemm": _cmd_gemm,
+    "power": _cmd_power,
     "presets": _cmd_presets,
     "kinds": _cmd_kinds,
 }

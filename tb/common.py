@@ -78,6 +78,7 @@ class StreamTestbench:
         self.expected: deque[tuple[object, str]] = deque()
         self.errors: list[str] = []
         self.checked = 0
+        self.ops = 0  # accepted input beats (each ``lanes`` MACs), for the power flow
 
     # -- to implement -----------------------------------------------------------------------
     def sample(self):
@@ -113,6 +114,7 @@ class StreamTestbench:
         clear = np.asarray(clear, dtype=bool)
         for i in range(len(valid)):
             v, c = bool(valid[i]), bool(clear[i])
+            self.ops += v
             row = {name: values[i] for name, values in ports.items()}
             self.set_inputs(v, c, **row)
             out = self.model.step(v, c, **row)
@@ -183,3 +185,7 @@ class StreamTestbench:
         assert not self.errors, "\n".join(self.errors)
         assert self.checked > 0, "no outputs were checked"
         self.dut._log.info("checked %d outputs", self.checked)
+        stats = os.environ.get("QTPE_STATS_FILE")
+        if stats:  # the power flow counts the MACs of the traced run
+            with open(stats, "w") as f:
+                json.dump({"ops": self.ops, "macs": self.ops * self.cfg.lanes}, f)

@@ -116,6 +116,7 @@ class BitSerialTestbench(StreamTestbench):
                                 f"(previous op k={prev_k} accepted at {prev_edge})")
             self.last_accept = (edge, k)
             self.accepts.append(edge)
+            self.ops += 1
             out = self.model.step(True, bool(clear[i]), **ports)
             if out is not None:
                 self.expect(out, what)

@@ -39,7 +39,7 @@ def group_starts(cfg, n):
 
 
 @cocotb.test()
-async def random_ops(dut):
+async def random_stream(dut):
     """Random ops, a different precision on every op (now and then an out-of-range wbits),
     random clears, idle gaps, group values and special codes."""
     tb = await BitSerialTestbench.begin(dut)

@@ -128,6 +128,18 @@ def test_asic_area_and_timing(asic: SynthReport) -> None:
     assert result.worst_group == "clk"
     assert result.worst_endpoint.endswith("_reg")
     assert dict(asic.tool_versions)["opensta"].startswith("OpenSTA ")
+    # the critical path runs stage by stage from the launching clock pin to the capturing D
+    stages = result.critical_path
+    assert len(stages) >= 3
+    assert stages[0].pin.endswith("/CLK") and stages[-1].pin.endswith("/D")
+    assert stages[0].pin.split("/")[0] == result.worst_startpoint
+    assert stages[-1].pin.split("/")[0] == result.worst_endpoint
+    times = [st.time_ns for st in stages]
+    assert times == sorted(times) and math.isclose(times[-1], result.worst_arrival_ns,
+                                                   abs_tol=1e-3)
+    assert math.isclose(sum(st.delay_ns for st in stages), result.worst_arrival_ns,
+                        abs_tol=5e-3)
+    assert result.max_fanout == 12 and result.input_driver == "INVX1"
 
 
 def test_reports_write_json_and_markdown(

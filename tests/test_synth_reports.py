@@ -11,6 +11,7 @@ import pytest
 
 from qtpe.synth import AsicReport, Ecp5Report, GenericReport, SynthReport, Target
 from qtpe.synth.reports import (
+    PathStage,
     is_generic_ff,
     parse_ltp_depth,
     parse_nextpnr_report,
@@ -83,6 +84,13 @@ def _asic() -> AsicReport:
         worst_group="clk",
         worst_startpoint="a_reg",
         worst_endpoint="q_reg",
+        critical_path=(PathStage("a_reg/CLK", "DFFPOSX1", "^", 0.0, 0.0, 0.0, 0.0),
+                       PathStage("a_reg/Q", "DFFPOSX1", "v", 0.01, 0.1, 0.3, 0.3),
+                       PathStage("q_reg/D", "DFFPOSX1", "v", 0.0, 0.1, 0.0, 1.8)),
+        max_fanout=12,
+        fanout_buffers=0,
+        input_driver="INVX1",
+        output_load_pf=0.02,
     )
 
 

@@ -42,7 +42,7 @@ bad_int = st.one_of(st.integers(max_value=-1).map(str), st.integers(min_value=1 
                     st.integers(1, 9).map(lambda d: str(d) * 4400))
 bad_value = st.one_of(bad_int, junk.filter(lambda t: not t.strip().lstrip("-").isdigit()),
                       st.sampled_from(["", "int0", "uint17", "pot9", "sym7", "float8", "[]",
-                                       "{}", "true", "1.5"]))
+                                       "{}", "yes", "1.5"]))  # "true" is a valid bool (pipeline)
 
 
 @st.composite

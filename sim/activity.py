@@ -139,6 +139,16 @@ def read_saif(path: Path, scope: tuple[str, ...]) -> Activity:
 # VCD
 
 
+def _until_end(words) -> list[str]:
+    """The words of a VCD declaration up to its ``$end`` (consumed)."""
+    out = []
+    for w in words:
+        if w == "$end":
+            break
+        out.append(w)
+    return out
+
+
 def read_vcd(path: Path, scope: tuple[str, ...]) -> Activity:
     """The one-bit nets of instance ``scope`` in VCD file ``path``, counted over the whole
     dump (from time 0 to the last timestamp)."""
@@ -155,23 +165,14 @@ def read_vcd(path: Path, scope: tuple[str, ...]) -> Activity:
         words = (w for line in f for w in line.split())
         for w in words:
             if w == "$timescale":
-                text = []
-                for t in words:
-                    if t == "$end":
-                        break
-                    text.append(t)
-                unit = _unit("".join(text), path)
+                unit = _unit("".join(_until_end(words)), path)
             elif w == "$scope":
                 next(words)
                 where.append(next(words))
             elif w == "$upscope":
                 where.pop()
             elif w == "$var":
-                parts = []
-                for t in words:
-                    if t == "$end":
-                        break
-                    parts.append(t)
+                parts = _until_end(words)
                 _, width, code, name = parts[:4]
                 if _matches(where, scope):
                     matched = True
@@ -179,9 +180,7 @@ def read_vcd(path: Path, scope: tuple[str, ...]) -> Activity:
                         codes.setdefault(code, []).append(name)
             elif w.startswith("$"):
                 if w in ("$comment", "$date", "$version"):
-                    for t in words:
-                        if t == "$end":
-                            break
+                    _until_end(words)
             elif w[0] == "#":
                 now = int(w[1:])
             elif w[0] in "01xXzZ":

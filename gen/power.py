@@ -47,8 +47,8 @@ from .emit import write_design
 from .gemm import GemmOperandError, check_gemm, harness_name, load_operand, run_gemm
 from .outputs import check_dir, work_folder, write_files
 
-__all__ = ["PowerResult", "run_power", "power_command", "DEFAULT_CLOCK_MHZ", "IDLE_CYCLES",
-           "default_operands", "trace_setup", "read_activity"]
+__all__ = ["PowerResult", "PowerSetup", "run_power", "power_command", "DEFAULT_CLOCK_MHZ",
+           "IDLE_CYCLES", "default_operands", "trace_setup", "read_activity"]
 
 _log = logging.getLogger(__name__)
 
@@ -137,85 +137,112 @@ def run_power(cfg: PEConfig | ArrayConfig, workdir: Path, *, simulator: str = "v
               A=None, W=None, idle: bool = False, clock_mhz: float = DEFAULT_CLOCK_MHZ,
               seed: int | None = None) -> PowerResult:
     """The power of ``cfg``'s ASIC netlist under its workload, built in ``workdir``."""
-    if not clock_mhz > 0:
-        raise ValueError(f"clock must be a positive frequency in MHz, not {clock_mhz!r}")
-    workdir = Path(workdir)
-    top = cfg.name
-    vpath, _ = write_design(cfg, workdir / "rtl")
-    asic_dir = workdir / "asic"
-    report = flows.asic_flow(vpath, top, asic_dir)
-    synth = SynthReport(top=top, target=Target.ASIC, result=report, tool_versions=(
-        ("opensta", sta_version(sta_path())), ("yosys", yosys_version())))
-    netlist = json.loads((asic_dir / "asic.design.buffered.json").read_text())
-    module = netlist["modules"][top]
-    power_dir = workdir / "power"
-    power_dir.mkdir(parents=True, exist_ok=True)
-    sim_v = power_dir / "power.sim.v"
-    text = simulation_netlist(netlist, top)
-    if not sim_v.exists() or sim_v.read_text() != text:
-        sim_v.write_text(text)
-    cells_v = cell_models(asic_dir / "lib" / liberty_path().name, power_dir)
-    dut = [cells_v, sim_v]
-    build = power_dir / ("idle" if idle else "run") / simulator
-    build.mkdir(parents=True, exist_ok=True)
-    stats = build / _STATS
-    stats.unlink(missing_ok=True)
-    is_array = isinstance(cfg, ArrayConfig)
-    if idle or not is_array:
-        scope_path, scope = top, (top,)
-    else:
-        scope_path, scope = f"{harness_name(cfg)}.dut", ("dut",)
-    extra, args = trace_setup(simulator, build, scope_path)
-    env = {"QTPE_CONFIG": json.dumps(cfg.to_dict()), "QTPE_STATS_FILE": str(stats.resolve())}
-    if idle:
-        inputs = [p for p, i in module["ports"].items()
-                  if i["direction"] == "input" and p != "clk"]
-        env.update(QTPE_POWER_INPUTS=json.dumps(inputs), QTPE_POWER_CYCLES=str(IDLE_CYCLES))
-        result = run_cocotb(simulator, [*dut, *extra], top, build, "qtpe.tb.test_power",
-                            extra_env=env, seed=seed, waves=simulator == "verilator",
-                            build_args=args, testcase="idle_cycles", own_dumps=True,
-                            make_vars=_MAKE_VARS)
-        workload = f"idle ({IDLE_CYCLES} cycles, inputs 0)"
-        macs = 0
-    elif is_array:
-        if A is None or W is None:
-            A, W = default_operands(cfg, np.random.default_rng(0 if seed is None else seed))
-        gemm = run_gemm(cfg, A, W, simulator, build, seed=seed, dut=[*dut, *extra],
-                        build_args=args, waves=simulator == "verilator", own_dumps=True,
-                        optimize=False, make_vars=_MAKE_VARS)
-        if not gemm.ok:
-            raise SimError(f"the gate-level netlist of {top} computed a wrong GEMM "
-                           f"({gemm.mismatches} results differ from the golden model)")
-        M, K = np.shape(A)
-        workload = f"GEMM M={M} K={K} N={np.shape(W)[1]}"
-        macs = gemm.macs
-        result = None
-    else:
-        result = run_cocotb(simulator, [*dut, *extra], top, build, kind_of(cfg).testbench,
-                            extra_env=env, seed=seed, waves=simulator == "verilator",
-                            build_args=args, testcase="random_stream", own_dumps=True,
-                            make_vars=_MAKE_VARS)
-        workload = "its random_stream test"
-        macs = None
-    if result is not None and not result.ok:
-        raise SimError(f"the gate-level netlist of {top} failed {result.failed} of "
-                       f"{result.tests} tests; log {result.log}")
-    if macs is None:
-        macs = json.loads(stats.read_text())["macs"]
-    sim_dir = build / simulator if is_array and not idle else build
-    activity = read_activity(simulator, sim_dir, scope)
-    cycles = activity.cycles(CLOCK_NS * 1e-9)
-    toggles = {int(name[1:]): net.toggles for name, net in activity.nets.items()
-               if name.startswith("w") and name[1:].isdigit()}
-    constraints = flows.sta_constraints("clk", 1000.0 / clock_mhz)
-    pins, leakage = instance_power(asic_dir, f"lib/{liberty_path().name}",
-                                   flows.ASIC_DESIGN_NETLIST, top, constraints, sta_path())
-    source = ("Verilator SAIF" if simulator == "verilator" else "Icarus VCD") + \
-        " of the gate-level netlist"
-    clock_bits = {b for b in module["ports"]["clk"]["bits"] if isinstance(b, int)}
-    power = combine(pins, leakage, module["cells"], toggles, clock_bits, cycles,
-                    clock_mhz, macs, source)
-    return PowerResult(top, workload, simulator, power, synth)
+    setup = PowerSetup.build(cfg, workdir, clock_mhz)
+    return setup.run(simulator=simulator, A=A, W=W, idle=idle, seed=seed)
+
+
+@dataclass
+class PowerSetup:
+    """What every workload of one design shares: its ASIC synthesis, the gate-level
+    simulation sources and OpenSTA's per-pin energies (``build``); ``run`` simulates one
+    workload on them (a second run reuses the simulator build)."""
+
+    cfg: PEConfig | ArrayConfig
+    workdir: Path
+    clock_mhz: float
+    synth: SynthReport
+    module: dict
+    dut: list
+    pins: dict
+    leakage: dict
+
+    @classmethod
+    def build(cls, cfg, workdir: Path, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> PowerSetup:
+        if not clock_mhz > 0:
+            raise ValueError(f"clock must be a positive frequency in MHz, not {clock_mhz!r}")
+        workdir = Path(workdir)
+        top = cfg.name
+        vpath, _ = write_design(cfg, workdir / "rtl")
+        asic_dir = workdir / "asic"
+        report = flows.asic_flow(vpath, top, asic_dir)
+        synth = SynthReport(top=top, target=Target.ASIC, result=report, tool_versions=(
+            ("opensta", sta_version(sta_path())), ("yosys", yosys_version())))
+        netlist = json.loads((asic_dir / "asic.design.buffered.json").read_text())
+        power_dir = workdir / "power"
+        power_dir.mkdir(parents=True, exist_ok=True)
+        sim_v = power_dir / "power.sim.v"
+        text = simulation_netlist(netlist, top)
+        if not sim_v.exists() or sim_v.read_text() != text:
+            sim_v.write_text(text)
+        cells_v = cell_models(asic_dir / "lib" / liberty_path().name, power_dir)
+        constraints = flows.sta_constraints("clk", 1000.0 / clock_mhz)
+        pins, leakage = instance_power(asic_dir, f"lib/{liberty_path().name}",
+                                       flows.ASIC_DESIGN_NETLIST, top, constraints, sta_path())
+        return cls(cfg, workdir, clock_mhz, synth, netlist["modules"][top], [cells_v, sim_v],
+                   pins, leakage)
+
+    def run(self, *, simulator: str = "verilator", A=None, W=None, idle: bool = False,
+            seed: int | None = None) -> PowerResult:
+        """One workload (see the module docstring) on the netlist."""
+        cfg, module, dut = self.cfg, self.module, self.dut
+        top = cfg.name
+        build = self.workdir / "power" / ("idle" if idle else "run") / simulator
+        build.mkdir(parents=True, exist_ok=True)
+        stats = build / _STATS
+        stats.unlink(missing_ok=True)
+        is_array = isinstance(cfg, ArrayConfig)
+        if idle or not is_array:
+            scope_path, scope = top, (top,)
+        else:
+            scope_path, scope = f"{harness_name(cfg)}.dut", ("dut",)
+        extra, args = trace_setup(simulator, build, scope_path)
+        env = {"QTPE_CONFIG": json.dumps(cfg.to_dict()), "QTPE_STATS_FILE": str(stats.resolve())}
+        if idle:
+            inputs = [p for p, i in module["ports"].items()
+                      if i["direction"] == "input" and p != "clk"]
+            env.update(QTPE_POWER_INPUTS=json.dumps(inputs), QTPE_POWER_CYCLES=str(IDLE_CYCLES))
+            result = run_cocotb(simulator, [*dut, *extra], top, build, "qtpe.tb.test_power",
+                                extra_env=env, seed=seed, waves=simulator == "verilator",
+                                build_args=args, testcase="idle_cycles", own_dumps=True,
+                                make_vars=_MAKE_VARS)
+            workload = f"idle ({IDLE_CYCLES} cycles, inputs 0)"
+            macs = 0
+        elif is_array:
+            if A is None or W is None:
+                A, W = default_operands(cfg, np.random.default_rng(0 if seed is None else seed))
+            gemm = run_gemm(cfg, A, W, simulator, build, seed=seed, dut=[*dut, *extra],
+                            build_args=args, waves=simulator == "verilator", own_dumps=True,
+                            optimize=False, make_vars=_MAKE_VARS)
+            if not gemm.ok:
+                raise SimError(f"the gate-level netlist of {top} computed a wrong GEMM "
+                               f"({gemm.mismatches} results differ from the golden model)")
+            M, K = np.shape(A)
+            workload = f"GEMM M={M} K={K} N={np.shape(W)[1]}"
+            macs = gemm.macs
+            result = None
+        else:
+            result = run_cocotb(simulator, [*dut, *extra], top, build, kind_of(cfg).testbench,
+                                extra_env=env, seed=seed, waves=simulator == "verilator",
+                                build_args=args, testcase="random_stream", own_dumps=True,
+                                make_vars=_MAKE_VARS)
+            workload = "its random_stream test"
+            macs = None
+        if result is not None and not result.ok:
+            raise SimError(f"the gate-level netlist of {top} failed {result.failed} of "
+                           f"{result.tests} tests; log {result.log}")
+        if macs is None:
+            macs = json.loads(stats.read_text())["macs"]
+        sim_dir = build / simulator if is_array and not idle else build
+        activity = read_activity(simulator, sim_dir, scope)
+        cycles = activity.cycles(CLOCK_NS * 1e-9)
+        toggles = {int(name[1:]): net.toggles for name, net in activity.nets.items()
+                   if name.startswith("w") and name[1:].isdigit()}
+        source = ("Verilator SAIF" if simulator == "verilator" else "Icarus VCD") + \
+            " of the gate-level netlist"
+        clock_bits = {b for b in module["ports"]["clk"]["bits"] if isinstance(b, int)}
+        power = combine(self.pins, self.leakage, module["cells"], toggles, clock_bits, cycles,
+                        self.clock_mhz, macs, source)
+        return PowerResult(top, workload, simulator, power, self.synth)
 
 
 def power_command(cfg, *, a_path=None, w_path=None, idle: bool = False,

@@ -71,6 +71,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from amaranth.hdl import (
+    Cat,
     ClockDomain,
     ClockSignal,
     Const,
@@ -85,7 +86,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .array_config import ArrayConfig, Dataflow
-from .array_grid import Chain, Grid, Tap, build_grid, skew
+from .array_grid import Chain, Grid, Tap, build_grid, skew, spread
 from .array_parts import (
     delay_line,
     drain_control,
@@ -101,8 +102,8 @@ from .kinds import kind_of
 from .pe import ConfigComponent
 from .shapes import acc_shape, wire_shape
 
-__all__ = ["SystolicArray", "Cell", "OSCell", "WSCell", "WSColumn", "ws_load_taps", "ws_load_ports",
-           "ws_cell_load"]
+__all__ = ["SystolicArray", "Cell", "OSCell", "WSCell", "WSColumn", "control_register",
+           "ws_load_taps", "ws_load_ports", "ws_cell_load"]
 
 
 class Cell:
@@ -167,9 +168,18 @@ class Cell:
             m.d.sync += tile_first.eq(array.in_last)
         clear0, last0 = Signal(name="clear"), Signal(name="last")
         m.d.comb += [clear0.eq(accept & tile_first), last0.eq(accept & array.in_last)]
-        clear = delay_line(m, clear0, rows + cols, "clear")
-        last = delay_line(m, last0, rows + cols + lat, "last")
-        shift = drain_control(m, cfg, last, 1 + lat, acc_valid)
+        # The controls ride along the rows with the activations (``OSCell``): row r's edge
+        # gets them r + 1 (clear) and r + 1 + L (drain load) cycles after the beat.
+        clear = delay_line(m, clear0, rows + 1, "clear")
+        drain_tap = rows + cols - 1 + lat - (2 if rows > 1 else 0)  # drain_control's
+        last = delay_line(m, last0, max(rows + lat, drain_tap) + 1, "last")
+        ctl = []
+        for r in range(rows):
+            edge = Signal(2, name=f"ctl_r{r}")
+            m.d.comb += edge.eq(Cat(clear[r + 1], last[r + 1 + lat]))
+            ctl.append(edge)
+        shift_early = drain_control(m, cfg, last, 1 + lat, acc_valid)
+        shifts = (self.spread_shift(array, m, shift_early) if shift_early is not None else None)
 
         a_edge = gated(m, array.a_in, accept, "a_edge")
         w_edge = gated(m, array.w_in, accept, "w_edge")
@@ -179,14 +189,20 @@ class Cell:
 
         exits = array.place(m, Grid(
             rows, cols, self,
-            at=lambda r, c: (OSCell, (self.registers_row(c), r + 1 < rows)),
+            at=lambda r, c: (OSCell, (self.registers_row(c), c > 0, r + 1 < rows)),
             chains=[Chain("row_in", "row_out", "right", tuple(sources)),
+                    Chain("ctl_in", "ctl_out", "right", tuple(ctl)),
                     Chain("w_in", "w_out", "down", tuple(w_top)),
                     Chain("drain_in", "drain_out", "up", exits=True)],
-            taps=[Tap("clear", tuple(clear), 1, 1, 1), Tap("load", tuple(last), 1, 1, 1 + lat),
-                  *([Tap("shift", (shift,))] if shift is not None else [])]))
+            taps=[*([Tap("shift", tuple(shifts), cols, 1, 0)] if shifts is not None else [])]))
         for c in range(cols):
             m.d.comb += acc_data[c].eq(exits["drain_out"][c])
+
+    def spread_shift(self, array: SystolicArray, m: Module, early) -> list:
+        """The drain shift flag (``drain_control``'s, two cycles early) for each drain
+        register that shifts (rows 0 .. R-2; element ``r * C + c``): one register per row,
+        one per cell."""
+        return array.spread(m, early, self.array.rows - 1, self.array.cols, "drain_shift")
 
     # -- weight-stationary ------------------------------------------------------------------
     def elaborate_ws(self, array: SystolicArray, m: Module, acc_valid, acc_data) -> None:
@@ -204,7 +220,7 @@ class Cell:
         beats, swap0 = ws_beats(m, cfg, accept)
         ring_tap = rows + cols
         valid = delay_line(m, valid0, ring_tap + 1, "valid")
-        swap = delay_line(m, swap0, rows + cols - 1, "swap")
+        swap = delay_line(m, swap0, rows, "swap")  # along the rows (WSCell's ctl_in)
         first = delay_line(m, first0, ring_tap + 1, "first")
         last = delay_line(m, last0, ring_tap + 1, "last")
 
@@ -218,34 +234,52 @@ class Cell:
 
         exits = array.place(m, Grid(
             rows, cols, self,
-            at=lambda r, c: (WSCell, (self.registers_row(c),
+            at=lambda r, c: (WSCell, (self.registers_row(c), c > 0,
                                       self.psum_shape(r - 1) if r else None,
                                       self.psum_shape(r))),
             chains=[Chain("row_in", "row_out", "right", tuple(sources)),
+                    Chain("ctl_in", "ctl_out", "right", tuple(swap)),
                     Chain("w_in", "w_out", "down", tuple(w_top)),
                     Chain("psum_in", "psum_out", "down", exits=True)],
-            taps=[*ws_load_taps(valid, beats), Tap("swap", tuple(swap), 1, 1, 0)]))
+            taps=ws_load_taps(valid, beats, cols)))
         psums = [exits["psum_out"][c].as_signed() if self.psum_shape(0).signed
                  else exits["psum_out"][c] for c in range(cols)]
         psums_out = array.skew(m, psums, -1, cols - 1, "psum_deskew")
 
         # Accumulator rings: entry 0 is the oldest beat of the period, entry R-1 the newest.
-        self.place_columns(array, m, psums_out, valid[ring_tap], first[ring_tap], None,
-                           acc_data)
+        self.place_columns(array, m, psums_out, ring_tap, valid, first, None, acc_data)
         m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
 
-    def place_columns(self, array, m: Module, psums, step, ring_first, plane_first,
+    def place_columns(self, array, m: Module, psums, tap: int, step, ring_first, plane_first,
                       acc_data) -> None:
         """The weight-stationary column ends (``WSColumn``, one module for all columns):
-        ``psums`` (de-skewed) into the rings; ``acc_data[c]`` shows column ``c``'s."""
+        ``psums`` (de-skewed) into the rings; ``acc_data[c]`` shows column ``c``'s. The
+        controls are tap ``tap`` of the delay lines ``step``, ``ring_first`` and
+        ``plane_first`` (``None``: no Horner step), the same cycle in every column: each
+        comes through a tree of registers (``spread``: per column, and ``step`` per ring
+        entry), from tap ``tap - 2`` (arrays too small for that lead take the tap itself)."""
+        rows, cols = self.array.rows, self.array.cols
+
+        def spread(line, copies, name):
+            if line is None:
+                return None
+            if tap < 2:
+                return [line[tap]] * (cols * copies)
+            return array.spread(m, line[tap - 2], cols, copies, name)
+
+        steps = spread(step, rows, "ring_step")
+        steps = [Cat(*steps[c * rows:(c + 1) * rows]) for c in range(cols)]
+        firsts = spread(ring_first, 1, "ring_first")
+        planes = spread(plane_first, 1, "plane_first")
         exits = array.place(m, Grid(
-            1, self.array.cols, self, name="columns",
+            1, cols, self, name="columns",
             at=lambda r, c: (WSColumn, (psums[0].shape(), plane_first is not None)),
             chains=[Chain("acc_in", "acc", "down", exits=True)],
-            taps=[Tap("psum", tuple(psums), 0, 1, 0), Tap("step", (step,)),
-                  Tap("ring_first", (ring_first,)),
-                  *([Tap("plane_first", (plane_first,))] if plane_first is not None else [])]))
-        for c in range(self.array.cols):
+            taps=[Tap("psum", tuple(psums), 0, 1, 0), Tap("step", tuple(steps), 0, 1, 0),
+                  Tap("ring_first", tuple(firsts), 0, 1, 0),
+                  *([Tap("plane_first", tuple(planes), 0, 1, 0)] if planes is not None
+                    else [])]))
+        for c in range(cols):
             m.d.comb += acc_data[c].eq(exits["acc"][c])
 
     def column_sum(self, m: Module, psum, plane_first):
@@ -263,7 +297,8 @@ class Cell:
 class WSColumn(wiring.Component):
     """The end of a weight-stationary column: the kind's ``column_sum`` of the partial sum
     (itself, or the bit-serial Horner step with ``plane_first``), into the accumulator ring
-    (``ws_ring``: ``step``, ``ring_first``); ``acc`` shows the newest entry."""
+    (``ws_ring``: ``step``, one flag per ring entry, and ``ring_first``); ``acc`` shows the
+    newest entry."""
 
     @staticmethod
     def variant(psum, horner: bool) -> str:
@@ -271,7 +306,7 @@ class WSColumn(wiring.Component):
 
     def __init__(self, cell: Cell, psum, horner: bool):
         self._cell, self._horner = cell, horner
-        members = {"psum": In(psum), "step": In(1), "ring_first": In(1)}
+        members = {"psum": In(psum), "step": In(cell.array.rows), "ring_first": In(1)}
         if horner:
             members["plane_first"] = In(1)
         members["acc"] = Out(acc_shape(cell.array.acc))
@@ -285,12 +320,18 @@ class WSColumn(wiring.Component):
         return m
 
 
-def ws_load_taps(valid: list, beats) -> list:
+def ws_load_taps(valid: list, beats, cols: int) -> list:
     """What a weight-stationary cell needs to tell when to load its shadow weight: the
-    column's accepted-beat flag, beat index and the cell's row (``ws_load``)."""
-    taps = [Tap("valid", tuple(valid), 0, 1, 0)]
+    column's accepted-beat flag, beat index and the cell's row (``ws_load``), one cycle early
+    (column ``c`` >= 1 gets taps ``c - 1`` and registers its load flag, ``ws_cell_load``;
+    column 0 gets taps 0 and uses them as they are), so that a delay-line tap drives R
+    comparators, not R cells' weight registers."""
+    def early(line):
+        return (line[0], *line[:cols - 1])
+
+    taps = [Tap("valid", early(valid), 0, 1, 0)]
     if beats is not None:
-        taps += [Tap("beat", tuple(beats), 0, 1, 0), Tap("row_index", None, 1, 0, 0)]
+        taps += [Tap("beat", early(beats), 0, 1, 0), Tap("row_index", None, 1, 0, 0)]
     return taps
 
 
@@ -298,38 +339,47 @@ class OSCell(wiring.Component):
     """One cell of an output-stationary array: the row operand register (``registers_row``),
     the weight register, the kind's PE (in a reset-less clock domain: its tile's first beat
     clears it) and the drain register, which takes the PE's sum on ``load`` and the drain
-    register below on ``shift`` (``drain_in``; not in the bottom row)."""
+    register below on ``shift`` (``drain_in``; not in the bottom row).
+
+    ``clear`` and ``load`` come along the row with the row operand (``ctl_in``: bit 0 clear,
+    bit 1 load), registered in every cell but column 0's (``ctl_reg``), so that no control
+    register drives more than one cell."""
 
     @staticmethod
-    def variant(registers_row: bool, below: bool) -> str:
-        return "os_cell" + ("" if registers_row else "_edge") + ("" if below else "_bottom")
+    def variant(registers_row: bool, ctl_reg: bool, below: bool) -> str:
+        return ("os_cell" + ("" if registers_row else "_edge") + ("" if ctl_reg else "_c0")
+                + ("" if below else "_bottom"))
 
-    def __init__(self, cell: Cell, registers_row: bool, below: bool):
+    def __init__(self, cell: Cell, registers_row: bool, ctl_reg: bool, below: bool):
         self._cell, self._registers_row, self._below = cell, registers_row, below
+        self._ctl_reg = ctl_reg
         acc = acc_shape(cell.array.acc)
-        members = {"row_in": In(cell.row_layout()), "w_in": In(cell.weight_layout()),
-                   "clear": In(1), "load": In(1)}
+        members = {"row_in": In(cell.row_layout()), "ctl_in": In(2),
+                   "w_in": In(cell.weight_layout())}
         if below:
             members |= {"shift": In(1), "drain_in": In(acc)}
-        members |= {"row_out": Out(cell.row_layout()), "w_out": Out(cell.weight_layout()),
-                    "drain_out": Out(acc)}
+        members |= {"row_out": Out(cell.row_layout()), "ctl_out": Out(2),
+                    "w_out": Out(cell.weight_layout()), "drain_out": Out(acc)}
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         cell = self._cell
         row = _row_register(m, cell, self.row_in, self._registers_row)
+        ctl = control_register(m, self.ctl_in, self._ctl_reg)
+        clear, load = ctl[0], ctl[1]
         wgt = Signal(cell.weight_layout(), name="wgt", reset_less=True)
         m.d.sync += wgt.eq(self.w_in)
         m.domains.pe = pe_domain = ClockDomain("pe", reset_less=True, local=True)
         m.d.comb += pe_domain.clk.eq(ClockSignal())
         m.submodules.pe = pe = DomainRenamer("pe")(cell.pe(cell.config))
         acc = Signal(acc_shape(cell.array.acc), name="acc")
-        m.d.comb += [pe.in_valid.eq(1), pe.clear.eq(self.clear), pe.weight.eq(wgt),
+        m.d.comb += [pe.in_valid.eq(1), pe.clear.eq(clear), pe.weight.eq(wgt),
                      getattr(pe, cell.row_port).eq(row), acc.eq(pe.acc)]
         below = self.drain_in if self._below else None
-        drain = drain_register(m, acc, self.load, self.shift if self._below else None, below)
-        m.d.comb += [self.row_out.eq(row), self.w_out.eq(wgt), self.drain_out.eq(drain)]
+        drain = drain_register(m, acc, load, self.shift if self._below else None, below)
+        m.d.comb += [self.row_out.eq(row), self.ctl_out.eq(ctl), self.w_out.eq(wgt),
+                     self.drain_out.eq(drain)]
         return m
 
 
@@ -337,32 +387,37 @@ class WSCell(wiring.Component):
     """One cell of a weight-stationary array: the row operand register, the double-buffered
     weight (``load`` into the shadow from above, ``swap`` into the active one), the kind's
     exact dot product and the partial-sum register (``psum_in + dot``, of shape ``psum``;
-    row 0, where ``psum_in`` is ``None``: ``dot``)."""
+    row 0, where ``psum_in`` is ``None``: ``dot``). ``swap`` rides along the row
+    (``ctl_in``), registered in every cell but column 0's (``ctl_reg``)."""
 
     @staticmethod
-    def variant(registers_row: bool, psum_in, psum) -> str:
+    def variant(registers_row: bool, ctl_reg: bool, psum_in, psum) -> str:
         widths = f"{psum_in.width}_{psum.width}" if psum_in is not None else f"{psum.width}_top"
-        return f"ws_cell{'' if registers_row else '_edge'}_p{widths}"
+        return (f"ws_cell{'' if registers_row else '_edge'}{'' if ctl_reg else '_c0'}"
+                f"_p{widths}")
 
-    def __init__(self, cell: Cell, registers_row: bool, psum_in, psum):
+    def __init__(self, cell: Cell, registers_row: bool, ctl_reg: bool, psum_in, psum):
         self._cell, self._registers_row, self._r = cell, registers_row, psum_in is not None
+        self._ctl_reg = ctl_reg
         members = {"row_in": In(cell.row_layout()), "w_in": In(cell.weight_layout()),
-                   **ws_load_ports(cell.array), "swap": In(1)}
+                   **ws_load_ports(cell.array), "ctl_in": In(1)}
         if psum_in is not None:
             members["psum_in"] = In(psum_in)
         members |= {"row_out": Out(cell.row_layout()), "w_out": Out(cell.weight_layout()),
-                    "psum_out": Out(psum)}
+                    "ctl_out": Out(1), "psum_out": Out(psum)}
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         cell = self._cell
         row = _row_register(m, cell, self.row_in, self._registers_row)
-        shadow, active = ws_weights(m, self.w_in, ws_cell_load(m, self), self.swap)
+        swap = control_register(m, self.ctl_in, self._ctl_reg)
+        shadow, active = ws_weights(m, self.w_in, ws_cell_load(m, self, self._ctl_reg), swap)
         dot = cell.ws_dot(m, active, row, "cell")
         psum = Signal(self.psum_out.shape(), name="psum", reset_less=True)
         m.d.sync += psum.eq(dot if not self._r else self.psum_in + dot)
-        m.d.comb += [self.row_out.eq(row), self.w_out.eq(shadow), self.psum_out.eq(psum)]
+        m.d.comb += [self.row_out.eq(row), self.ctl_out.eq(swap), self.w_out.eq(shadow),
+                     self.psum_out.eq(psum)]
         return m
 
 
@@ -373,10 +428,34 @@ def ws_load_ports(cfg: ArrayConfig) -> dict:
     return {"valid": In(1), "beat": In(range(cfg.rows)), "row_index": In(range(cfg.rows))}
 
 
-def ws_cell_load(m: Module, cell: wiring.Component):
+def ws_cell_load(m: Module, cell: wiring.Component, registered: bool):
+    """The cell's shadow-load flag from its ``ws_load_taps``: registered (``wload_reg``, no
+    reset, as ``control_register``), or, in column 0, as it is."""
     members = cell.signature.members
-    return ws_load(m, cell.valid, cell.beat if "beat" in members else None,
+    load = ws_load(m, cell.valid, cell.beat if "beat" in members else None,
                    cell.row_index if "beat" in members else 0)
+    if not registered:
+        return load
+    reg = Signal(name="wload_reg", reset_less=True)
+    m.d.sync += reg.eq(load)
+    return reg
+
+
+def control_register(m: Module, ctl_in, registers: bool):
+    """A cell's control flags riding along its row: ``ctl_in`` registered (``ctl``), or, in
+    column 0, ``ctl_in`` itself (the edge's delay-line tap).
+
+    The register has no reset, unlike the delay line: so it is not the same circuit as the
+    delay-line register that holds the same flag (cell ``(r, c)``'s flag is cell
+    ``(r + 1, c - 1)``'s), which a synthesis tool would merge back into one register per
+    anti-diagonal. That is safe: a flag needs ``c`` cycles to travel from the edge to column
+    ``c``, and an accepted beat reaches cell ``(r, c)`` only ``r + c + 1`` cycles after it
+    was accepted, by when every flag the chain held before it is the edge's (reset) value."""
+    if not registers:
+        return ctl_in
+    ctl = Signal(len(ctl_in), name="ctl", reset_less=True)
+    m.d.sync += ctl.eq(ctl_in)
+    return ctl
 
 
 def _row_register(m: Module, cell: Cell, row_in, registers: bool):
@@ -445,6 +524,12 @@ class SystolicArray(ConfigComponent):
         """``values[i]`` delayed by ``a*i + b`` cycles (``qtpe.hdl.array_grid.skew``)."""
         return skew(m, values, a, b, name, self._config.name, self._instances,
                     self.cell_modules)
+
+    def spread(self, m: Module, source, groups: int, copies: int, name: str) -> list:
+        """``source`` two cycles later for ``groups * copies`` loads, through a tree of
+        registers (``qtpe.hdl.array_grid.spread``)."""
+        return spread(m, source, groups, copies, name, self._config.name, self._instances,
+                      self.cell_modules)
 
     def place(self, m: Module, grid: Grid) -> dict:
         """Build a dataflow's ``grid`` of cells (``qtpe.hdl.array_grid.build_grid``: with

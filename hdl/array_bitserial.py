@@ -41,11 +41,11 @@ was accepted.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .array import Cell, ws_cell_load, ws_load_ports, ws_load_taps
+from .array import Cell, control_register, ws_cell_load, ws_load_ports, ws_load_taps
 from .array_config import ArrayConfig
 from .array_grid import Chain, Grid, Tap
 from .array_parts import (
@@ -151,12 +151,20 @@ class BitSerialCell(Cell):
             ]
         clear0, last0 = Signal(name="clear"), Signal(name="last")
         m.d.comb += [clear0.eq(commit0 & beat_clear), last0.eq(commit0 & beat_last)]
-        diag = rows + cols - 1
-        first = delay_line(m, first0, diag, "first")
-        commit = delay_line(m, commit0, diag, "commit")
-        clear = delay_line(m, clear0, diag, "clear")
-        last = delay_line(m, last0, diag + 1, "last")
-        shift = drain_control(m, cfg, last, 1, acc_valid)
+        # The controls ride along the rows with the activations (``BitSerialOSCell``):
+        # row r's edge gets them r cycles (drain load: r + 1) after the plane.
+        first = delay_line(m, first0, rows, "first")
+        commit = delay_line(m, commit0, rows, "commit")
+        clear = delay_line(m, clear0, rows, "clear")
+        drain_tap = rows + cols - 1 - (2 if rows > 1 else 0)  # drain_control's
+        last = delay_line(m, last0, max(rows, drain_tap) + 1, "last")
+        ctl = []
+        for r in range(rows):
+            edge = Signal(4, name=f"ctl_r{r}")
+            m.d.comb += edge.eq(Cat(first[r], commit[r], clear[r], last[r + 1]))
+            ctl.append(edge)
+        shift_early = drain_control(m, cfg, last, 1, acc_valid)
+        shifts = self.spread_shift(array, m, shift_early) if shift_early is not None else None
 
         held = _held(m, array.a_in, accept, "a_held")
         sources = array.skew(m, [held[r] for r in range(rows)], 1, 0, "a_skew")
@@ -179,11 +187,10 @@ class BitSerialCell(Cell):
             rows, cols, self,
             at=lambda r, c: (BitSerialOSCell, (c > 0, r > 0, r + 1 < rows)),
             chains=[Chain("act_in", "act_out", "right", tuple(sources)),
+                    Chain("ctl_in", "ctl_out", "right", tuple(ctl)),
                     Chain("plane_in", "plane_out", "down", tuple(tops)),
                     Chain("drain_in", "drain_out", "up", exits=True)],
-            taps=[Tap("first", tuple(first), 1, 1), Tap("commit", tuple(commit), 1, 1),
-                  Tap("clear", tuple(clear), 1, 1), Tap("load", tuple(last), 1, 1, 1),
-                  *([Tap("shift", (shift,))] if shift is not None else [])]))
+            taps=[*([Tap("shift", tuple(shifts), cols, 1, 0)] if shifts is not None else [])]))
         for c in range(cols):
             m.d.comb += acc_data[c].eq(exits["drain_out"][c])
 
@@ -203,7 +210,7 @@ class BitSerialCell(Cell):
         m.d.comb += valid0.eq(accept)
         beats, swap0 = ws_beats(m, cfg, accept)
         valid = delay_line(m, valid0, cols, "valid")
-        swap = delay_line(m, swap0, rows + cols - 1, "swap")
+        swap = delay_line(m, swap0, rows, "swap")  # along the rows (BitSerialWSCell's ctl)
 
         # Per-plane controls: the plane position for the cells, first/last/ring flags for the
         # Horner units below the columns (tap R + C - 1, after the de-skew).
@@ -212,12 +219,16 @@ class BitSerialCell(Cell):
             m.d.sync += [beat_first.eq(array.in_first), beat_last.eq(array.in_last)]
         ring_first0, ring_last0 = Signal(name="ring_first"), Signal(name="ring_last")
         m.d.comb += [ring_first0.eq(commit0 & beat_first), ring_last0.eq(commit0 & beat_last)]
-        diag = rows + cols - 1
-        plane = delay_line(m, plane0, diag, "plane") if plane0 is not None else None
-        bottom = diag
-        first = delay_line(m, first0, bottom + 1, "first")[bottom]
-        commit = delay_line(m, commit0, bottom + 1, "commit")[bottom]
-        ring_first = delay_line(m, ring_first0, bottom + 1, "ring_first")[bottom]
+        plane = delay_line(m, plane0, rows, "plane") if plane0 is not None else None
+        ctl = []
+        for r in range(rows):
+            edge = Signal(1 + (len(plane[0]) if plane is not None else 0), name=f"ctl_r{r}")
+            m.d.comb += edge.eq(Cat(swap[r], *([plane[r]] if plane is not None else [])))
+            ctl.append(edge)
+        bottom = rows + cols - 1
+        first = delay_line(m, first0, bottom + 1, "first")
+        commit = delay_line(m, commit0, bottom + 1, "commit")
+        ring_first = delay_line(m, ring_first0, bottom + 1, "ring_first")
         ring_last = delay_line(m, ring_last0, bottom + 1, "ring_last")[bottom]
 
         # a_in[j] (reduction offset j) goes to PE row R-1-j, as in the MAC array.
@@ -231,17 +242,17 @@ class BitSerialCell(Cell):
             at=lambda r, c: (BitSerialWSCell, (c > 0, self.plane_psum_shape(r - 1) if r else None,
                                                self.plane_psum_shape(r))),
             chains=[Chain("act_in", "act_out", "right", tuple(sources)),
+                    Chain("ctl_in", "ctl_out", "right", tuple(ctl)),
                     Chain("w_in", "w_out", "down", tuple(w_top)),
                     Chain("psum_in", "psum_out", "down", exits=True)],
-            taps=[*ws_load_taps(valid, beats), Tap("swap", tuple(swap), 1, 1, 0),
-                  *([Tap("plane", tuple(plane), 1, 1, 0)] if plane is not None else [])]))
+            taps=ws_load_taps(valid, beats, cols)))
         psum_shape = self.plane_psum_shape(rows - 1)
         psums = [exits["psum_out"][c].as_signed() if psum_shape.signed else
                  exits["psum_out"][c] for c in range(cols)]
         psums_out = array.skew(m, psums, -1, cols - 1, "psum_deskew")
 
         # One Horner unit per column, then the accumulator ring (as the MAC array, per beat).
-        self.place_columns(array, m, psums_out, commit, ring_first, first, acc_data)
+        self.place_columns(array, m, psums_out, bottom, commit, ring_first, first, acc_data)
         m.d.sync += acc_valid.eq(ring_last)  # 'last' beats are valid beats
 
     def column_sum(self, m: Module, psum, plane_first):
@@ -270,7 +281,9 @@ class BitSerialOSCell(wiring.Component):
     column 0, which takes the edge's held, skewed value), the bit-plane register
     (``plane_reg``: not in row 0), the plane sum, the Horner register, the accumulator
     (``commit`` on the beat's last plane, ``clear`` on a tile's first beat) and the drain
-    register (``below``: it takes the drain register below on ``shift``)."""
+    register (``below``: it takes the drain register below on ``shift``). The controls
+    (``ctl_in``: first, commit, clear, load) ride along the row with the activations,
+    registered where the activation is."""
 
     @staticmethod
     def variant(act_reg: bool, plane_reg: bool, below: bool) -> str:
@@ -281,12 +294,11 @@ class BitSerialOSCell(wiring.Component):
         self._cell, self._act_reg, self._plane_reg, self._below = cell, act_reg, plane_reg, below
         cfg = cell.array
         acc = acc_shape(cfg.acc)
-        members = {"act_in": In(cell.row_layout()), "plane_in": In(cfg.lanes),
-                   "first": In(1), "commit": In(1), "clear": In(1), "load": In(1)}
+        members = {"act_in": In(cell.row_layout()), "ctl_in": In(4), "plane_in": In(cfg.lanes)}
         if below:
             members |= {"shift": In(1), "drain_in": In(acc)}
-        members |= {"act_out": Out(cell.row_layout()), "plane_out": Out(cfg.lanes),
-                    "drain_out": Out(acc)}
+        members |= {"act_out": Out(cell.row_layout()), "ctl_out": Out(4),
+                    "plane_out": Out(cfg.lanes), "drain_out": Out(acc)}
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -295,18 +307,21 @@ class BitSerialOSCell(wiring.Component):
         pe = cfg.pe_config
         acc = acc_shape(cfg.acc)
         act = _registered(m, self.act_in, self._act_reg, "act")
+        ctl = control_register(m, self.ctl_in, self._act_reg)
+        first, commit, clear, load = (ctl[i] for i in range(4))
         plane = _registered(m, self.plane_in, self._plane_reg, "plane")
         code_num = signed if (cfg.weight.signed or cfg.activation.signed) else unsigned
         psum = _plane_sum(m, cfg, plane, act, "cell")
-        dot = _horner(m, cfg, psum, self.first, code_num(pe.code_dot_bits), "cell")
+        dot = _horner(m, cfg, psum, first, code_num(pe.code_dot_bits), "cell")
         a = Signal(acc, name="acc", reset_less=True)
         total = Signal(signed(max(cfg.acc.bits, pe.code_dot_bits) + 2), name="acc_sum")
-        m.d.comb += total.eq(Mux(self.clear, Const(0, acc), a) + dot)
-        with m.If(self.commit):
+        m.d.comb += total.eq(Mux(clear, Const(0, acc), a) + dot)
+        with m.If(commit):
             m.d.sync += a.eq(fit_to_acc(total, cfg.acc))
-        drain = drain_register(m, a, self.load, self.shift if self._below else None,
+        drain = drain_register(m, a, load, self.shift if self._below else None,
                                self.drain_in if self._below else None)
-        m.d.comb += [self.act_out.eq(act), self.plane_out.eq(plane), self.drain_out.eq(drain)]
+        m.d.comb += [self.act_out.eq(act), self.ctl_out.eq(ctl), self.plane_out.eq(plane),
+                     self.drain_out.eq(drain)]
         return m
 
 
@@ -314,7 +329,8 @@ class BitSerialWSCell(wiring.Component):
     """One weight-stationary bit-serial cell: the activation register
     (``act_reg``), the double-buffered weight codes, the bit ``plane`` of them selected by the
     plane position, the plane sum and the plane partial-sum register (``psum_in + plane sum``;
-    row 0: the plane sum)."""
+    row 0: the plane sum). ``swap`` and the plane position ride along the row (``ctl_in``),
+    registered where the activation is."""
 
     @staticmethod
     def variant(act_reg: bool, psum_in, psum) -> str:
@@ -324,31 +340,32 @@ class BitSerialWSCell(wiring.Component):
     def __init__(self, cell: BitSerialCell, act_reg: bool, psum_in, psum):
         self._cell, self._act_reg, self._r = cell, act_reg, psum_in is not None
         cfg = cell.array
+        ctl = 1 + (Shape.cast(range(cfg.beat_cycles)).width if cfg.beat_cycles > 1 else 0)
         members = {"act_in": In(cell.row_layout()), "w_in": In(cell.weight_layout()),
-                   **ws_load_ports(cfg), "swap": In(1)}
-        if cfg.beat_cycles > 1:
-            members["plane"] = In(range(cfg.beat_cycles))
+                   **ws_load_ports(cfg), "ctl_in": In(ctl)}
         if psum_in is not None:
             members["psum_in"] = In(psum_in)
         members |= {"act_out": Out(cell.row_layout()), "w_out": Out(cell.weight_layout()),
-                    "psum_out": Out(psum)}
+                    "ctl_out": Out(ctl), "psum_out": Out(psum)}
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._cell.array
         act = _registered(m, self.act_in, self._act_reg, "act")
-        shadow, active = ws_weights(m, self.w_in, ws_cell_load(m, self), self.swap)
+        ctl = control_register(m, self.ctl_in, self._act_reg)
+        shadow, active = ws_weights(m, self.w_in, ws_cell_load(m, self, self._act_reg), ctl[0])
         bits = Signal(cfg.lanes, name="wbits")
         for lane in range(cfg.lanes):
             code = active[lane].as_unsigned()
             if cfg.beat_cycles > 1:  # the selected bit moves to bit 0
                 shifted = Signal(cfg.weight.bits, name=f"wshift_l{lane}")
-                m.d.comb += shifted.eq(code >> self.plane)
+                m.d.comb += shifted.eq(code >> ctl[1:])
                 code = shifted
             m.d.comb += bits[lane].eq(code[0])
         dot = _plane_sum(m, cfg, bits, act, "cell")
         psum = Signal(self.psum_out.shape(), name="psum", reset_less=True)
         m.d.sync += psum.eq(dot if not self._r else self.psum_in + dot)
-        m.d.comb += [self.act_out.eq(act), self.w_out.eq(shadow), self.psum_out.eq(psum)]
+        m.d.comb += [self.act_out.eq(act), self.ctl_out.eq(ctl), self.w_out.eq(shadow),
+                     self.psum_out.eq(psum)]
         return m

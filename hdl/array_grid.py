@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, ResetSignal, Shape, Signal
 
-__all__ = ["Chain", "Tap", "Grid", "build_grid", "skew"]
+__all__ = ["Chain", "Tap", "Grid", "build_grid", "skew", "spread"]
 
 
 @dataclass(frozen=True)
@@ -360,3 +360,52 @@ endmodule
     out = [q[i * w:(i + 1) * w] for i in range(n)]
     return [o.as_signed() if _value(v).shape().signed else o for o, v in zip(out, values,
                                                                               strict=True)]
+
+
+def spread(m: Module, source, groups: int, copies: int, name: str, top: str, instances: bool,
+           modules: dict) -> list:
+    """A one-bit control flag for ``groups * copies`` loads, two cycles after ``source``,
+    without a register that drives more than ``max(groups, copies)`` loads: ``groups``
+    registers ``{name}_g{i}`` fed by ``source``, each feeding ``copies`` registers; element
+    ``i * copies + j`` of the result is copy ``j`` of group ``i`` (all reset to 0).
+
+    The copies have the same input, so a synthesis tool would merge them back into one
+    register: with ``instances`` the tree is one Verilog module ``<top>_<name>`` whose
+    registers carry ``keep`` (Yosys keeps them; ``opt_merge`` skips kept cells)."""
+    n = groups * copies
+    if not instances:
+        out = []
+        for i in range(groups):
+            g = Signal(name=f"{name}_g{i}")
+            m.d.sync += g.eq(source)
+            for j in range(copies):
+                q = Signal(name=f"{name}_g{i}_{j}")
+                m.d.sync += q.eq(g)
+                out.append(q)
+        return out
+    q = Signal(n, name=f"{name}_q")
+    m.submodules[name] = Instance(f"{top}_{name}", i_clk=ClockSignal(), i_rst=ResetSignal(),
+                                  i_d=_value(source), o_q=q)
+    modules[f"{top}_{name}"] = f"""// One control flag for {groups} x {copies} loads, two cycles
+// later ({top}; qtpe.hdl.array_grid.spread): {groups} registers each feeding {copies},
+// kept apart.
+module {top}_{name}(clk, rst, d, q);
+    input wire clk;
+    input wire rst;
+    input wire d;
+    output wire [{n - 1}:0] q;
+    genvar i, j;
+    generate
+    for (i = 0; i < {groups}; i = i + 1) begin : group
+        (* keep *) reg g = 1'b0;
+        (* keep *) always @(posedge clk) g <= rst ? 1'b0 : d;
+        for (j = 0; j < {copies}; j = j + 1) begin : copy
+            (* keep *) reg r = 1'b0;
+            (* keep *) always @(posedge clk) r <= rst ? 1'b0 : g;
+            assign q[i * {copies} + j] = r;
+        end
+    end
+    endgenerate
+endmodule
+"""
+    return [q[i] for i in range(n)]

@@ -85,21 +85,29 @@ def tile_ready(m: Module, cfg: ArrayConfig, accept: Value, last: Value,
 
 
 def drain_control(m: Module, cfg: ArrayConfig, last: list, offset: int, acc_valid):
-    """Output-stationary drain control: from tap ``R + C - 2 + offset`` of the ``last``
+    """Output-stationary drain control: from tap ``T = R + C - 2 + offset`` of the ``last``
     delay line (the last PE's drain load) the drain registers shift up one row per cycle for
-    R - 1 cycles, and the top row is the output for R cycles (``acc_valid``). Returns the
-    shift flag (``None`` for one row)."""
+    R - 1 cycles, and the top row is the output for R cycles (``acc_valid``).
+
+    The shift flag goes to every drain register at once, so it is made two cycles early
+    (``drain_count`` runs from tap ``T - 2``) for a tree of registers (``spread``); returns
+    that early flag (``None`` for one row: nothing shifts)."""
     rows, cols = cfg.rows, cfg.cols
+    tap = rows + cols - 2 + offset
+    lead = 2 if rows > 1 else 0  # rows > 1 and offset >= 1 give tap >= 2
     count = Signal(range(rows + 1), name="drain_count")
-    shift = Signal(name="drain_shift")
-    with m.If(last[rows + cols - 2 + offset]):
+    with m.If(last[tap - lead]):
         m.d.sync += count.eq(rows)
     with m.Elif(count != 0):
         m.d.sync += count.eq(count - 1)
-    if rows > 1:
-        m.d.comb += shift.eq(count > 1)
-    m.d.comb += acc_valid.eq(count != 0)
-    return shift if rows > 1 else None
+    busy = Signal(name="drain_busy")
+    m.d.comb += busy.eq(count != 0)
+    m.d.comb += acc_valid.eq(delay_line(m, busy, lead + 1, "drain_valid")[lead])
+    if rows == 1:
+        return None
+    shift = Signal(name="drain_shift")
+    m.d.comb += shift.eq(count > 1)
+    return shift
 
 
 def drain_register(m: Module, acc, load, shift, below) -> Signal:
@@ -203,16 +211,18 @@ def ws_weights(m: Module, incoming, load: Value, swap: Value):
 
 def ws_ring(m: Module, cfg: ArrayConfig, psum: Value, step: Value, first: Value, out) -> None:
     """A column's accumulator ring of R entries, one per beat of a period (entry 0 the oldest,
-    entry R-1 the newest): on ``step`` the ring shifts and the newest entry becomes
-    ``(first ? 0 : oldest) + psum``, exact, then wrapped or saturated; ``out`` shows the
-    newest entry."""
+    entry R-1 the newest): on a step (``step``: R copies of the flag, entry ``k`` enabled by
+    bit ``k``) the ring shifts and the newest entry becomes ``(first ? 0 : oldest) + psum``,
+    exact, then wrapped or saturated; ``out`` shows the newest entry."""
     rows = cfg.rows
     acc = acc_shape(cfg.acc)
     ring = [Signal(acc, name=f"acc_r{k}", reset_less=True) for k in range(rows)]
     base = Signal(acc, name="ring_base")
     total = Signal(signed(max(cfg.acc.bits, cfg.psum_bits) + 2), name="ring_sum")
     m.d.comb += [base.eq(Mux(first, Const(0, acc), ring[0])), total.eq(base + psum)]
-    with m.If(step):
-        m.d.sync += [ring[k].eq(ring[k + 1]) for k in range(rows - 1)]
+    for k in range(rows - 1):
+        with m.If(step[k]):
+            m.d.sync += ring[k].eq(ring[k + 1])
+    with m.If(step[rows - 1]):
         m.d.sync += ring[rows - 1].eq(fit_to_acc(total, cfg.acc))
     m.d.comb += out.eq(ring[rows - 1])

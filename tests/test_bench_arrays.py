@@ -1,7 +1,11 @@
 """The array benchmark's pieces: the hand-written baseline passes the array GEMM tests (so the
 synthesis comparison is of equivalent designs), the verdict and the tables."""
 
-from qtpe.bench.arrays import check_hand, compare, markdown
+import numpy as np
+
+from qtpe.bench.arrays import check_hand, compare, energy_lines, markdown, versus_plain
+from qtpe.bench.energy import realistic_operands
+from qtpe.gen.config import preset
 
 
 def test_hand_written_baseline_passes_the_gemm_tests(tmp_path):
@@ -12,7 +16,8 @@ def test_hand_written_baseline_passes_the_gemm_tests(tmp_path):
 def synth(lut, ff, dsp, fmax, area, afmax):
     return {"ecp5": {"lut4_count": lut, "ff_count": ff, "carry_count": 1, "dsp_count": dsp,
                      "fmax_mhz": fmax},
-            "asic": {"area_um2": area, "fmax_mhz": afmax},
+            "asic": {"area_um2": area, "fmax_mhz": afmax, "worst_path_ns": 1000.0 / afmax,
+                     "fanout_buffers": 7},
             "generic": {"cell_count": 9}, "ecp5_fmax_by_seed": {"1": fmax}}
 
 
@@ -31,3 +36,35 @@ def test_verdict_and_tables():
     assert ("| array_os_w8a8_8x8 | mac | OS | 8x8 | int8 x int8 | int32/wrap | 100 | 50.00 | 64 "
             "| 78.0% | - | 1,500,000 |") in text
     assert "| hand_os_array | 11 | 20 |" in text and "no larger and no slower" in text
+    assert "| 50.00 | 20.0 | 0.25 | 7 |" in text  # worst path, Fmax, OSU / ECP5, buffers
+
+
+def test_versus_plain_bound():
+    plain = {"asic": {"worst_path_ns": 6.0}}
+    assert versus_plain({"asic": {"worst_path_ns": 6.5}}, plain)["within"]
+    assert not versus_plain({"asic": {"worst_path_ns": 6.7}}, plain)["within"]
+
+
+def test_energy_table():
+    u = {"pj_per_mac": 52.5, "pj_per_cycle": 3000.0, "internal_w": 0.2, "switching_w": 0.1,
+         "leakage_w": 1e-6, "activity": 0.25}
+    row = {"preset": "array_os_w8a8_8x8", "cells": 70000, "clock_mhz": 100.0, "date": "d",
+           "workloads": {"uniform": u, "zero": u | {"pj_per_mac": 9.0}}}
+    text = "\n".join(energy_lines({"machine": "m", "rows": [row], "tools": {"yosys": "1"}}))
+    assert "| array_os_w8a8_8x8 | 70,000 | 52.50 | - | 9.00 | 3,000 | 200.0 / 100.0 / 0.0010 " \
+        "| 0.250 | d |" in text and "Clock 100 MHz" in text
+    assert energy_lines({}) == []
+
+
+def test_realistic_operands():
+    """Weights are values of the format, roughly Gaussian (most near 0); activations are
+    ReLU-like: about half of them 0, none negative."""
+    for name in ("array_os_w8a8_8x8", "array_os_shiftadd_pot4a8_8x8", "array_os_lut_w2a8_8x8"):
+        cfg = preset(name)
+        A, W = realistic_operands(cfg)
+        assert A.shape == (64, 512) and W.shape == (512, 64)
+        assert set(np.unique(W)) <= set(cfg.weight.values())
+        assert A.min() == 0 and A.max() <= cfg.activation.max
+        assert 0.4 < (A == 0).mean() < 0.6
+    W = realistic_operands(preset("array_os_w8a8_8x8"))[1]
+    assert (np.abs(W) <= 51).mean() > 0.6 and np.abs(W).max() > 90

@@ -1,0 +1,50 @@
+"""Fanout-safe arrays: no flip-flop of an array drives more loads when the array grows.
+
+Every kind's bench array is emitted at 2x2 and at 3x5, synthesized by Yosys (generic gates,
+flattened, so that identical registers in different cells could be merged) and the loads of
+every flip-flop output counted. The controls ride along the rows or come through register
+trees (``qtpe.hdl.array_grid.spread``), so the largest count is set by one cell (its
+accumulator width and a few gates), not by R or C: it must not grow from 2x2 to 3x5 (a
+shared anti-diagonal ``clear`` drives ``min(R, C)`` cells, a shared drain shift ``(R-1) C``).
+"""
+
+import dataclasses
+import json
+
+import pytest
+
+from qtpe.gen.config import PRESETS
+from qtpe.gen.emit import write_design
+from qtpe.hdl.array_config import ArrayConfig
+from qtpe.synth.buffers import net_loads
+from qtpe.synth.tools import run_yosys
+
+BENCH = [p.config for p in PRESETS.values() if p.bench and isinstance(p.config, ArrayConfig)]
+
+
+def flip_flop_loads(cfg: ArrayConfig, workdir) -> list[tuple[int, str]]:
+    """``(loads, flip-flop cell)`` of every flip-flop output bit, largest first."""
+    verilog, _ = write_design(cfg, workdir)
+    run_yosys(f"read_verilog {verilog.name}\nsynth -top {cfg.name} -flatten\n"
+              f"write_json netlist.json\n", workdir, name="fanout")
+    module = json.loads((workdir / "netlist.json").read_text())["modules"][cfg.name]
+    loads = net_loads(module)
+    out = [(len(loads.get(bit, [])), name) for name, cell in module["cells"].items()
+           if "DFF" in cell["type"] for bit in cell["connections"]["Q"]]
+    return sorted(out, reverse=True)
+
+
+def resized(cfg: ArrayConfig, rows: int, cols: int) -> ArrayConfig:
+    pe = dataclasses.replace(cfg.pe_config, name=f"fanout_{rows}x{cols}")
+    return dataclasses.replace(cfg, rows=rows, cols=cols, pe_config=pe)
+
+
+@pytest.mark.parametrize("cfg", BENCH, ids=lambda c: f"{c.pe}-{c.dataflow.value}")
+def test_flip_flop_fanout_does_not_grow(cfg, tmp_path):
+    small = flip_flop_loads(resized(cfg, 2, 2), tmp_path / "small")
+    large = flip_flop_loads(resized(cfg, 3, 5), tmp_path / "large")
+    assert large[0][0] <= small[0][0], (
+        f"a 3x5 {cfg.pe} {cfg.dataflow.value} array has a flip-flop with {large[0][0]} loads "
+        f"({large[0][1]}), a 2x2 one at most {small[0][0]}")
+    # One cell's worth: the accumulator's bits and a few gates.
+    assert large[0][0] <= cfg.acc.bits + 8, large[:3]

@@ -57,6 +57,7 @@ lint: setup
 bench: setup
 	$(BIN)/python -m qtpe.bench.run
 	$(BIN)/python -m qtpe.bench.arrays
+	$(BIN)/python -m qtpe.bench.energy
 	$(BIN)/python -m qtpe.bench.lut_table
 	$(BIN)/python -m qtpe.bench.scale
 

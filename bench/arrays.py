@@ -10,16 +10,19 @@ counted). Then it synthesizes the array for every target (``qtpe.synth.synthesiz
 the same for the hand-written baseline ``bench/ref/hand_os_array.v`` (an 8x8 output-stationary
 INT8 array of registered-operand MAC PEs written directly in Verilog, with the same ports and
 protocol), after checking that it passes the same cocotb GEMM tests, so the comparison is of
-equivalent designs.
+equivalent designs. The plain baseline ``bench/ref/plain_mac_array.v`` (registered MACs,
+accumulators as ports, no readout or tile control) is synthesized for the ASIC flow: the
+reference's worst path is compared with its (``versus_plain``).
 
 ECP5 numbers of the arrays come from the LFE5U-85F (``85k``): 64 INT8 multipliers need more
 DSP blocks than the 25k part of the PE benchmarks has (28 MULT18X18D). Place and route runs
 with nextpnr seeds 1, 2 and 3 for the reference and the hand-written baseline (the table gives
 the median Fmax; all three are recorded) and seed 1 for the other arrays.
 
-Writes ``ARRAYS.md`` and ``arrays.json`` into ``--out`` (default ``bench/``).
+Writes ``arrays.json`` into ``--out`` (default ``bench/``) as each row lands, and renders
+``ARRAYS.md`` (with the energy rows of ``energy.json``, ``qtpe.bench.energy``, if there).
 Usage: ``python -m qtpe.bench.arrays [--out DIR] [--presets A,B] [--sims icarus,verilator]
-[--no-synth] [--merge]``
+[--baselines plain,hand] [--no-synth] [--merge]``
 """
 
 from __future__ import annotations
@@ -194,13 +197,14 @@ def energy_lines(energy: dict) -> list[str]:
         "no wires, no glitches, ideal clock tree. Operands: uniform = the synthesis rows' "
         "random operands; realistic = Gaussian weights (sigma = max |w| / 2.5) rounded to "
         "the weight format, ReLU-like activations (Gaussian, sigma = max a / 3, negatives "
-        "0); zero = all-zero operands. Window: every cycle of the GEMM (fill and drain "
-        "included).",
+        "0); zero = all-zero operands; INT2 weights = the uniform activations with weights "
+        "uniform over -2 .. 1 on the same array. Window: every cycle of the GEMM (fill and "
+        "drain included).",
         "",
-        "| preset | cells | uniform pJ/MAC | realistic pJ/MAC | zero pJ/MAC "
+        "| preset | cells | uniform pJ/MAC | realistic pJ/MAC | zero pJ/MAC | INT2 weights pJ/MAC "
         "| uniform pJ/cycle | uniform internal / switching / leakage mW | toggles/cycle/net "
         "| measured |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
     ]
     for r in rows:
         w = r["workloads"]
@@ -211,7 +215,7 @@ def energy_lines(energy: dict) -> list[str]:
 
         lines.append(
             f"| {r['preset']} | {r['cells']:,} | {mac('uniform')} | {mac('realistic')} "
-            f"| {mac('zero')} | {u['pj_per_cycle']:,.0f} "
+            f"| {mac('zero')} | {mac('int2')} | {u['pj_per_cycle']:,.0f} "
             f"| {u['internal_w'] * 1e3:.1f} / {u['switching_w'] * 1e3:.1f} / "
             f"{u['leakage_w'] * 1e3:.4f} | {u['activity']:.3f} | {r['date']} |")
     if energy.get("tools"):
@@ -324,31 +328,62 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", default=",".join(BENCH_ARRAYS))
     parser.add_argument("--sims", default=",".join(SIMULATORS))
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
+    parser.add_argument("--baselines", default="plain,hand",
+                        help="baselines to measure: plain (ASIC), hand (GEMM tests and every "
+                             "target); default both")
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--merge", action="store_true",
-                        help="re-measure only --presets (no hand-written baseline) and keep the "
-                             "other rows of OUT/arrays.json with their own dates")
+                        help="re-measure only --presets and --baselines and keep the other "
+                             "rows of OUT/arrays.json with their own dates")
     args = parser.parse_args(argv)
     names = [n for n in args.presets.split(",") if n]
     sims = [s for s in args.sims.split(",") if s]
+    baselines = [b for b in args.baselines.split(",") if b]
     for n in names:
         if n not in PRESETS or not n.startswith("array_"):
             parser.error(f"{n!r} is not an array preset")
     for s in sims:
         if s not in SIMULATORS:
             parser.error(f"unknown simulator {s!r}; available: {', '.join(SIMULATORS)}")
-    rows, tools = [], {}
-    hand: dict = {"preset": HAND_TOP}
-    plain: dict = {"preset": PLAIN_TOP}
+    for b in baselines:
+        if b not in ("plain", "hand"):
+            parser.error(f"unknown baseline {b!r}; available: plain, hand")
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    old = None
+    old = {"rows": [], "tools": {}}
     if args.merge:
         try:
             old = json.loads((args.out / "arrays.json").read_text())
         except (OSError, ValueError) as exc:
             parser.error(f"--merge needs a readable {args.out / 'arrays.json'}: {exc}")
+    rows = {r["preset"]: r for r in old["rows"]}
+    for r in old["rows"]:
+        r.setdefault("date", old.get("date"))
+    tools = dict(old.get("tools", {}))
+    hand = old.get("hand", {"preset": HAND_TOP})
+    plain = old.get("plain", {"preset": PLAIN_TOP})
+
+    def publish_so_far() -> None:  # each row as it lands
+        order = {n: i for i, n in enumerate(BENCH_ARRAYS)}
+        data = {"date": now, "machine": machine(), "tools": tools, "hand": hand,
+                "plain": plain,
+                "rows": sorted(rows.values(), key=lambda r: order.get(r["preset"], len(order)))}
+        ref = rows.get(REFERENCE, {})
+        if "synth" in ref and "synth" in hand:
+            data["comparison"] = compare(ref["synth"], hand["synth"])
+        if "synth" in ref and "synth" in plain:
+            data["versus_plain"] = versus_plain(ref["synth"], plain["synth"])
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_file(args.out / "arrays.json", json.dumps(data, indent=2) + "\n")
+
     with tempfile.TemporaryDirectory(prefix="qtpe-bench-arrays-") as tmp:
         work = Path(tmp)
+        if "plain" in baselines and not args.no_synth:
+            print(f"measuring the plain baseline {PLAIN_TOP} (ASIC)", flush=True)
+            plain = {"preset": PLAIN_TOP, "date": now}
+            plain["synth"], t = synth_row(PLAIN_VERILOG, PLAIN_TOP, work / "plain",
+                                          targets=("asic",))
+            tools.update(t)
+            publish_so_far()
         for n in names:
             print(f"measuring {n}", flush=True)
             row = gemm_row(n, sims, work)
@@ -358,41 +393,22 @@ def main(argv: list[str] | None = None) -> int:
                 seeds = ECP5_SEEDS if n == REFERENCE else ECP5_SEEDS[:1]
                 row["synth"], t = synth_row(vpath, preset(n).name, work / n / "synth", seeds)
                 tools.update(t)
-            rows.append(row)
-        if old is not None:
-            hand = old["hand"]
-            plain = old.get("plain", plain)
-            tools = old.get("tools", {}) | tools
-        else:
+            rows[n] = row
+            publish_so_far()
+        if "hand" in baselines:
             print(f"checking and measuring the hand-written baseline {HAND_TOP}", flush=True)
-        for s in sims if old is None else ():
-            result = check_hand(s, work)
-            if not result.ok:
-                raise RuntimeError(f"the hand-written baseline fails the GEMM tests on {s}: "
-                                   f"{result.log}")
-            hand.setdefault("checked_on", []).append(s)
-        if not args.no_synth and old is None:
-            hand["synth"], t = synth_row(HAND_VERILOG, HAND_TOP, work / "hand" / "synth")
-            tools.update(t)
-            print(f"measuring the plain baseline {PLAIN_TOP} (ASIC)", flush=True)
-            plain["synth"], t = synth_row(PLAIN_VERILOG, PLAIN_TOP, work / "plain",
-                                          targets=("asic",))
-            tools.update(t)
-    if old is not None:  # keep the rows not re-measured, in the bench order
-        fresh = {r["preset"] for r in rows}
-        kept = [{"pe": preset(r["preset"]).pe, "date": old["date"],
-                 "peak_macs_per_cycle": preset(r["preset"]).macs_per_cycle} | r
-                for r in old["rows"] if r["preset"] not in fresh]
-        order = {n: i for i, n in enumerate(BENCH_ARRAYS)}
-        rows = sorted(kept + rows, key=lambda r: order.get(r["preset"], len(order)))
-    data = {"date": now, "machine": machine(), "tools": tools, "rows": rows, "hand": hand,
-            "plain": plain}
-    ref = next((r for r in rows if r["preset"] == REFERENCE and "synth" in r), None)
-    if ref is not None and "synth" in hand:
-        data["comparison"] = compare(ref["synth"], hand["synth"])
-    if ref is not None and "synth" in plain:
-        data["versus_plain"] = versus_plain(ref["synth"], plain["synth"])
-    write_file(args.out / "arrays.json", json.dumps(data, indent=2) + "\n")
+            hand = {"preset": HAND_TOP, "date": now}
+            for s in sims:
+                result = check_hand(s, work)
+                if not result.ok:
+                    raise RuntimeError(f"the hand-written baseline fails the GEMM tests on "
+                                       f"{s}: {result.log}")
+                hand.setdefault("checked_on", []).append(s)
+            if not args.no_synth:
+                hand["synth"], t = synth_row(HAND_VERILOG, HAND_TOP, work / "hand" / "synth")
+                tools.update(t)
+            publish_so_far()
+    publish_so_far()
     print(render(args.out))
     return 0
 

@@ -10,7 +10,9 @@ toggles of every net times OpenSTA's per-pin Liberty energies, plus leakage):
 * ``realistic``: weights from a Gaussian (sigma = the largest weight magnitude / 2.5) rounded
   to the nearest value of the weight format; ReLU-like activations (a Gaussian of sigma = the
   largest activation / 3, negatives set to 0, rounded and clipped);
-* ``zero`` (the reference array only): all-zero operands, the floor of a busy array.
+* ``zero`` (the reference array only): all-zero operands, the floor of a busy array;
+* ``int2`` (the reference array only): the uniform activations with weights uniform over the
+  INT2 values -2 .. 1, so that the same INT8 array shows what narrow weights save.
 
 One netlist build serves every workload of an array. Writes ``energy.json`` into ``--out``
 (default ``bench/``) and renders ``ARRAYS.md`` again with the energy table; ``--merge`` keeps
@@ -30,7 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from qtpe.gen.config import PRESETS, preset
+from qtpe.gen.outputs import write_file
 from qtpe.gen.power import DEFAULT_CLOCK_MHZ, PowerSetup
+from qtpe.tb.models.formats import Operand
 
 from .arrays import BENCH_ARRAYS, GEMM_MKN, HERE, REFERENCE, operands, render
 from .run import machine
@@ -40,30 +44,38 @@ SIMULATOR = "verilator"
 
 
 def realistic_operands(cfg, seed: int = 0):
-    """Gaussian weights rounded to the weight format's values, ReLU-like activations (see the
-    module docstring), M x K and K x N of the bench GEMM."""
+    """Gaussian weights rounded to the weight format's nearest value, ReLU-like activations
+    (see the module docstring), M x K and K x N of the bench GEMM, as GEMM operands (values of
+    integer grids, codes of the other formats: ``Operand``)."""
     M, K, N = GEMM_MKN
     rng = np.random.default_rng(seed)
-    w_vals = np.array(sorted(cfg.weight.values()), dtype=np.float64)
-    g = rng.normal(0.0, np.abs(w_vals).max() / 2.5, (K, N))
-    W = w_vals[np.abs(g[..., None] - w_vals).argmin(axis=-1)].astype(np.int64)
+    op = Operand(cfg.weight)
+    domain = np.arange(op.min, op.max + 1, dtype=np.int64)
+    values = op.values(domain).astype(np.float64)
+    g = rng.normal(0.0, np.abs(values).max() / 2.5, (K, N))
+    W = domain[np.abs(g[..., None] - values).argmin(axis=-1)]
     a = np.maximum(rng.normal(0.0, cfg.activation.max / 3.0, (M, K)), 0.0)
     A = np.clip(np.rint(a), cfg.activation.min, cfg.activation.max).astype(np.int64)
     return A, W
 
 
 def workload_operands(cfg, workload: str):
+    M, K, N = GEMM_MKN
     if workload == "uniform":
         return operands(cfg)
     if workload == "realistic":
         return realistic_operands(cfg)
-    M, K, N = GEMM_MKN
-    return np.zeros((M, K), dtype=np.int64), np.zeros((K, N), dtype=np.int64)
+    if workload == "int2":
+        A, _ = operands(cfg)
+        return A, np.random.default_rng(1).integers(-2, 2, (K, N), dtype=np.int64)
+    if workload == "zero":
+        return np.zeros((M, K), dtype=np.int64), np.zeros((K, N), dtype=np.int64)
+    raise ValueError(f"unknown workload {workload!r}")
 
 
 def energy_row(name: str, workdir: Path) -> tuple[dict, dict]:
     cfg = preset(name)
-    workloads = ("uniform", "realistic") + (("zero",) if name == REFERENCE else ())
+    workloads = ("uniform", "realistic") + (("zero", "int2") if name == REFERENCE else ())
     start = time.monotonic()
     setup = PowerSetup.build(cfg, workdir, DEFAULT_CLOCK_MHZ)
     row = {"preset": name, "clock_mhz": DEFAULT_CLOCK_MHZ, "simulator": SIMULATOR,
@@ -94,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         if n not in PRESETS or n not in BENCH_ARRAYS:
             parser.error(f"{n!r} is not a bench array; bench arrays: {', '.join(BENCH_ARRAYS)}")
+    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "energy.json"
     old = {"rows": [], "tools": {}}
     if args.merge and path.exists():
@@ -110,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
             tools.update(t)
             data = {"date": now, "machine": machine(), "tools": tools,
                     "rows": [rows[k] for k in BENCH_ARRAYS if k in rows]}
-            path.write_text(json.dumps(data, indent=2) + "\n")  # each row as it lands
-    render(args.out)
+            write_file(path, json.dumps(data, indent=2) + "\n")  # each row as it lands
+    if (args.out / "arrays.json").exists():
+        render(args.out)
     return 0
 
 

@@ -41,6 +41,7 @@ from qtpe.synth.power import (
 from qtpe.synth.reports import SynthReport, Target
 from qtpe.synth.tools import sta_version, yosys_version
 from qtpe.tb.common import CLOCK_NS
+from qtpe.tb.models.formats import Operand
 
 from .config import ConfigError
 from .emit import write_design
@@ -69,16 +70,16 @@ _MAKE_VARS = ("OPT_FAST=-O1", "OPT_SLOW=-O0")
 
 def default_operands(cfg: ArrayConfig, rng: np.random.Generator, m: int | None = None,
                      k: int | None = None, n: int | None = None):
-    """Uniform random ``A`` (M x K) and ``W`` (K x N) over every value of the formats; by
-    default M = 2R, K = 64 lanes' worth, N = 2C."""
+    """Uniform random ``A`` (M x K) and ``W`` (K x N) over every operand of the formats (the
+    values of integer grids, the codes of the others: ``Operand``); by default M = 2R,
+    K = 64 lanes' worth, N = 2C."""
     m = 2 * cfg.rows if m is None else m
     n = 2 * cfg.cols if n is None else n
     k = 64 * cfg.lanes if k is None else k
-    a_vals = np.array(cfg.activation.values(), dtype=object)
-    w_vals = np.array(cfg.weight.values(), dtype=object)
-    A = rng.choice(a_vals, (m, k)).astype(np.int64)
-    W = rng.choice(w_vals, (k, n)).astype(np.int64)
-    return A, W
+    A = rng.integers(cfg.activation.min, cfg.activation.max, (m, k), endpoint=True)
+    w = Operand(cfg.weight)
+    W = rng.integers(w.min, w.max, (k, n), endpoint=True)
+    return A.astype(np.int64), W.astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ output tile): a tile is ``Kt`` beats, beat ``k`` carrying ``a_in[r] = A[m0 + r, 
 ``w_in[c] = W[k, n0 + c]`` (``lanes`` consecutive k per beat); ``in_last`` marks the tile's
 last beat, the next beat starts the next tile (the PEs clear on a tile's first beat).
 Activations flow right along rows, weights down columns; PE ``(r, c)`` works on a beat
-``r + c + 1`` cycles after it was accepted (the ``clear``/``last`` controls ride a shared
-diagonal delay line, one tap per anti-diagonal ``r + c``). When PE ``(r, c)`` finishes its sum,
+``r + c + 1`` cycles after it was accepted (the ``clear``/``last`` controls enter each row from
+a delay line and ride along it with the activations, one register per cell). When PE
+``(r, c)`` finishes its sum,
 the sum moves to the PE's drain register and the accumulator starts the next tile at once
 (overlap: the drain registers are the shadow accumulators). ``drain_start`` = ``R + C + L``
 cycles after a tile's ``last`` beat (``L`` = PE latency) all drain registers hold the tile; they
@@ -58,7 +59,15 @@ timing as above with ``L = k`` (``latency`` = ``R + C + k`` after a tile's ``las
 Reset (synchronous) clears the control: the delay lines, the tile and period counters and the
 valid flags. Datapath registers (operand pipelines, PE accumulators, drain registers, weights,
 partial sums, accumulator rings) have no reset: the protocol never uses one before it is
-written (a PE accumulator restarts on its tile's first beat).
+written (a PE accumulator restarts on its tile's first beat). Nor do the control registers
+that ride along the rows (``control_register`` says why that is safe).
+
+**Fanout** (the same at any size): no flip-flop drives more loads as the array grows. Per-cell
+controls ride along the rows (``ctl_in``/``ctl_out``); a weight-stationary cell registers its
+shadow-load flag from its column's taps a cycle early (``ws_load_taps``); flags every cell
+needs in the same cycle (the output-stationary drain shift, the weight-stationary ring step
+and first flags) come through two-level register trees made two cycles early
+(``qtpe.hdl.array_grid.spread``: per row or column, then per cell or ring entry).
 
 **Requantization** (``config.requant``): the accumulator rows above appear on ``acc_valid`` /
 ``acc_data``; in each cycle with ``acc_valid`` the array reads the row's per-column ``rq_scale``
@@ -111,7 +120,7 @@ class Cell:
 
     The default dataflows here are those of single-cycle PEs with operand registers (MAC,
     shift-add, LUT): an output-stationary cell (``OSCell``) holds the kind's PE component
-    (``pe``), with ``in_valid`` high and its ``clear`` from the anti-diagonal delay line, the
+    (``pe``), with ``in_valid`` high and its ``clear`` riding along the row (``ctl_in``), the
     registers that pass the row operand right and the weight down, and its drain register; a
     weight-stationary cell (``WSCell``) holds the row operand register, the double-buffered
     weight, the kind's exact dot product (``ws_dot``) and the partial-sum register. A kind with

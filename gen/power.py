@@ -142,7 +142,7 @@ def run_power(cfg: PEConfig | ArrayConfig, workdir: Path, *, simulator: str = "v
     return setup.run(simulator=simulator, A=A, W=W, idle=idle, seed=seed)
 
 
-@dataclass
+@dataclass(frozen=True)
 class PowerSetup:
     """What every workload of one design shares: its ASIC synthesis, the gate-level
     simulation sources and OpenSTA's per-pin energies (``build``); ``run`` simulates one
@@ -153,7 +153,7 @@ class PowerSetup:
     clock_mhz: float
     synth: SynthReport
     module: dict
-    dut: list
+    dut: tuple
     pins: dict
     leakage: dict
 
@@ -179,7 +179,7 @@ class PowerSetup:
         constraints = flows.sta_constraints("clk", 1000.0 / clock_mhz)
         pins, leakage = instance_power(asic_dir, f"lib/{liberty_path().name}",
                                        flows.ASIC_DESIGN_NETLIST, top, constraints, sta_path())
-        return cls(cfg, workdir, clock_mhz, synth, netlist["modules"][top], [cells_v, sim_v],
+        return cls(cfg, workdir, clock_mhz, synth, netlist["modules"][top], (cells_v, sim_v),
                    pins, leakage)
 
     def run(self, *, simulator: str = "verilator", A=None, W=None, idle: bool = False,

@@ -10,9 +10,12 @@ counted). Then it synthesizes the array for every target (``qtpe.synth.synthesiz
 the same for the hand-written baseline ``bench/ref/hand_os_array.v`` (an 8x8 output-stationary
 INT8 array of registered-operand MAC PEs written directly in Verilog, with the same ports and
 protocol), after checking that it passes the same cocotb GEMM tests, so the comparison is of
-equivalent designs. The plain baseline ``bench/ref/plain_mac_array.v`` (registered MACs,
-accumulators as ports, no readout or tile control) is synthesized for the ASIC flow: the
-reference's worst path is compared with its (``versus_plain``).
+equivalent designs (its protocol is the drain readout's, ``readout = "drain"``). The plain
+baseline ``bench/ref/plain_mac_array.v`` (registered MACs, accumulators as ports, no readout or
+tile control) is synthesized for ECP5 and the ASIC flow and checked against the golden model
+(``check_plain``): the reference's worst path is compared with its (``versus_plain``), and the
+output-stationary INT8 arrays' area and Fmax with its (``fast_array``: the bus readout, the
+carry-save accumulators, the drain readout, and the weight-stationary array).
 
 ECP5 numbers of the arrays come from the LFE5U-85F (``85k``): 64 INT8 multipliers need more
 DSP blocks than the 25k part of the PE benchmarks has (28 MULT18X18D). Place and route runs
@@ -54,6 +57,9 @@ HERE = Path(__file__).resolve().parent
 BENCH_ARRAYS = tuple(name for name, p in PRESETS.items()
                      if p.bench and isinstance(p.config, ArrayConfig))
 REFERENCE = "array_os_w8a8_8x8"
+CARRY_SAVE = "array_os_w8a8_8x8_cs"
+DRAIN = "array_os_w8a8_8x8_drain"
+WS_REFERENCE = "array_ws_w8a8_8x8"
 HAND_VERILOG = HERE / "ref" / "hand_os_array.v"
 HAND_TOP = "hand_os_array"
 PLAIN_VERILOG = HERE / "ref" / "plain_mac_array.v"
@@ -132,7 +138,7 @@ def synth_row(verilog: Path, top: str, workdir: Path,
 
 def check_hand(simulator: str, workdir: Path) -> SimResult:
     """The array GEMM testbench (``qtpe.tb.test_array``) on the hand-written baseline."""
-    base = preset(REFERENCE)
+    base = preset(DRAIN)  # the hand-written array has the drain readout's protocol
     cfg = dataclasses.replace(base, pe_config=dataclasses.replace(base.pe_config, name=HAND_TOP))
     build = workdir / "hand" / simulator
     build.mkdir(parents=True, exist_ok=True)
@@ -145,6 +151,15 @@ def check_hand(simulator: str, workdir: Path) -> SimResult:
                                                       "results": TEST_RESULTS}),
                       }, build_args=sim_build_args(simulator, optimize=False),
                       public_flat=False, seed=1)
+
+
+def check_plain(simulator: str, workdir: Path, verilog: Path = PLAIN_VERILOG) -> SimResult:
+    """The plain baseline's own GEMM test (``qtpe.tb.test_plain_array``: it has no tile
+    protocol, so the test skews the operands and reads the accumulators itself)."""
+    build = workdir / "plain" / simulator
+    build.mkdir(parents=True, exist_ok=True)
+    return run_cocotb(simulator, [verilog], PLAIN_TOP, build, "qtpe.tb.test_plain_array",
+                      build_args=sim_build_args(simulator, optimize=False), seed=1)
 
 
 def compare(gen: dict, hand: dict) -> dict:
@@ -175,6 +190,80 @@ def versus_plain(gen: dict, plain: dict) -> dict:
     """The reference's ASIC worst path against the plain array's (same flow)."""
     ratio = gen["asic"]["worst_path_ns"] / plain["asic"]["worst_path_ns"]
     return {"worst_path_ratio": ratio, "within": ratio <= MAX_REF_OVER_PLAIN}
+
+
+#: The fast-array issue's bounds: the reference (readout included) at most 1.05x the plain
+#: array's area and at least its Fmax; carry-save at least 1.8x the plain accumulator's ASIC
+#: Fmax at most 1.05x its area.
+MAX_AREA_OVER_PLAIN = 1.05
+MIN_CARRY_SAVE_SPEEDUP = 1.8
+MAX_CARRY_SAVE_AREA = 1.05
+
+
+def _areas(synth: dict) -> dict:
+    e, a = synth["ecp5"], synth["asic"]
+    return {"ecp5_lut_ff": e["lut4_count"] + e["ff_count"], "ecp5_dsp": e["dsp_count"],
+            "ecp5_fmax": e["fmax_mhz"], "asic_area": a["area_um2"], "asic_fmax": a["fmax_mhz"]}
+
+
+def fast_array(rows: dict, plain: dict) -> dict:
+    """Each output-stationary INT8 variant (and the weight-stationary array) against the plain
+    array (area: ECP5 LUT4 + FF, OSU um^2; Fmax on both), and carry-save against the plain
+    accumulator, with the verdicts of the bounds above."""
+    out: dict = {"versus_plain": {}}
+    base = _areas(plain["synth"]) if "synth" in plain and "ecp5" in plain["synth"] else None
+    for name in (REFERENCE, CARRY_SAVE, DRAIN, WS_REFERENCE):
+        if base is None or "synth" not in rows.get(name, {}):
+            continue
+        mine = _areas(rows[name]["synth"])
+        ratios = {k: mine[k] / base[k] for k in ("ecp5_lut_ff", "asic_area", "ecp5_fmax",
+                                                 "asic_fmax")}
+        out["versus_plain"][name] = {
+            "ratios": ratios, "utilization": rows[name]["utilization"],
+            "area_met": {t: ratios[f"{t}"] <= MAX_AREA_OVER_PLAIN
+                         for t in ("ecp5_lut_ff", "asic_area")},
+            "fmax_met": {t: ratios[t] >= 1.0 for t in ("ecp5_fmax", "asic_fmax")}}
+    if all("synth" in rows.get(n, {}) for n in (REFERENCE, CARRY_SAVE)):
+        p, c = _areas(rows[REFERENCE]["synth"]), _areas(rows[CARRY_SAVE]["synth"])
+        ratios = {k: c[k] / p[k] for k in ("ecp5_lut_ff", "ecp5_fmax", "asic_area",
+                                           "asic_fmax")}
+        out["carry_save"] = {
+            "ratios": ratios, "ecp5_dsp": (p["ecp5_dsp"], c["ecp5_dsp"]),
+            "asic_met": (ratios["asic_fmax"] >= MIN_CARRY_SAVE_SPEEDUP
+                         and ratios["asic_area"] <= MAX_CARRY_SAVE_AREA)}
+    return out
+
+
+def fast_array_lines(data: dict) -> list[str]:
+    """The fast-array section of ``ARRAYS.md``."""
+    fast = data.get("fast_array")
+    if not fast or not fast.get("versus_plain"):
+        return []
+    lines = ["", "## Readout and accumulator options against the plain array", "",
+             f"Each design over `{PLAIN_TOP}` (area: ECP5 LUT4 + FF and OSU018 um^2, bound "
+             f"{MAX_AREA_OVER_PLAIN:g}; Fmax on both, bound 1.0), and its utilization on the "
+             "GEMM above.", "",
+             "| design | ECP5 LUT4+FF | OSU018 area | ECP5 Fmax | OSU018 Fmax | utilization "
+             "| bounds |", "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for name, v in fast["versus_plain"].items():
+        r = v["ratios"]
+        missed = [k for k, ok in {**v["area_met"], **v["fmax_met"]}.items() if not ok]
+        verdict = "all met" if not missed else "missed: " + ", ".join(missed)
+        lines.append(f"| {name} | {r['ecp5_lut_ff']:.3f} | {r['asic_area']:.3f} "
+                     f"| {r['ecp5_fmax']:.3f} | {r['asic_fmax']:.3f} | {v['utilization']:.1%} "
+                     f"| {verdict} |")
+    cs = fast.get("carry_save")
+    if cs:
+        r = cs["ratios"]
+        lines += ["", f"Carry-save (`{CARRY_SAVE}`) over the plain accumulator (`{REFERENCE}`): "
+                  f"OSU018 Fmax {r['asic_fmax']:.2f}x at {r['asic_area']:.2f}x the area "
+                  f"(bounds: at least {MIN_CARRY_SAVE_SPEEDUP:g}x, at most "
+                  f"{MAX_CARRY_SAVE_AREA:g}x: {'met' if cs['asic_met'] else 'NOT MET'}); ECP5 "
+                  f"Fmax {r['ecp5_fmax']:.2f}x at {r['ecp5_lut_ff']:.2f}x the LUT4 + FF, with "
+                  f"{cs['ecp5_dsp'][1]} DSP blocks against {cs['ecp5_dsp'][0]} (the carry-save "
+                  "tree adds the partial products itself, in LUTs, where the plain "
+                  "accumulator's multipliers are MULT18X18D blocks)."]
+    return lines
 
 
 def energy_lines(energy: dict) -> list[str]:
@@ -264,7 +353,8 @@ def markdown(data: dict) -> str:
             f"| {r['macs_per_cycle']:.2f} | {r['peak_macs_per_cycle']:g} "
             f"| {r['utilization']:.1%} | {ic} | {vl} | {r.get('date', data['date'])} |")
     synth = [r for r in data["rows"] if "synth" in r] + (
-        [data["hand"]] if "synth" in data.get("hand", {}) else [])
+        [data["hand"]] if "synth" in data.get("hand", {}) else []) + (
+        [data["plain"]] if "ecp5" in data.get("plain", {}).get("synth", {}) else [])
     if synth:
         lines += [
             "",
@@ -288,7 +378,8 @@ def markdown(data: dict) -> str:
             "| ---: | --- |",
         ]
         for r in synth:
-            e, a, g = r["synth"]["ecp5"], r["synth"]["asic"], r["synth"]["generic"]
+            e, a = r["synth"]["ecp5"], r["synth"]["asic"]
+            g = r["synth"].get("generic", {"cell_count": "-"})
             lines.append(
                 f"| {r['preset']} | {e['lut4_count']} | {e['ff_count']} | {e['carry_count']} "
                 f"| {e['dsp_count']} | {e['fmax_mhz']:.1f} | {a['area_um2']:,.0f} "
@@ -318,6 +409,7 @@ def markdown(data: dict) -> str:
         ratio = ", ".join(f"{k} {v:.3f}" for k, v in c["ratios"].items())
         lines += ["", f"Generated `{REFERENCE}` vs hand-written baseline: {verdict} "
                   f"(generated / hand-written: {ratio})."]
+    lines += fast_array_lines(data)
     if data.get("tools"):
         lines += ["", "Tools: " + "; ".join(f"{k} {v}" for k, v in sorted(data["tools"].items()))]
     return "\n".join(lines) + "\n"
@@ -373,16 +465,23 @@ def main(argv: list[str] | None = None) -> int:
             data["comparison"] = compare(ref["synth"], hand["synth"])
         if "synth" in ref and "synth" in plain:
             data["versus_plain"] = versus_plain(ref["synth"], plain["synth"])
+            data["fast_array"] = fast_array(rows, plain)
         args.out.mkdir(parents=True, exist_ok=True)
         write_file(args.out / "arrays.json", json.dumps(data, indent=2) + "\n")
 
     with tempfile.TemporaryDirectory(prefix="qtpe-bench-arrays-") as tmp:
         work = Path(tmp)
         if "plain" in baselines and not args.no_synth:
-            print(f"measuring the plain baseline {PLAIN_TOP} (ASIC)", flush=True)
+            print(f"checking and measuring the plain baseline {PLAIN_TOP}", flush=True)
             plain = {"preset": PLAIN_TOP, "date": now}
+            for s in sims:
+                result = check_plain(s, work)
+                if not result.ok:
+                    raise RuntimeError(f"the plain baseline fails its GEMM test on {s}: "
+                                       f"{result.log}")
+                plain.setdefault("checked_on", []).append(s)
             plain["synth"], t = synth_row(PLAIN_VERILOG, PLAIN_TOP, work / "plain",
-                                          targets=("asic",))
+                                          targets=("ecp5", "asic"))
             tools.update(t)
             publish_so_far()
         for n in names:

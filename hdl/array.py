@@ -20,18 +20,25 @@ output tile): a tile is ``Kt`` beats, beat ``k`` carrying ``a_in[r] = A[m0 + r, 
 ``w_in[c] = W[k, n0 + c]`` (``lanes`` consecutive k per beat); ``in_last`` marks the tile's
 last beat, the next beat starts the next tile (the PEs clear on a tile's first beat).
 Activations flow right along rows, weights down columns; PE ``(r, c)`` works on a beat
-``r + c + 1`` cycles after it was accepted (the ``clear``/``last`` controls enter each row from
-a delay line and ride along it with the activations, one register per cell). When PE
-``(r, c)`` finishes its sum,
-the sum moves to the PE's drain register and the accumulator starts the next tile at once
-(overlap: the drain registers are the shadow accumulators). ``drain_start`` = ``R + C + L``
-cycles after a tile's ``last`` beat (``L`` = PE latency) all drain registers hold the tile; they
-then shift up one row per cycle, so the tile leaves the top as R consecutive ``out_valid``
-rows, row ``r`` = ``C[m0 + r, n0 : n0 + C]``, first row at ``latency`` cycles after the
-``last`` beat. A next ``last`` beat may follow no sooner than ``min_tile_period`` =
-``2R + C - 2`` cycles (``in_ready`` is low while ``in_last`` is high and it would come too
-soon; other beats are always ready), so tiles with ``Kt >= 2R + C - 2`` stream back to back
-with every PE busy.
+``r + c + 1`` cycles after it was accepted (the ``clear``/``load`` controls enter each row from
+a delay line and ride along it with the activations, one register per cell). PE ``(r, c)``
+finishes its sum ``L + 1 + r + c`` cycles after the tile's ``last`` beat (``L`` = PE latency)
+and restarts on the next tile at once; the readout (``config.readout``) takes the finished
+sum in that one cycle:
+
+* ``Readout.BUS`` (default): each column has a result bus, an AND-OR chain down the column
+  (``bus_segment``): the cell whose ``load`` flag is high puts its accumulator on it, and a
+  column's R cells finish on R consecutive cycles, so one bus carries them all. At the bottom
+  edge column ``c`` passes ``C - c`` registers (the bus register and the de-skew), so the tile
+  leaves as R consecutive ``out_valid`` rows, row ``r`` = ``C[m0 + r, n0 : n0 + C]``, the
+  first ``latency`` = ``C + L + 1`` cycles after the ``last`` beat. A next ``last`` beat may
+  follow no sooner than ``min_tile_period`` = R cycles (``in_ready`` is low while ``in_last``
+  is high and it would come too soon; other beats are always ready), so tiles with ``Kt >= R``
+  stream back to back with every PE busy, with no second set of accumulators.
+* ``Readout.DRAIN``: the sum moves to the PE's drain register (a shadow accumulator); at
+  ``drain_start`` = ``R + C + L`` cycles after the ``last`` beat all drain registers hold the
+  tile; they then shift up one row per cycle and the tile leaves the top as R rows, the first
+  at ``latency`` = ``R + C + L``; ``min_tile_period`` = ``2R + C - 2``.
 
 **Weight-stationary** (``Dataflow.WS``; PE ``(r, c)`` holds one weight ``lanes`` wide): beats
 come in *periods* of exactly R beats (counted from reset). Beat ``j`` of a period carries
@@ -52,9 +59,8 @@ ports and results, but every op runs at full precision ``k = weight.bits``
 (``config.beat_cycles``), one weight bit-plane per cycle, MSB first: an accepted beat occupies
 ``k`` cycles, so ``in_ready`` is low for the ``k - 1`` cycles after it (OS: and the ``last``
 rule above; WS: ``in_ready`` is high otherwise). Peak ``R * C * lanes / k`` MACs per cycle. OS
-timing as above with ``L = k`` (``latency`` = ``R + C + k`` after a tile's ``last`` beat;
-``min_tile_period`` = ``2R + C - 2`` cycles); WS ``latency`` = ``R + C + k`` after a beat with
-``in_last``. Results are the same as the MAC array's (exact sums until the accumulator).
+timing as above with ``L = k`` (``min_tile_period`` in cycles); WS ``latency`` =
+``R + C + k`` after a beat with ``in_last``. Results are the same as the MAC array's (exact sums until the accumulator).
 
 Reset (synchronous) clears the control: the delay lines, the tile and period counters and the
 valid flags. Datapath registers (operand pipelines, PE accumulators, drain registers, weights,
@@ -65,8 +71,8 @@ that ride along the rows (``control_register`` says why that is safe).
 **Fanout** (the same at any size): no flip-flop drives more loads as the array grows. Per-cell
 controls ride along the rows (``ctl_in``/``ctl_out``); a weight-stationary cell registers its
 shadow-load flag from its column's taps a cycle early (``ws_load_taps``); flags every cell
-needs in the same cycle (the output-stationary drain shift, the weight-stationary ring step
-and first flags) come through two-level register trees made two cycles early
+needs in the same cycle (the output-stationary drain readout's shift, the weight-stationary
+ring step and first flags) come through two-level register trees made two cycles early
 (``qtpe.hdl.array_grid.spread``: per row or column, then per cell or ring entry).
 
 **Requantization** (``config.requant``): the accumulator rows above appear on ``acc_valid`` /
@@ -88,25 +94,31 @@ from amaranth.hdl import (
     Module,
     Mux,
     Signal,
+    Value,
     signed,
     unsigned,
 )
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .array_config import ArrayConfig, Dataflow
+from .array_config import ArrayConfig, Dataflow, Readout
 from .array_grid import Chain, Grid, Tap, build_grid, skew, spread
 from .array_parts import (
+    bus_control,
+    bus_drive,
     delay_line,
     drain_control,
     drain_register,
     gated,
+    or_tree,
     tile_ready,
     ws_beats,
     ws_load,
     ws_ring,
     ws_weights,
 )
+from .carry_save import resolve
+from .config import carry_save
 from .kinds import kind_of
 from .pe import ConfigComponent
 from .shapes import acc_shape, wire_shape
@@ -121,7 +133,7 @@ class Cell:
     The default dataflows here are those of single-cycle PEs with operand registers (MAC,
     shift-add, LUT): an output-stationary cell (``OSCell``) holds the kind's PE component
     (``pe``), with ``in_valid`` high and its ``clear`` riding along the row (``ctl_in``), the
-    registers that pass the row operand right and the weight down, and its drain register; a
+    registers that pass the row operand right and the weight down, and its part of the readout; a
     weight-stationary cell (``WSCell``) holds the row operand register, the double-buffered
     weight, the kind's exact dot product (``ws_dot``) and the partial-sum register. A kind with
     other timing (bit-serial) overrides ``elaborate_os`` / ``elaborate_ws``.
@@ -178,17 +190,26 @@ class Cell:
         clear0, last0 = Signal(name="clear"), Signal(name="last")
         m.d.comb += [clear0.eq(accept & tile_first), last0.eq(accept & array.in_last)]
         # The controls ride along the rows with the activations (``OSCell``): row r's edge
-        # gets them r + 1 (clear) and r + 1 + L (drain load) cycles after the beat.
+        # gets them r + 1 (clear) and r + 1 + L (readout load) cycles after the beat.
         clear = delay_line(m, clear0, rows + 1, "clear")
-        drain_tap = rows + cols - 1 + lat - (2 if rows > 1 else 0)  # drain_control's
-        last = delay_line(m, last0, max(rows + lat, drain_tap) + 1, "last")
+        bus = cfg.readout is Readout.BUS
+        readout = readout_grid(bus)
+        if bus:
+            offset = 1 + lat + cfg.bus_resolve_cycles
+            last = delay_line(m, last0, max(rows + lat, offset + cols - 1) + 1, "last")
+            bus_control(m, cfg, last, offset, acc_valid)
+            shifts = None
+        else:
+            drain_tap = rows + cols - 1 + lat - (2 if rows > 1 else 0)  # drain_control's
+            last = delay_line(m, last0, max(rows + lat, drain_tap) + 1, "last")
+            shift_early = drain_control(m, cfg, last, 1 + lat, acc_valid)
+            shifts = (self.spread_shift(array, m, shift_early) if shift_early is not None
+                      else None)
         ctl = []
         for r in range(rows):
             edge = Signal(2, name=f"ctl_r{r}")
             m.d.comb += edge.eq(Cat(clear[r + 1], last[r + 1 + lat]))
             ctl.append(edge)
-        shift_early = drain_control(m, cfg, last, 1 + lat, acc_valid)
-        shifts = (self.spread_shift(array, m, shift_early) if shift_early is not None else None)
 
         a_edge = gated(m, array.a_in, accept, "a_edge")
         w_edge = gated(m, array.w_in, accept, "w_edge")
@@ -198,14 +219,15 @@ class Cell:
 
         exits = array.place(m, Grid(
             rows, cols, self,
-            at=lambda r, c: (OSCell, (self.registers_row(c), c > 0, r + 1 < rows)),
+            at=lambda r, c: (OSCell, (self.registers_row(c), c > 0,
+                                      not bus and r + 1 < rows, bus)),
             chains=[Chain("row_in", "row_out", "right", tuple(sources)),
                     Chain("ctl_in", "ctl_out", "right", tuple(ctl)),
                     Chain("w_in", "w_out", "down", tuple(w_top)),
-                    Chain("drain_in", "drain_out", "up", exits=True)],
+                    *readout["chains"]],
+            collect=readout["collect"],
             taps=[*([Tap("shift", tuple(shifts), cols, 1, 0)] if shifts is not None else [])]))
-        for c in range(cols):
-            m.d.comb += acc_data[c].eq(exits["drain_out"][c])
+        connect_readout(array, m, exits, bus, acc_data)
 
     def spread_shift(self, array: SystolicArray, m: Module, early) -> list:
         """The drain shift flag (``drain_control``'s, two cycles early) for each drain
@@ -344,31 +366,110 @@ def ws_load_taps(valid: list, beats, cols: int) -> list:
     return taps
 
 
+def readout_grid(bus: bool) -> dict:
+    """The output-stationary readout's part of the ``Grid``: every cell's bus drive leaves the
+    grid (``collect``), or the drain registers form a chain up each column (out at the top)."""
+    if bus:
+        return {"chains": [], "collect": ("bus_out",)}
+    return {"chains": [Chain("drain_in", "drain_out", "up", exits=True)], "collect": ()}
+
+
+def bus_shape(cfg: ArrayConfig):
+    """What an output-stationary column's result bus carries: the accumulator, or a
+    carry-save accumulator's redundant form (sum vector, then saved carries)."""
+    pe = cfg.pe_config
+    if carry_save(pe):
+        return unsigned(pe.acc.bits + pe.saved_carries)
+    return acc_shape(cfg.acc)
+
+
+def readout_ports(acc, bus: bool, linked: bool, bus_width=None) -> tuple[dict, dict]:
+    """An output-stationary cell's readout ports (inputs, outputs): its bus drive
+    (``bus_width``, default ``acc``), or the drain shift and the drain register below
+    (``linked``: not in the bottom row)."""
+    if bus:
+        return {}, {"bus_out": Out(acc if bus_width is None else bus_width)}
+    return ({"shift": In(1), "drain_in": In(acc)} if linked else {}), {"drain_out": Out(acc)}
+
+
+def readout_cell(m: Module, cell: wiring.Component, acc, load, bus: bool,
+                 linked: bool) -> None:
+    """An output-stationary cell's part of the readout (``readout_ports``): its drive of the
+    column's result bus, or its drain register."""
+    if bus:
+        m.d.comb += cell.bus_out.eq(bus_drive(m, acc, load))
+        return
+    drain = drain_register(m, acc, load, cell.shift if linked else None,
+                           cell.drain_in if linked else None)
+    m.d.comb += cell.drain_out.eq(drain)
+
+
+def connect_readout(array: SystolicArray, m: Module, exits: dict, bus: bool,
+                    acc_data) -> None:
+    """``acc_data`` from the readout's grid exits: each column's bus (the OR tree of its
+    cells' drives, ``or_tree``) through the bus register and the de-skew (column ``c``:
+    ``C - c`` registers), or the top row's drain registers. Carry-save accumulators: the
+    bus register (``out_bus``), one adder per column (``out_resolved_c{c}``), then the
+    de-skew."""
+    cfg = array.config
+    rows, cols = cfg.rows, cfg.cols
+    if not bus:
+        out = exits["drain_out"]
+    else:
+        drives = exits["bus_out"]
+        buses = [or_tree(m, [drives[r * cols + c] for r in range(rows)], f"bus_c{c}")
+                 for c in range(cols)]
+        if carry_save(cfg.pe_config):
+            pe = cfg.pe_config
+            regs = array.skew(m, buses, 0, 1, "out_bus")
+            resolved = []
+            for c in range(cols):
+                value = Signal(acc_shape(cfg.acc), name=f"out_resolved_c{c}")
+                word = Value.cast(regs[c])
+                m.d.comb += value.eq(resolve(word[:pe.acc.bits], word[pe.acc.bits:],
+                                             pe.carry_digit_bits))
+                resolved.append(value)
+            buses = resolved
+        out = array.skew(m, buses, -1, cols, "out_deskew")
+    for c in range(cols):
+        m.d.comb += acc_data[c].eq(out[c])
+
+
+def readout_variant(bus: bool, linked: bool) -> str:
+    """The readout's part of a cell's module name."""
+    if bus:
+        return "_bus"
+    return "" if linked else "_bottom"
+
+
 class OSCell(wiring.Component):
     """One cell of an output-stationary array: the row operand register (``registers_row``),
     the weight register, the kind's PE (in a reset-less clock domain: its tile's first beat
-    clears it) and the drain register, which takes the PE's sum on ``load`` and the drain
-    register below on ``shift`` (``drain_in``; not in the bottom row).
+    clears it) and its part of the readout (``readout_cell``): with the bus readout
+    (``bus``), its drive of the column's result bus (the PE's sum on ``load``, else zero;
+    a carry-save PE's redundant form); else the drain register, which takes the PE's sum on
+    ``load`` and the drain register below on ``shift`` (``linked``: ``drain_in``, not in the
+    bottom row).
 
     ``clear`` and ``load`` come along the row with the row operand (``ctl_in``: bit 0 clear,
     bit 1 load), registered in every cell but column 0's (``ctl_reg``), so that no control
     register drives more than one cell."""
 
     @staticmethod
-    def variant(registers_row: bool, ctl_reg: bool, below: bool) -> str:
+    def variant(registers_row: bool, ctl_reg: bool, linked: bool, bus: bool) -> str:
         return ("os_cell" + ("" if registers_row else "_edge") + ("" if ctl_reg else "_c0")
-                + ("" if below else "_bottom"))
+                + readout_variant(bus, linked))
 
-    def __init__(self, cell: Cell, registers_row: bool, ctl_reg: bool, below: bool):
-        self._cell, self._registers_row, self._below = cell, registers_row, below
-        self._ctl_reg = ctl_reg
+    def __init__(self, cell: Cell, registers_row: bool, ctl_reg: bool, linked: bool,
+                 bus: bool):
+        self._cell, self._registers_row, self._linked = cell, registers_row, linked
+        self._ctl_reg, self._bus = ctl_reg, bus
         acc = acc_shape(cell.array.acc)
+        ins, outs = readout_ports(acc, bus, linked, bus_shape(cell.array))
         members = {"row_in": In(cell.row_layout()), "ctl_in": In(2),
-                   "w_in": In(cell.weight_layout())}
-        if below:
-            members |= {"shift": In(1), "drain_in": In(acc)}
-        members |= {"row_out": Out(cell.row_layout()), "ctl_out": Out(2),
-                    "w_out": Out(cell.weight_layout()), "drain_out": Out(acc)}
+                   "w_in": In(cell.weight_layout()), **ins,
+                   "row_out": Out(cell.row_layout()), "ctl_out": Out(2),
+                   "w_out": Out(cell.weight_layout()), **outs}
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -385,10 +486,10 @@ class OSCell(wiring.Component):
         acc = Signal(acc_shape(cell.array.acc), name="acc")
         m.d.comb += [pe.in_valid.eq(1), pe.clear.eq(clear), pe.weight.eq(wgt),
                      getattr(pe, cell.row_port).eq(row), acc.eq(pe.acc)]
-        below = self.drain_in if self._below else None
-        drain = drain_register(m, acc, load, self.shift if self._below else None, below)
-        m.d.comb += [self.row_out.eq(row), self.ctl_out.eq(ctl), self.w_out.eq(wgt),
-                     self.drain_out.eq(drain)]
+        # The bus takes a carry-save accumulator's redundant form, the drain its resolved sum.
+        out = pe.acc_cs if self._bus and carry_save(cell.config) else acc
+        readout_cell(m, self, out, load, self._bus, self._linked)
+        m.d.comb += [self.row_out.eq(row), self.ctl_out.eq(ctl), self.w_out.eq(wgt)]
         return m
 
 

@@ -25,8 +25,8 @@ down the column (one register per row), so a cell never holds a whole weight. Ce
 ``h = (first ? 0 : 2h) + plane_sum``; on the last plane ``acc = (tile's first beat ? 0 : acc)
 + h`` wrapped or saturated (``fit_to_acc``). A tile's accumulators are complete ``R + C + k``
 cycles after its ``last`` beat was accepted (``drain_start``: the MAC array's ``R + C + L``
-with ``L = pe_latency = k``); the drain/shadow registers and the ``min_tile_period`` =
-``2R + C - 2`` rule are the MAC array's.
+with ``L = pe_latency = k``, for the drain readout); the readouts and their
+``min_tile_period`` rule are the MAC array's.
 
 **Weight-stationary**: every cell holds ``lanes`` weight codes, double buffered as in the MAC
 array (the shadow registers take one weight row per beat, not per plane; the active ones swap
@@ -45,13 +45,24 @@ from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigne
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .array import Cell, control_register, ws_cell_load, ws_load_ports, ws_load_taps
-from .array_config import ArrayConfig
+from .array import (
+    Cell,
+    connect_readout,
+    control_register,
+    readout_cell,
+    readout_grid,
+    readout_ports,
+    readout_variant,
+    ws_cell_load,
+    ws_load_ports,
+    ws_load_taps,
+)
+from .array_config import ArrayConfig, Readout
 from .array_grid import Chain, Grid, Tap
 from .array_parts import (
+    bus_control,
     delay_line,
     drain_control,
-    drain_register,
     gated,
     tile_ready,
     ws_beats,
@@ -156,15 +167,23 @@ class BitSerialCell(Cell):
         first = delay_line(m, first0, rows, "first")
         commit = delay_line(m, commit0, rows, "commit")
         clear = delay_line(m, clear0, rows, "clear")
-        drain_tap = rows + cols - 1 - (2 if rows > 1 else 0)  # drain_control's
-        last = delay_line(m, last0, max(rows, drain_tap) + 1, "last")
+        bus = cfg.readout is Readout.BUS
+        readout = readout_grid(bus)
+        if bus:
+            last = delay_line(m, last0, max(rows, cols) + 1, "last")
+            bus_control(m, cfg, last, 1, acc_valid)
+            shifts = None
+        else:
+            drain_tap = rows + cols - 1 - (2 if rows > 1 else 0)  # drain_control's
+            last = delay_line(m, last0, max(rows, drain_tap) + 1, "last")
+            shift_early = drain_control(m, cfg, last, 1, acc_valid)
+            shifts = (self.spread_shift(array, m, shift_early) if shift_early is not None
+                      else None)
         ctl = []
         for r in range(rows):
             edge = Signal(4, name=f"ctl_r{r}")
             m.d.comb += edge.eq(Cat(first[r], commit[r], clear[r], last[r + 1]))
             ctl.append(edge)
-        shift_early = drain_control(m, cfg, last, 1, acc_valid)
-        shifts = self.spread_shift(array, m, shift_early) if shift_early is not None else None
 
         held = _held(m, array.a_in, accept, "a_held")
         sources = array.skew(m, [held[r] for r in range(rows)], 1, 0, "a_skew")
@@ -185,14 +204,14 @@ class BitSerialCell(Cell):
 
         exits = array.place(m, Grid(
             rows, cols, self,
-            at=lambda r, c: (BitSerialOSCell, (c > 0, r > 0, r + 1 < rows)),
+            at=lambda r, c: (BitSerialOSCell, (c > 0, r > 0, not bus and r + 1 < rows, bus)),
             chains=[Chain("act_in", "act_out", "right", tuple(sources)),
                     Chain("ctl_in", "ctl_out", "right", tuple(ctl)),
                     Chain("plane_in", "plane_out", "down", tuple(tops)),
-                    Chain("drain_in", "drain_out", "up", exits=True)],
+                    *readout["chains"]],
+            collect=readout["collect"],
             taps=[*([Tap("shift", tuple(shifts), cols, 1, 0)] if shifts is not None else [])]))
-        for c in range(cols):
-            m.d.comb += acc_data[c].eq(exits["drain_out"][c])
+        connect_readout(array, m, exits, bus, acc_data)
 
     # -- weight-stationary ------------------------------------------------------------------
     def elaborate_ws(self, array, m: Module, acc_valid, acc_data) -> None:
@@ -280,25 +299,28 @@ class BitSerialOSCell(wiring.Component):
     """One output-stationary bit-serial cell: the activation register (``act_reg``: not in
     column 0, which takes the edge's held, skewed value), the bit-plane register
     (``plane_reg``: not in row 0), the plane sum, the Horner register, the accumulator
-    (``commit`` on the beat's last plane, ``clear`` on a tile's first beat) and the drain
-    register (``below``: it takes the drain register below on ``shift``). The controls
+    (``commit`` on the beat's last plane, ``clear`` on a tile's first beat) and its part of
+    the readout (``qtpe.hdl.array.readout_cell``: the column's result bus, or the drain
+    register; ``linked`` as in ``OSCell``). The controls
     (``ctl_in``: first, commit, clear, load) ride along the row with the activations,
     registered where the activation is."""
 
     @staticmethod
-    def variant(act_reg: bool, plane_reg: bool, below: bool) -> str:
-        return "os_cell" + "".join(f"_{t}" for t, on in zip(
-            ("act_reg", "plane_reg", "below"), (act_reg, plane_reg, below), strict=True) if on)
+    def variant(act_reg: bool, plane_reg: bool, linked: bool, bus: bool) -> str:
+        flags = (("act_reg", act_reg), ("plane_reg", plane_reg), ("below", linked and not bus))
+        return ("os_cell" + "".join(f"_{t}" for t, on in flags if on)
+                + (readout_variant(bus, linked) if bus else ""))
 
-    def __init__(self, cell: BitSerialCell, act_reg: bool, plane_reg: bool, below: bool):
-        self._cell, self._act_reg, self._plane_reg, self._below = cell, act_reg, plane_reg, below
+    def __init__(self, cell: BitSerialCell, act_reg: bool, plane_reg: bool, linked: bool,
+                 bus: bool):
+        self._cell, self._act_reg, self._plane_reg = cell, act_reg, plane_reg
+        self._linked, self._bus = linked, bus
         cfg = cell.array
         acc = acc_shape(cfg.acc)
-        members = {"act_in": In(cell.row_layout()), "ctl_in": In(4), "plane_in": In(cfg.lanes)}
-        if below:
-            members |= {"shift": In(1), "drain_in": In(acc)}
-        members |= {"act_out": Out(cell.row_layout()), "ctl_out": Out(4),
-                    "plane_out": Out(cfg.lanes), "drain_out": Out(acc)}
+        ins, outs = readout_ports(acc, bus, linked)
+        members = {"act_in": In(cell.row_layout()), "ctl_in": In(4), "plane_in": In(cfg.lanes),
+                   **ins, "act_out": Out(cell.row_layout()), "ctl_out": Out(4),
+                   "plane_out": Out(cfg.lanes), **outs}
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -318,10 +340,8 @@ class BitSerialOSCell(wiring.Component):
         m.d.comb += total.eq(Mux(clear, Const(0, acc), a) + dot)
         with m.If(commit):
             m.d.sync += a.eq(fit_to_acc(total, cfg.acc))
-        drain = drain_register(m, a, load, self.shift if self._below else None,
-                               self.drain_in if self._below else None)
-        m.d.comb += [self.act_out.eq(act), self.ctl_out.eq(ctl), self.plane_out.eq(plane),
-                     self.drain_out.eq(drain)]
+        readout_cell(m, self, a, load, self._bus, self._linked)
+        m.d.comb += [self.act_out.eq(act), self.ctl_out.eq(ctl), self.plane_out.eq(plane)]
         return m
 
 

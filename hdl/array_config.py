@@ -13,12 +13,13 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
-from .config import PEConfig, Pipelined, check_bool, check_int, no_effect
+from .config import PEConfig, Pipelined, carry_save, check_bool, check_int, no_effect
 from .formats import AccType, Format, QType, parse_enum, show
 from .kinds import default_kind, get_kind
 
 __all__ = [
-    "Dataflow", "Requant", "ArrayConfig", "config_from_dict", "array_preset", "bench_array_presets",
+    "Dataflow", "Readout", "Requant", "ArrayConfig", "config_from_dict", "array_preset",
+    "bench_array_presets",
     "example_array",
     "ARRAY_MAX",
     "REQUANT_SCALE_MAX_BITS",
@@ -36,6 +37,23 @@ class Dataflow(enum.Enum):
 
     OS = "os"
     WS = "ws"
+
+
+class Readout(enum.Enum):
+    """How an output-stationary array hands a finished tile to its output (both give the same
+    rows at the same rate; ``qtpe.hdl.array`` has the timing).
+
+    ``BUS``: each column has a result bus (an AND-OR chain down the column); a cell puts its
+    accumulator on it in the one cycle its sum is final, the cycle before it restarts on the
+    next tile, so the column's R results leave on R consecutive cycles, and a de-skew at the
+    bottom edge lines the columns up into rows. No second set of accumulators; tiles of at
+    least R cycles stream back to back.
+    ``DRAIN``: every cell copies its finished sum into a shadow (drain) register, and the
+    shadows shift up the columns a row per cycle (tiles of at least ``2R + C - 2`` cycles
+    stream back to back)."""
+
+    BUS = "bus"
+    DRAIN = "drain"
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,8 @@ class ArrayConfig:
         requant: requantize the results to int8 (``Requant``), with a per-column scale and
             shift given at run time.
         requant_scale_bits: width of the requantization scale (1 to 16).
+        readout: output-stationary readout (``Readout``: a result bus per column, or shadow
+            drain registers).
     """
 
     pe_config: PEConfig
@@ -99,6 +119,7 @@ class ArrayConfig:
     dataflow: Dataflow = Dataflow.OS
     requant: bool = False
     requant_scale_bits: int = 16
+    readout: Readout = Readout.BUS
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, ARRAY_MAX)
@@ -112,8 +133,16 @@ class ArrayConfig:
                 self.pe_config.pipeline:
             raise ValueError("pipeline = true has no effect in a weight-stationary array (its "
                              "cells have no accumulator to pipeline); leave it out")
+        if self.dataflow is Dataflow.WS and carry_save(self.pe_config):
+            raise ValueError("accumulate = 'carry_save' has no effect in a weight-stationary "
+                             "array (its cells have no accumulator); leave it out")
         if not self.requant:
             no_effect(self, "requant_scale_bits", "requant is false")
+        if not isinstance(self.readout, Readout):
+            raise TypeError(f"readout must be a Readout, not {show(self.readout)}")
+        if self.dataflow is Dataflow.WS:
+            no_effect(self, "readout", "a weight-stationary array reads out of its column "
+                      "accumulators")
         check_bool("requant", self.requant)
         check_int("requant_scale_bits", self.requant_scale_bits, 1, REQUANT_SCALE_MAX_BITS)
 
@@ -201,20 +230,35 @@ class ArrayConfig:
     @property
     def min_tile_period(self) -> int:
         """OS: fewest input cycles from one tile's ``last`` beat to the next (``in_ready``
-        holds a ``last`` beat back until then): ``2R + C - 2`` (a tile's drain registers
-        are all loaded ``R + C + L`` cycles after its ``last`` beat and shift for ``R - 1``
-        cycles; the next tile's first PE must not load before); 1 for WS (no tiles). In
-        cycles, also for bit-serial cells (a beat takes ``beat_cycles`` of them, so tiles of
-        ``Kt * k >= 2R + C - 2`` cycles never wait)."""
+        holds a ``last`` beat back until then): bus readout ``R`` (a column's R results use
+        its bus on R consecutive cycles); drain readout ``2R + C - 2`` (a tile's drain
+        registers are all loaded ``R + C + L`` cycles after its ``last`` beat and shift for
+        ``R - 1`` cycles; the next tile's first PE must not load before); 1 for WS (no
+        tiles). In cycles, also for bit-serial cells (a beat takes ``beat_cycles`` of them,
+        so tiles of ``Kt * k`` cycles at least that long never wait)."""
         if self.dataflow is Dataflow.WS:
             return 1
+        if self.readout is Readout.BUS:
+            return self.rows
         return max(2 * self.rows + self.cols - 2, 1)
 
     @property
     def drain_start(self) -> int:
         """OS: cycles from a tile's ``last`` beat to its first result row on the accumulator
-        side: ``R + C + L``."""
+        side: bus readout ``C + L + 1`` (row 0's cells finish ``L + 1 + c`` cycles after it,
+        then the bus register and the de-skew; + 1 with carry-save accumulators, whose
+        column adder has its own register: ``bus_resolve_cycles``), drain readout
+        ``R + C + L``."""
+        if self.readout is Readout.BUS:
+            return self.cols + self.pe_latency + 1 + self.bus_resolve_cycles
         return self.rows + self.cols + self.pe_latency
+
+    @property
+    def bus_resolve_cycles(self) -> int:
+        """OS bus readout: cycles the column's carry-save resolution adds (1: the bus carries
+        the redundant form into a register, one adder per column resolves it into the
+        de-skew; 0 for plain accumulators)."""
+        return 1 if carry_save(self.pe_config) and self.readout is Readout.BUS else 0
 
     @property
     def requant_latency(self) -> int:
@@ -224,8 +268,9 @@ class ArrayConfig:
     @property
     def latency(self) -> int:
         """Cycles from an accepted input beat to the ``out_valid`` of the first result row it
-        completes: OS ``R + C + L`` (from a tile's ``last`` beat; its R rows follow on
-        consecutive cycles), WS ``R + C + k`` (from a beat with ``in_last``; ``k`` =
+        completes: OS ``drain_start`` (``C + L + 1`` or ``R + C + L``, from a tile's
+        ``last`` beat; its R rows follow on consecutive cycles), WS ``R + C + k`` (from a
+        beat with ``in_last``; ``k`` =
         ``beat_cycles``: 1, or ``weight.bits`` for bit-serial cells); +1 with requantization.
         Bit-serial OS: ``L = k``."""
         if self.dataflow is Dataflow.OS:
@@ -268,6 +313,8 @@ class ArrayConfig:
         out.update(rows=self.rows, cols=self.cols, dataflow=self.dataflow.value)
         if self.requant:
             out.update(requant=True, requant_scale_bits=self.requant_scale_bits)
+        if self.readout is not Readout.BUS:
+            out.update(readout=self.readout.value)
         return out
 
 

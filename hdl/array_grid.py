@@ -2,7 +2,8 @@
 
 A dataflow describes its grid (``Grid``): which cell component sits at ``(r, c)``, the chains
 that link a cell's output port to its neighbour's input port (``Chain``: to the right, down or
-up, fed at the array's edge), and the taps that give each cell one element of a bus from the
+up, fed at the array's edge), the outputs every cell hands out of the grid (``collect``), and
+the taps that give each cell one element of a bus from the
 top level (``Tap``: element ``a*r + b*c + k``, the anti-diagonal delay lines). ``build_grid``
 then places it:
 
@@ -66,6 +67,9 @@ class Grid:
     chains: list[Chain] = field(default_factory=list)
     taps: list[Tap] = field(default_factory=list)
     name: str = "grid"  # the module is <top>_<name>, the submodules <name>_r{r}_c{c}
+    #: Cell outputs that leave the grid from every cell (element ``r * C + c``; all cells
+    #: have the port, of one width).
+    collect: tuple[str, ...] = ()
 
 
 def _width(member) -> int:
@@ -121,7 +125,8 @@ def _build_submodules(m: Module, grid: Grid) -> dict:
                     value = (Const(tap.index(r, c), len(port)) if tap.bus is None
                              else _value(tap.bus[tap.index(r, c)]))
                     m.d.comb += port.eq(value)
-    exits = {}
+    exits = {port: [getattr(cells[r][c], port) for r in range(R) for c in range(C)]
+             for port in grid.collect}
     for chain in grid.chains:
         if chain.exits:
             exits[chain.out] = {
@@ -177,12 +182,18 @@ def _build_instances(m: Module, grid: Grid, top: str, modules: dict) -> dict:
             bus = Signal(n * w, name=f"{chain.out}_exit")
             connections[f"o_{chain.out}_exit"] = bus
             exits[chain.out] = [bus[i * w:(i + 1) * w] for i in range(n)]
+    collect_width = {p: _width(ports(used[0])[p]) for p in grid.collect}
+    for port in grid.collect:
+        w = collect_width[port]
+        bus = Signal(R * C * w, name=f"{port}_all")
+        connections[f"o_{port}_all"] = bus
+        exits[port] = [bus[i * w:(i + 1) * w] for i in range(R * C)]
     for tap in grid.taps:
         if tap.bus is not None:
             connections[f"i_{tap.port}_taps"] = Cat(*(_value(v) for v in tap.bus))
     m.submodules[grid.name] = Instance(f"{top}_{grid.name}", **connections)
     modules[f"{top}_{grid.name}"] = _grid_text(grid, top, regions, ports, widths, signs,
-                                               tap_width)
+                                               tap_width, collect_width)
     return exits
 
 
@@ -238,7 +249,8 @@ def _slots(chain: Chain, R: int, C: int) -> int:
     return {"right": R * (C + 1), "down": (R + 1) * C, "up": R * C}[chain.direction]
 
 
-def _grid_text(grid: Grid, top: str, regions, ports, widths, signs, tap_width) -> str:
+def _grid_text(grid: Grid, top: str, regions, ports, widths, signs, tap_width,
+               collect_width) -> str:
     R, C = grid.rows, grid.cols
     head = ["clk", "rst"]
     decl = ["    input wire clk;", "    input wire rst;"]
@@ -262,6 +274,9 @@ def _grid_text(grid: Grid, top: str, regions, ports, widths, signs, tap_width) -
                 slot = {"right": i * (C + 1) + C, "down": R * C + i, "up": i}[chain.direction]
                 body.append(f"    assign {chain.out}_exit[{i * w} +: {w}] = "
                             f"{chain.out}_slots[{slot * w} +: {w}];")
+    for port in grid.collect:
+        head.append(f"{port}_all")
+        decl.append(f"    output wire [{R * C * collect_width[port] - 1}:0] {port}_all;")
     for tap in grid.taps:
         if tap.bus is None:
             continue
@@ -293,6 +308,12 @@ def _grid_text(grid: Grid, top: str, regions, ports, widths, signs, tap_width) -
                 in_w = _width(members[chain.inp])
                 conns.append(f".{chain.inp}({chain.out}_slots[({_slot(chain, R, C, 'in')}) * {w}"
                              f" +: {in_w}])")
+        for port in grid.collect:
+            w = collect_width[port]
+            body.append(f"                wire [{w - 1}:0] {port};")
+            body.append(f"                assign {port}_all[(r * {C} + c) * {w} +: {w}] = "
+                        f"{port};")
+            conns.append(f".{port}({port})")
         for tap in grid.taps:
             if tap.port in members and tap.bus is None:
                 width, name = _width(members[tap.port]), tap.port.upper()

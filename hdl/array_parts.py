@@ -1,8 +1,9 @@
 """Building blocks every systolic array shares (``qtpe.hdl.array``, ``qtpe.hdl.array_bitserial``).
 
-Delay lines and operand skew, the output-stationary drain (shadow accumulators shifted out a
-row per cycle), the weight-stationary period counter, double-buffered weights and accumulator
-rings, and the tile-period throttle of output-stationary arrays. Each takes the ``Module`` to
+Delay lines and operand skew, the output-stationary readouts (a result bus per column, or
+shadow accumulators shifted out a row per cycle), the weight-stationary period counter,
+double-buffered weights and accumulator rings, and the tile-period throttle of
+output-stationary arrays. Each takes the ``Module`` to
 build into and returns the signals it made; datapath registers have no reset, control ones do.
 """
 
@@ -25,7 +26,8 @@ from .array_config import ArrayConfig
 from .shapes import acc_shape, fit_to_acc
 
 __all__ = ["gated", "delay", "delay_line", "register_chain", "tile_ready", "drain_control",
-           "drain_register", "CellGrid", "ws_beats", "ws_load", "ws_weights", "ws_ring"]
+           "drain_register", "bus_control", "bus_drive", "or_tree", "CellGrid", "ws_beats",
+           "ws_load", "ws_weights", "ws_ring"]
 
 
 def gated(m: Module, port, accept: Value, name: str) -> Signal:
@@ -120,6 +122,48 @@ def drain_register(m: Module, acc, load, shift, below) -> Signal:
         with m.Elif(shift):
             m.d.sync += drain.eq(below)
     return drain
+
+
+def bus_control(m: Module, cfg: ArrayConfig, last: list, offset: int, acc_valid) -> None:
+    """Output-stationary bus readout: cell ``(r, c)`` puts its finished sum on its column's
+    bus ``offset + r + c`` cycles after tap 0 of the ``last`` delay line; the bus register
+    and the de-skew (``C - c`` registers in column ``c``) line row ``r`` up ``offset + C + r``
+    cycles after it, so ``acc_valid`` is high for the R cycles from tap ``offset + C``
+    (``bus_count`` starts one cycle before)."""
+    rows = cfg.rows
+    count = Signal(range(rows + 1), name="bus_count")
+    with m.If(last[offset + cfg.cols - 1]):
+        m.d.sync += count.eq(rows)
+    with m.Elif(count != 0):
+        m.d.sync += count.eq(count - 1)
+    m.d.comb += acc_valid.eq(count != 0)
+
+
+def bus_drive(m: Module, acc, load) -> Signal:
+    """What a cell drives onto its column's result bus (``bus``): its ``acc`` in the cycle of
+    ``load``, else zero (at most one cell of a column loads in a cycle, so the OR of a
+    column's drives, ``or_tree``, is a one-hot multiplexer)."""
+    bus = Signal(acc.shape(), name="bus")
+    m.d.comb += bus.eq(Mux(load, acc, 0))
+    return bus
+
+
+def or_tree(m: Module, values: list, name: str) -> Signal:
+    """The OR of ``values`` as a balanced tree (``{name}_l{level}_{i}``): a column's result
+    bus, ``ceil(log2 R)`` gates deep, so the synthesis tools need not rebalance a chain."""
+    level = 0
+    while len(values) > 1:
+        nxt = []
+        for i in range(0, len(values), 2):
+            pair = values[i:i + 2]
+            if len(pair) == 1:
+                nxt.append(pair[0])
+                continue
+            node = Signal(len(Value.cast(pair[0])), name=f"{name}_l{level}_{i // 2}")
+            m.d.comb += node.eq(Value.cast(pair[0]) | Value.cast(pair[1]))
+            nxt.append(node)
+        values, level = nxt, level + 1
+    return values[0]
 
 
 class CellGrid:

@@ -37,7 +37,8 @@ from .formats import (
 )
 
 __all__ = [
-    "PEConfig", "OperandRule", "Lanes", "Pipelined", "GroupScaled", "check_int", "check_bool",
+    "PEConfig", "OperandRule", "Lanes", "Pipelined", "GroupScaled", "Accumulate", "CarrySave",
+    "carry_save", "check_int", "check_bool",
     "no_effect", "VERILOG_KEYWORDS",
     "span_bits", "DEPTH_MAX", "LANES_MAX", "NAME_RE",
 ]
@@ -322,6 +323,56 @@ class Lanes:
     @property
     def beat_lanes(self) -> int:
         return self.lanes
+
+
+class Accumulate(enum.Enum):
+    """How the accumulator holds its sum: ``PLAIN`` (one register, a carry-propagate adder in
+    the loop) or ``CARRY_SAVE`` (a sum vector and a saved carry per digit; the loop is a
+    carry-save tree and one short adder per digit, ``qtpe.hdl.carry_save``)."""
+
+    PLAIN = "plain"
+    CARRY_SAVE = "carry_save"
+
+
+#: Bits per digit of a carry-save accumulator: the longest carry chain in its loop.
+CARRY_DIGIT_BITS = 4
+
+
+@dataclass(frozen=True)
+class CarrySave:
+    """Mixin: ``accumulate`` (``Accumulate``), for kinds whose PE uses the shared
+    accumulator. A carry-save accumulator wraps (saturation needs the resolved sum every
+    cycle) and has no group stage in front of it."""
+
+    accumulate: Accumulate = Accumulate.PLAIN
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.accumulate, Accumulate):
+            raise TypeError(f"accumulate must be an Accumulate, not {show(self.accumulate)}")
+        if self.accumulate is Accumulate.CARRY_SAVE:
+            if self.overflow is not Overflow.WRAP:
+                raise ValueError("accumulate = 'carry_save' needs overflow = 'wrap' (a "
+                                 "saturating accumulator needs its resolved sum every cycle), "
+                                 f"not {show(self.overflow)}")
+            if getattr(self, "group_size", 0):
+                raise ValueError("accumulate = 'carry_save' takes group_size = 0, not "
+                                 f"{self.group_size}")
+
+    @property
+    def carry_digit_bits(self) -> int:
+        """Bits per digit (``CARRY_DIGIT_BITS``, at most the accumulator's width)."""
+        return min(CARRY_DIGIT_BITS, self.acc.bits)
+
+    @property
+    def saved_carries(self) -> int:
+        """Saved carry bits: one per digit boundary, ``ceil(W / D) - 1``."""
+        return -(-self.acc.bits // self.carry_digit_bits) - 1
+
+
+def carry_save(config) -> bool:
+    """Whether ``config``'s accumulator is carry-save."""
+    return getattr(config, "accumulate", Accumulate.PLAIN) is Accumulate.CARRY_SAVE
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ def show(value: object) -> str:
     a long text cut (bad input may be anything)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, enum.Enum):
+        value = value.value  # as the key is written
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

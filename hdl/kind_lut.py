@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .array_config import ArrayConfig, Dataflow, bench_array_presets, example_array
-from .config import OperandRule, PEConfig, check_bool, check_int, span_bits
+from .config import Accumulate, CarrySave, OperandRule, PEConfig, check_bool, check_int, span_bits
 from .formats import Format, Overflow, PlaneType, QType
 from .kinds import Kind, Preset, register
 
@@ -27,7 +27,7 @@ LUT_SHARING_MAX = 16
 
 
 @dataclass(frozen=True)
-class LutConfig(PEConfig):
+class LutConfig(CarrySave, PEConfig):
     """LUT PE tile: one table-precompute unit shared by ``sharing`` LUT PEs (T-MAC, LUT-GEMM,
     LUT Tensor Core). See ``qtpe.hdl.pe_lut`` for the ports and the contract.
 
@@ -214,6 +214,8 @@ EXAMPLES = (
     LutConfig(weight=_PLANE("ternary"), g=3, symmetric=False),
     LutConfig(weight=QType(1), g=2, symmetric=True, activation=QType(6)),
     LutConfig(weight=_PLANE("sym1"), g=4, symmetric=False, activation=QType(7)),
+    LutConfig(weight=QType(2), g=4, acc_bits=10, accumulate=Accumulate.CARRY_SAVE),
+    LutConfig(weight=QType(3), g=2, sharing=2, acc_bits=9, accumulate=Accumulate.CARRY_SAVE),
 )
 
 OS, WS = Dataflow.OS, Dataflow.WS
@@ -227,6 +229,7 @@ ARRAY_EXAMPLES = (
        overflow=Overflow.SATURATE),
     _a("os", 1, 1, weight=QType(4), g=2, activation=QType(5), acc_bits=16, requant=True,
        scale_bits=6),
+    _a("os", 2, 3, weight=QType(2), acc_bits=11, accumulate=Accumulate.CARRY_SAVE),
     _a("ws", 2, 3, weight=PlaneType.parse("sym3"), g=2, acc_bits=16,
        overflow=Overflow.SATURATE),
     _a("ws", 1, 1, weight=QType(4), g=4, symmetric=False, acc_bits=24),

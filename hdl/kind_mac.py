@@ -11,8 +11,8 @@ import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .array_config import ArrayConfig, Dataflow, array_preset, example_array
-from .config import Lanes, PEConfig, Pipelined
+from .array_config import ArrayConfig, Dataflow, Readout, array_preset, example_array
+from .config import Accumulate, CarrySave, Lanes, PEConfig, Pipelined
 from .formats import Overflow, QType
 from .kinds import Kind, Preset, register
 
@@ -20,7 +20,7 @@ __all__ = ["MacConfig"]
 
 
 @dataclass(frozen=True)
-class MacConfig(Lanes, Pipelined, PEConfig):
+class MacConfig(CarrySave, Lanes, Pipelined, PEConfig):
     """Multiply-accumulate PE: a dot product of ``lanes`` weight x activation pairs per cycle.
 
     Attributes:
@@ -38,6 +38,7 @@ class MacConfig(Lanes, Pipelined, PEConfig):
 _BASE = MacConfig()
 _ARRAY = dataclasses.replace(_BASE, acc_bits=32)
 _W4, _W2 = QType(4), QType(2)
+_CS = Accumulate.CARRY_SAVE
 
 PRESETS = {
     "mac_w8a8": Preset(
@@ -68,6 +69,13 @@ PRESETS = {
         array_preset(_ARRAY, "array_os_w8a8_8x8"),
         "8x8 output-stationary array of INT8 x INT8 MACs, 32-bit accumulators "
         "(the reference array)", bench=True),
+    "array_os_w8a8_8x8_cs": Preset(
+        array_preset(dataclasses.replace(_ARRAY, accumulate=_CS), "array_os_w8a8_8x8_cs"),
+        "the reference array with carry-save accumulators (resolved by one adder per column)",
+        bench=True),
+    "array_os_w8a8_8x8_drain": Preset(
+        array_preset(_ARRAY, "array_os_w8a8_8x8_drain", readout=Readout.DRAIN),
+        "the reference array with the drain readout (a shadow accumulator per PE)", bench=True),
     "array_ws_w8a8_8x8": Preset(
         array_preset(_ARRAY, "array_ws_w8a8_8x8", Dataflow.WS),
         "8x8 weight-stationary array of INT8 x INT8 MACs, 32-bit accumulators", bench=True),
@@ -86,6 +94,12 @@ EXAMPLES = (
     MacConfig(weight=QType(16), activation=QType(16), acc_bits=48),
     MacConfig(weight=QType(3), activation=QType(5, False), lanes=7, acc_bits=12,
               overflow=Overflow.SATURATE, pipeline=True),
+    # Carry-save accumulators: the reference widths, lanes with a product register, narrow
+    # ones that wrap all the time (one digit: no saved carry).
+    MacConfig(acc_bits=32, accumulate=_CS),
+    MacConfig(weight=QType(4, False), lanes=3, acc_bits=13, pipeline=True, accumulate=_CS),
+    MacConfig(weight=QType(3), activation=QType(5, False), lanes=2, acc_bits=7, accumulate=_CS),
+    MacConfig(weight=QType(1, True), activation=QType(2), acc_bits=3, accumulate=_CS),
 )
 
 OS, WS = Dataflow.OS, Dataflow.WS
@@ -108,6 +122,10 @@ ARRAY_EXAMPLES = (
        activation=QType(8, False), acc_bits=12, overflow=Overflow.SATURATE),
     _a("ws", 3, 2, requant=True, scale_bits=5, weight=QType(4), acc_bits=16,
        overflow=Overflow.SATURATE),
+    _a("os", 2, 3, acc_bits=32, accumulate=_CS),
+    _a("os", 3, 2, weight=QType(4), activation=QType(8, False), lanes=2, acc_bits=11,
+       pipeline=True, accumulate=_CS),
+    _a("os", 1, 1, requant=True, scale_bits=4, acc_bits=20, accumulate=_CS),
 )
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .array_config import ArrayConfig, Dataflow, bench_array_presets, example_array
-from .config import GroupScaled, Lanes, OperandRule, PEConfig, Pipelined, span_bits
+from .config import (
+    Accumulate,
+    CarrySave,
+    GroupScaled,
+    Lanes,
+    OperandRule,
+    PEConfig,
+    Pipelined,
+    span_bits,
+)
 from .formats import Format, Overflow, PotType, QType, ScaleKind
 from .kinds import Kind, Preset, register
 
@@ -22,7 +31,7 @@ __all__ = ["ShiftAddConfig"]
 
 
 @dataclass(frozen=True)
-class ShiftAddConfig(GroupScaled, Lanes, Pipelined, PEConfig):
+class ShiftAddConfig(CarrySave, GroupScaled, Lanes, Pipelined, PEConfig):
     """Shift-add PE: a dot product of ``lanes`` weight x activation pairs per cycle, no multiplier.
 
     ``weight`` is a power-of-two code (``PotType``: ``pot<N>``, ``potz<N>``, ``apot<N>``; bit
@@ -88,6 +97,8 @@ EXAMPLES = (
                    scale_bits=3, acc_bits=14, overflow=Overflow.SATURATE, pipeline=True),
     ShiftAddConfig(weight=_POT("apot4"), activation=QType(4, False), lanes=5),
     ShiftAddConfig(weight=QType(4), activation=QType(8), lanes=8),
+    ShiftAddConfig(weight=_POT("pot4"), activation=QType(8), lanes=2, acc_bits=11,
+                   accumulate=Accumulate.CARRY_SAVE),
     ShiftAddConfig(weight=QType(3, False), activation=QType(6), lanes=3, acc_bits=9,
                    overflow=Overflow.SATURATE),
     ShiftAddConfig(weight=QType(2), activation=QType(4, False), lanes=2, group_size=2,
@@ -110,6 +121,8 @@ ARRAY_EXAMPLES = (
     _a("os", 3, 2, weight=PotType.parse("apot5"), lanes=2, acc_bits=14,
        overflow=Overflow.SATURATE, pipeline=True),
     _a("os", 1, 1, weight=PotType.parse("pot8"), activation=QType(6), acc_bits=48),
+    _a("os", 2, 2, weight=PotType.parse("pot4"), lanes=2, acc_bits=13,
+       accumulate=Accumulate.CARRY_SAVE),
     _a("ws", 2, 3, weight=PotType.parse("potz3"), activation=QType(6), acc_bits=16,
        overflow=Overflow.SATURATE),
     _a("ws", 1, 1, weight=QType(4), lanes=3, acc_bits=20),

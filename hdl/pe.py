@@ -6,23 +6,26 @@ flows with it) and its exact dot product; ``accumulate`` (clear, add, wrap or sa
 optional register on the dot product) are the same hardware for every kind.
 
 The PE signature, in port order: ``in_valid``, [``in_ready``: kinds whose inputs can take
-more than a cycle], ``clear``, the kind's inputs, ``acc``, ``out_valid``.
+more than a cycle], ``clear``, the kind's inputs, ``acc``, [``acc_cs``: a carry-save
+accumulator's redundant form, sum vector then saved carries], ``out_valid``.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .carry_save import BitHeap, carry_save_step, resolve, value_heap
+from .config import carry_save
 from .dequant import scale_partial_sum, scaled_shape
 from .formats import AccType
 from .shapes import acc_shape, fit_to_acc
 
 __all__ = ["pe_members", "ConfigComponent", "PEComponent", "acc_base", "acc_fit", "acc_next",
-           "accumulate", "group_accumulate", "pipeline_stage"]
+           "accumulate", "carry_save_accumulate", "group_accumulate", "pipeline_stage"]
 
 
 def pe_members(config, inputs: dict, *, ready: bool = False) -> dict:
@@ -33,7 +36,10 @@ def pe_members(config, inputs: dict, *, ready: bool = False) -> dict:
         members["in_ready"] = Out(1)
     members["clear"] = In(1)
     members |= {name: In(shape) for name, shape in inputs.items()}
-    members |= {"acc": Out(acc_shape(config.acc)), "out_valid": Out(1)}
+    members["acc"] = Out(acc_shape(config.acc))
+    if carry_save(config):
+        members["acc_cs"] = Out(config.acc.bits + config.saved_carries)
+    members["out_valid"] = Out(1)
     return members
 
 
@@ -85,6 +91,12 @@ class PEComponent(ConfigComponent):
         """The kind's exact dot product of one input (the default ``elaborate`` uses it)."""
         raise NotImplementedError
 
+    def dot_heap(self, m: Module, heap: BitHeap) -> None:
+        """The kind's exact dot product of one input into a carry-save accumulator's bit heap
+        (``qtpe.hdl.carry_save``): by default the bits of ``dot``; a kind whose dot product
+        is a sum of partial products (MAC) puts those in, unresolved."""
+        value_heap(heap, self.dot(m))
+
     @property
     def lanes(self) -> int:
         """Weight x activation pairs per accepted input."""
@@ -96,12 +108,22 @@ class PEComponent(ConfigComponent):
         ``scale`` port)."""
         m = Module()
         cfg = self.config
+        pipeline = getattr(cfg, "pipeline", False)
+        if carry_save(cfg) and not pipeline:
+            m.d.sync += self.out_valid.eq(self.in_valid)
+            carry_save_accumulate(m, self, cfg, lambda heap: self.dot_heap(m, heap),
+                                  self.in_valid, self.clear)
+            return m
         group = getattr(cfg, "group", None)
         stage = {"dot": self.dot(m), "valid": self.in_valid, "clear": self.clear}
         if group is not None:
             stage["scale"] = self.scale
-        s = pipeline_stage(m, getattr(cfg, "pipeline", False), stage)
-        if group is None:
+        s = pipeline_stage(m, pipeline, stage)
+        if carry_save(cfg):
+            m.d.sync += self.out_valid.eq(s["valid"])
+            carry_save_accumulate(m, self, cfg, lambda heap: value_heap(heap, s["dot"]),
+                                  s["valid"], s["clear"])
+        elif group is None:
             m.d.sync += self.out_valid.eq(s["valid"])
             accumulate(m, self.acc, cfg.acc, s["dot"], s["valid"], s["clear"],
                        base_name=self.ACC_BASE)
@@ -149,6 +171,30 @@ def accumulate(m: Module, acc: Signal, fmt: AccType, value: Value, valid: Value,
     if idle_clear:
         with m.Elif(clear):
             m.d.sync += acc.eq(0)
+
+
+def carry_save_accumulate(m: Module, pe, cfg, addend, valid: Value, clear: Value) -> None:
+    """The carry-save accumulator step (``qtpe.hdl.carry_save``): on ``valid`` the sum vector
+    ``acc_sum`` and the saved carries ``acc_carry`` become the tree's and digit adders' result
+    for ``addend`` (a function that puts the exact addend into the bit heap) plus the state
+    (none on ``clear``); ``clear`` without ``valid`` zeroes them. ``pe.acc`` is the resolved
+    value (one adder), ``pe.acc_cs`` the redundant form."""
+    width, digit = cfg.acc.bits, cfg.carry_digit_bits
+    acc_sum = Signal(width, name="acc_sum")
+    acc_carry = Signal(cfg.saved_carries, name="acc_carry")
+    keep = ~clear
+    heap = BitHeap(width)
+    addend(heap)
+    heap.add_vector(acc_sum & keep.replicate(width))
+    for i in range(cfg.saved_carries):
+        heap.add_bit(acc_carry[i] & keep, (i + 1) * digit)
+    nxt_sum, nxt_carry = carry_save_step(m, heap, digit)
+    with m.If(valid):
+        m.d.sync += [acc_sum.eq(nxt_sum), acc_carry.eq(nxt_carry)]
+    with m.Elif(clear):
+        m.d.sync += [acc_sum.eq(0), acc_carry.eq(0)]
+    m.d.comb += [pe.acc.eq(resolve(acc_sum, acc_carry, digit)),
+                 pe.acc_cs.eq(Cat(acc_sum, acc_carry))]
 
 
 def group_accumulate(m: Module, acc: Signal, cfg, dot: Value, valid: Value, clear: Value,

@@ -1,10 +1,11 @@
 """Multiply-accumulate processing element (``lanes`` multipliers, one adder tree), and its
 array cell."""
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, Value, signed, unsigned
 from amaranth.lib import data
 
 from .array import Cell
+from .carry_save import BitHeap, product_heap
 from .kind_mac import MacConfig
 from .pe import PEComponent
 from .shapes import tree_sum, wire_shape
@@ -58,6 +59,13 @@ class MacPE(PEComponent):
 
     def dot(self, m: Module):
         return mac_dot(m, self.config, self.weight, self.act)
+
+    def dot_heap(self, m: Module, heap: BitHeap) -> None:
+        """Carry-save: every lane's partial products, unresolved (no multiplier adders)."""
+        cfg = self.config
+        for i in range(cfg.lanes):
+            product_heap(heap, Value.cast(self.weight[i]), Value.cast(self.act[i]),
+                         cfg.weight.signed, cfg.activation.signed)
 
 
 class MacCell(Cell):

@@ -1,9 +1,19 @@
-"""The array benchmark's pieces: the hand-written baseline passes the array GEMM tests (so the
-synthesis comparison is of equivalent designs), the verdict and the tables."""
+"""The array benchmark's pieces: the hand-written baselines pass their GEMM tests (so the
+synthesis comparisons are of equivalent designs) and fail them when broken, the verdicts and
+the tables."""
 
 import numpy as np
 
-from qtpe.bench.arrays import check_hand, compare, energy_lines, markdown, versus_plain
+from qtpe.bench.arrays import (
+    PLAIN_VERILOG,
+    check_hand,
+    check_plain,
+    compare,
+    energy_lines,
+    fast_array,
+    markdown,
+    versus_plain,
+)
 from qtpe.bench.energy import realistic_operands
 from qtpe.gen.config import preset
 from qtpe.tb.models.formats import Operand
@@ -12,6 +22,19 @@ from qtpe.tb.models.formats import Operand
 def test_hand_written_baseline_passes_the_gemm_tests(tmp_path):
     result = check_hand("icarus", tmp_path)
     assert result.tests == 2 and result.ok, result.log.read_text()[-3000:]
+
+
+def test_plain_baseline_passes_its_gemm_test_and_fails_when_broken(tmp_path):
+    result = check_plain("icarus", tmp_path / "good")
+    assert result.tests == 1 and result.ok, result.log.read_text()[-3000:]
+    # One PE (row 3, column 5) adds 1 too many per product: the test must see it.
+    text = PLAIN_VERILOG.read_text()
+    good = "acc_q   <= (clear_q ? 32'sd0 : acc_q) + product;"
+    assert good in text
+    bad = tmp_path / "plain_bad.v"
+    bad.write_text(text.replace(good, good[:-1] + " + (r == 3 && c == 5);"))
+    broken = check_plain("icarus", tmp_path / "bad", bad)
+    assert broken.tests == 1 and broken.failed == 1
 
 
 def synth(lut, ff, dsp, fmax, area, afmax):
@@ -44,6 +67,28 @@ def test_versus_plain_bound():
     plain = {"asic": {"worst_path_ns": 6.0}}
     assert versus_plain({"asic": {"worst_path_ns": 6.5}}, plain)["within"]
     assert not versus_plain({"asic": {"worst_path_ns": 6.7}}, plain)["within"]
+
+
+def test_fast_array_verdicts():
+    """Area within 1.05x and Fmax at least the plain array's; carry-save at least 1.8x the
+    plain accumulator's ASIC Fmax within 1.05x its area."""
+    plain = {"synth": synth(100, 100, 64, 80.0, 1000.0, 100.0)}
+    rows = {"array_os_w8a8_8x8": {"synth": synth(105, 104, 64, 81.0, 1049.0, 100.0),
+                                  "utilization": 0.999},
+            "array_os_w8a8_8x8_cs": {"synth": synth(300, 120, 0, 70.0, 1100.0, 190.0),
+                                     "utilization": 0.999}}
+    fast = fast_array(rows, plain)
+    ref = fast["versus_plain"]["array_os_w8a8_8x8"]
+    assert all(ref["area_met"].values()) and all(ref["fmax_met"].values())
+    cs = fast["versus_plain"]["array_os_w8a8_8x8_cs"]
+    assert not cs["area_met"]["asic_area"] and not cs["fmax_met"]["ecp5_fmax"]
+    assert fast["carry_save"]["asic_met"] and fast["carry_save"]["ecp5_dsp"] == (64, 0)
+    rows["array_os_w8a8_8x8_cs"]["synth"]["asic"]["fmax_mhz"] = 179.0
+    assert not fast_array(rows, plain)["carry_save"]["asic_met"]
+    text = markdown({"date": "d", "machine": "m", "rows": [], "fast_array": fast})
+    assert "| array_os_w8a8_8x8 | 1.045 | 1.049 | 1.012 | 1.000 | 99.9% | all met |" in text
+    assert "missed: ecp5_lut_ff, asic_area, ecp5_fmax" in text
+    assert "1.90x at 1.05x the area" in text
 
 
 def test_energy_table():

@@ -7,12 +7,15 @@ output-stationary arrays, that back-to-back tiles keep the inputs flowing.
 """
 
 
+import dataclasses
+
 import numpy as np
 import pytest
 from array_sim import random_gemm, run_array
 
 from qtpe.hdl.array import SystolicArray
-from qtpe.hdl.array_config import Dataflow, example_array
+from qtpe.hdl.array_config import Dataflow, Readout, example_array
+from qtpe.hdl.config import carry_save
 from qtpe.hdl.kinds import all_kinds, default_kind
 from qtpe.tb.models.cycles import expected_cycles
 from qtpe.tb.models.gemm import gemm
@@ -24,15 +27,20 @@ def array(dataflow, rows, cols, **keys):
     return example_array(default_kind().config, dataflow, rows, cols, **keys)
 
 
-#: Every registered kind's small arrays (``Kind.array_examples``).
+#: Every registered kind's small arrays (``Kind.array_examples``), and their output-stationary
+#: ones with the drain readout too (the default is the bus).
 CASES = [cfg for kind in all_kinds() for cfg in kind.array_examples]
+CASES += [dataclasses.replace(cfg, readout=Readout.DRAIN) for cfg in CASES
+          if cfg.dataflow is Dataflow.OS]
 
 
 def case_id(cfg):
     return (f"{cfg.pe}-{cfg.dataflow.value}{cfg.rows}x{cfg.cols}-"
             f"{cfg.weight}x{cfg.activation}-"
             f"{cfg.acc}-l{cfg.lanes}{'-pipe' if getattr(cfg.pe_config, 'pipeline', 0) else ''}"
-            f"{'-rq' if cfg.requant else ''}")
+            f"{'-rq' if cfg.requant else ''}"
+            f"{'-cs' if carry_save(cfg.pe_config) else ''}"
+            f"{'-' + cfg.readout.value if cfg.dataflow is Dataflow.OS else ''}")
 
 
 @pytest.mark.parametrize("cfg", CASES, ids=case_id)
@@ -87,7 +95,11 @@ def test_component_exposes_config_and_timing():
     dut = SystolicArray(cfg)
     dut._MustUse__silence = True
     assert dut.config is cfg and dut.rows == 4 and dut.cols == 4
-    assert dut.latency == 4 + 4 + 1 and cfg.min_tile_period == 2 * 4 + 4 - 2
+    # Bus readout: C + L + 1 after the 'last' beat, a tile per R cycles; drain: R + C + L,
+    # a tile per 2R + C - 2.
+    assert dut.latency == 4 + 1 + 1 and cfg.min_tile_period == 4
+    drain = dataclasses.replace(cfg, readout=Readout.DRAIN)
+    assert drain.latency == 4 + 4 + 1 and drain.min_tile_period == 2 * 4 + 4 - 2
     assert dut.signature.members["out_data"].shape.length == 4
     ws = array("ws", 4, 3, acc_bits=32)
     ws_dut = SystolicArray(ws)

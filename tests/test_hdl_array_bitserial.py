@@ -4,12 +4,14 @@ Their random GEMMs and beat-by-beat timing run with every other kind in
 ``tests/test_hdl_array.py``.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 from array_sim import random_gemm, run_array
 
 from qtpe.hdl.array import SystolicArray
-from qtpe.hdl.array_config import ArrayConfig, Dataflow
+from qtpe.hdl.array_config import ArrayConfig, Dataflow, Readout
 from qtpe.hdl.formats import Overflow, QType
 from qtpe.hdl.kind_bitserial import BitSerialConfig
 from qtpe.hdl.kind_mac import MacConfig
@@ -80,17 +82,19 @@ def test_timing_properties():
     os = array("os", 8, 8, weight=QType(4), acc_bits=32)
     ws = array("ws", 4, 3, weight=QType(4), lanes=2, acc_bits=32)
     assert (os.beat_cycles, os.pe_latency, os.macs_per_cycle) == (4, 4, 16.0)
-    assert (os.latency, os.drain_start, os.min_tile_period) == (8 + 8 + 4, 20, 2 * 8 + 8 - 2)
+    assert (os.latency, os.drain_start, os.min_tile_period) == (8 + 4 + 1, 13, 8)
+    drain = dataclasses.replace(os, readout=Readout.DRAIN)
+    assert (drain.latency, drain.min_tile_period) == (8 + 8 + 4, 2 * 8 + 8 - 2)
     assert (ws.beat_cycles, ws.macs_per_cycle, ws.latency, ws.min_tile_period) == (
         4, 6.0, 4 + 3 + 4, 1)
     one = array("ws", 2, 2, weight=QType(1), requant=True, acc_bits=16)
     assert (one.beat_cycles, one.latency) == (1, 2 + 2 + 1 + 1)
     mac = ArrayConfig(MacConfig(name="m", acc_bits=32), rows=4, cols=4)
     assert (mac.beat_cycles, mac.pe_latency, mac.macs_per_cycle, mac.latency) == (
-        1, 1, 16.0, 9)
+        1, 1, 16.0, 4 + 1 + 1)
     dut = SystolicArray(os)
     dut._MustUse__silence = True
-    assert dut.latency == 20 and "in_first" not in dut.signature.members
+    assert dut.latency == 13 and "in_first" not in dut.signature.members
 
 
 @pytest.mark.parametrize("dataflow", ["os", "ws"])

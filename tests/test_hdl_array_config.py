@@ -1,8 +1,10 @@
 """ArrayConfig: validation with one-line messages, flat keys, derived timing values."""
 
+import dataclasses
+
 import pytest
 
-from qtpe.hdl.array_config import ArrayConfig, Dataflow, config_from_dict
+from qtpe.hdl.array_config import ArrayConfig, Dataflow, Readout, config_from_dict
 from qtpe.hdl.formats import QType
 from qtpe.hdl.kind_lut import LutConfig
 from qtpe.hdl.kind_mac import MacConfig
@@ -28,6 +30,13 @@ from qtpe.hdl.kind_mac import MacConfig
     ({"rows": 2, "dataflow": "ws", "pipeline": True},
      r"pipeline = true has no effect in a weight-stationary array"),
     ({"rows": 2, "weight": "int17"}, r"int17"),
+    ({"rows": 2, "dataflow": "ws", "accumulate": "carry_save"},
+     r"accumulate = 'carry_save' has no effect in a weight-stationary array"),
+    ({"rows": 2, "accumulate": "carry_save", "overflow": "saturate"},
+     r"accumulate = 'carry_save' needs overflow = 'wrap' .* not 'saturate'"),
+    ({"rows": 2, "accumulate": "carrysave"}, r"carrysave"),
+    ({"rows": 2, "readout": "shadow"}, r"shadow"),
+    ({"rows": 2, "dataflow": "ws", "readout": "drain"}, r"readout = 'drain' has no effect"),
 ])
 def test_bad_values_one_line(data, match):
     with pytest.raises((ValueError, TypeError), match=match) as info:
@@ -38,7 +47,8 @@ def test_bad_values_one_line(data, match):
 def test_flat_keys_round_trip():
     data = {"name": "a", "pe": "mac", "weight": "int4", "activation": "uint8", "acc_bits": 20,
             "overflow": "saturate", "depth": 256, "lanes": 2, "pipeline": True, "rows": 3,
-            "cols": 5, "dataflow": "os", "requant": True, "requant_scale_bits": 8}
+            "cols": 5, "dataflow": "os", "requant": True, "requant_scale_bits": 8,
+            "accumulate": "plain"}
     cfg = config_from_dict(data)
     assert isinstance(cfg, ArrayConfig) and isinstance(cfg.pe_config, MacConfig)
     assert cfg.dataflow is Dataflow.OS and cfg.pe_config.lanes == 2
@@ -49,14 +59,20 @@ def test_flat_keys_round_trip():
 def test_derived_values():
     os8 = ArrayConfig(MacConfig(acc_bits=32), rows=8, cols=8)
     assert os8.name == "qtpe_mac" and os8.macs_per_cycle == 64
-    assert os8.min_tile_period == 2 * 8 + 8 - 2 and os8.drain_start == 8 + 8 + 1
-    assert os8.latency == 17 and os8.out_type == os8.acc
+    assert os8.min_tile_period == 8 and os8.drain_start == 8 + 1 + 1
+    assert os8.latency == 10 and os8.out_type == os8.acc
+    drain = dataclasses.replace(os8, readout=Readout.DRAIN)
+    assert drain.min_tile_period == 2 * 8 + 8 - 2 and drain.latency == 8 + 8 + 1
+    assert drain.to_dict()["readout"] == "drain" and "readout" not in os8.to_dict()
+    assert ArrayConfig.from_dict(drain.to_dict()) == drain
+    with pytest.raises(ValueError, match="readout = 'drain' has no effect"):
+        ArrayConfig(MacConfig(), dataflow=Dataflow.WS, readout=Readout.DRAIN)
     ws = ArrayConfig(MacConfig(lanes=3), rows=4, cols=2, dataflow=Dataflow.WS, requant=True)
     assert ws.min_tile_period == 1 and ws.latency == 4 + 2 + 1 + 1
     assert ws.ws_tile_k == 12 and ws.psum_bits == 16 + 4 and ws.macs_per_cycle == 24
     assert str(ws.out_type) == "int8" and ws.requantizer.max_shift == ws.acc.bits + 16
     one = ArrayConfig(MacConfig(pipeline=True), rows=1, cols=1)
-    assert one.min_tile_period == 1 and one.latency == 1 + 1 + 2
+    assert one.min_tile_period == 1 and one.latency == 1 + 2 + 1
 
 
 def test_pe_config_type_checked():

@@ -42,7 +42,7 @@ def test_wrong_rtl_fails(dataflow, tmp_path):
     vpath, hpath = write_harness(cfg, tmp_path, TEST_DEPTH, TEST_RESULTS)
     text = vpath.read_text()
     if dataflow is OS:
-        head, sep, pe = text.partition(f"module \\{cfg.name}_os_cell_bottom.pe")
+        head, sep, pe = text.partition(f"module \\{cfg.name}_os_cell_bus.pe")
         good, bad = "$signed(weight) * $signed(act)", "$signed(act) * $signed(act)"
     else:
         head, sep, pe = text.partition(f"module {cfg.name}_ws_cell_p16_17(")

@@ -23,23 +23,37 @@ module plain_mac_array #(
     input  wire [C*8-1:0]       w_in,
     output wire [R*C*32-1:0]    acc
 );
+    // Links between neighbours, one flat vector each (no hierarchical references, which
+    // Icarus 11 does not resolve inside generate loops): the value entering PE (r, c) from
+    // the left is a_link[(r*(C+1) + c)*8 +: 8] (column C: what leaves the row), from above
+    // w_link[(r*C + c)*8 +: 8] (row R: what leaves the column).
+    wire [R*(C+1)*8-1:0] a_link;
+    wire [R*(C+1)-1:0]   clr_link;
+    wire [(R+1)*C*8-1:0] w_link;
     genvar r, c;
     generate
+        for (r = 0; r < R; r = r + 1) begin : edge_row
+            assign a_link[r*(C+1)*8 +: 8] = a_in[r*8 +: 8];
+            assign clr_link[r*(C+1)]      = clear_in[r];
+        end
+        for (c = 0; c < C; c = c + 1) begin : edge_col
+            assign w_link[c*8 +: 8] = w_in[c*8 +: 8];
+        end
         for (r = 0; r < R; r = r + 1) begin : row
             for (c = 0; c < C; c = c + 1) begin : col
                 reg signed [7:0]  a_q, w_q;
                 reg               clear_q;
                 reg signed [31:0] acc_q;
-                wire signed [7:0] a_left  = (c == 0) ? a_in[r*8 +: 8] : row[r].col[c-1].a_q;
-                wire              clr_left = (c == 0) ? clear_in[r] : row[r].col[c-1].clear_q;
-                wire signed [7:0] w_above = (r == 0) ? w_in[c*8 +: 8] : row[r-1].col[c].w_q;
                 wire signed [15:0] product = a_q * w_q;
                 always @(posedge clk) begin
-                    a_q     <= a_left;
-                    w_q     <= w_above;
-                    clear_q <= clr_left;
+                    a_q     <= a_link[(r*(C+1) + c)*8 +: 8];
+                    w_q     <= w_link[(r*C + c)*8 +: 8];
+                    clear_q <= clr_link[r*(C+1) + c];
                     acc_q   <= (clear_q ? 32'sd0 : acc_q) + product;
                 end
+                assign a_link[(r*(C+1) + c + 1)*8 +: 8] = a_q;
+                assign clr_link[r*(C+1) + c + 1]      = clear_q;
+                assign w_link[((r+1)*C + c)*8 +: 8]   = w_q;
                 assign acc[(r*C + c)*32 +: 32] = acc_q;
             end
         end

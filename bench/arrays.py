@@ -45,7 +45,7 @@ from qtpe.gen.emit import write_design
 from qtpe.gen.gemm import TEST_DEPTH, TEST_RESULTS, run_gemm, sim_build_args
 from qtpe.gen.harness import harness_name, harness_verilog
 from qtpe.gen.outputs import write_file
-from qtpe.hdl.array_config import ArrayConfig
+from qtpe.hdl.array_config import ArrayConfig, Dataflow
 from qtpe.sim.runner import SIMULATORS, SimResult, run_cocotb
 from qtpe.synth import flows
 from qtpe.tb.models.formats import Operand
@@ -91,13 +91,32 @@ def operands(cfg, seed: int = 0):
     return A, W
 
 
+def readout_of(cfg) -> dict:
+    """What a row records of the output-stationary readout (rows measured before it became a
+    key have none: they had the drain readout, ``shown_name``)."""
+    if cfg.dataflow is Dataflow.OS:
+        return {"readout": cfg.readout.value}
+    return {}
+
+
+def shown_name(row: dict) -> str:
+    """A row's preset as the tables show it: output-stationary rows measured with the drain
+    readout before it had a key say so."""
+    if row.get("dataflow", "os") == "os" and "readout" not in row and \
+            row["preset"] != PLAIN_TOP and row["preset"] != HAND_TOP and \
+            not row["preset"].endswith("_drain"):
+        return f"{row['preset']} (drain readout, before the bus)"
+    return row["preset"]
+
+
 def gemm_row(name: str, sims, workdir: Path) -> dict:
     cfg = preset(name)
     A, W = operands(cfg)
     row = {"preset": name, "dataflow": cfg.dataflow.value, "rows": cfg.rows, "cols": cfg.cols,
            "pe": cfg.pe, "weight": str(cfg.weight), "activation": str(cfg.activation),
            "acc": str(cfg.acc), "latency": cfg.latency, "peak_macs_per_cycle": cfg.macs_per_cycle,
-           "gemm": dict(zip("MKN", GEMM_MKN, strict=True)), "sim": {}}
+           "gemm": dict(zip("MKN", GEMM_MKN, strict=True)), "sim": {},
+           **readout_of(cfg)}
     for sim in sims:
         r = run_gemm(cfg, A, W, sim, workdir / name / "gemm")
         if not r.ok:
@@ -160,6 +179,16 @@ def check_plain(simulator: str, workdir: Path, verilog: Path = PLAIN_VERILOG) ->
     build.mkdir(parents=True, exist_ok=True)
     return run_cocotb(simulator, [verilog], PLAIN_TOP, build, "qtpe.tb.test_plain_array",
                       build_args=sim_build_args(simulator, optimize=False), seed=1)
+
+
+def checked(check, sims, workdir: Path, what: str) -> list[str]:
+    """``sims`` once ``check`` (``check_hand``, ``check_plain``) passes on each; else the
+    simulator's log in a RuntimeError."""
+    for s in sims:
+        result = check(s, workdir)
+        if not result.ok:
+            raise RuntimeError(f"{what} fails its GEMM tests on {s}: {result.log}")
+    return list(sims)
 
 
 def compare(gen: dict, hand: dict) -> dict:
@@ -303,7 +332,7 @@ def energy_lines(energy: dict) -> list[str]:
             return f"{w[k]['pj_per_mac']:.2f}" if k in w else "-"
 
         lines.append(
-            f"| {r['preset']} | {r['cells']:,} | {mac('uniform')} | {mac('realistic')} "
+            f"| {shown_name(r)} | {r['cells']:,} | {mac('uniform')} | {mac('realistic')} "
             f"| {mac('zero')} | {mac('int2')} | {u['pj_per_cycle']:,.0f} "
             f"| {u['internal_w'] * 1e3:.1f} / {u['switching_w'] * 1e3:.1f} / "
             f"{u['leakage_w'] * 1e3:.4f} | {u['activity']:.3f} | {r['date']} |")
@@ -348,7 +377,7 @@ def markdown(data: dict) -> str:
         ic = f"{sims['icarus']['cycles_per_second']:,.0f}" if "icarus" in sims else "-"
         vl = f"{sims['verilator']['cycles_per_second']:,.0f}" if "verilator" in sims else "-"
         lines.append(
-            f"| {r['preset']} | {r['pe']} | {r['dataflow'].upper()} | {r['rows']}x{r['cols']} "
+            f"| {shown_name(r)} | {r['pe']} | {r['dataflow'].upper()} | {r['rows']}x{r['cols']} "
             f"| {r['weight']} x {r['activation']} | {r['acc']} | {r['cycles']} "
             f"| {r['macs_per_cycle']:.2f} | {r['peak_macs_per_cycle']:g} "
             f"| {r['utilization']:.1%} | {ic} | {vl} | {r.get('date', data['date'])} |")
@@ -381,7 +410,7 @@ def markdown(data: dict) -> str:
             e, a = r["synth"]["ecp5"], r["synth"]["asic"]
             g = r["synth"].get("generic", {"cell_count": "-"})
             lines.append(
-                f"| {r['preset']} | {e['lut4_count']} | {e['ff_count']} | {e['carry_count']} "
+                f"| {shown_name(r)} | {e['lut4_count']} | {e['ff_count']} | {e['carry_count']} "
                 f"| {e['dsp_count']} | {e['fmax_mhz']:.1f} | {a['area_um2']:,.0f} "
                 f"| {a['worst_path_ns']:.2f} | {a['fmax_mhz']:.1f} "
                 f"| {a['fmax_mhz'] / e['fmax_mhz']:.2f} | {a.get('fanout_buffers', 0):,} "
@@ -473,13 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         if "plain" in baselines and not args.no_synth:
             print(f"checking and measuring the plain baseline {PLAIN_TOP}", flush=True)
-            plain = {"preset": PLAIN_TOP, "date": now}
-            for s in sims:
-                result = check_plain(s, work)
-                if not result.ok:
-                    raise RuntimeError(f"the plain baseline fails its GEMM test on {s}: "
-                                       f"{result.log}")
-                plain.setdefault("checked_on", []).append(s)
+            plain = {"preset": PLAIN_TOP, "date": now,
+                     "checked_on": checked(check_plain, sims, work, "the plain baseline")}
             plain["synth"], t = synth_row(PLAIN_VERILOG, PLAIN_TOP, work / "plain",
                                           targets=("ecp5", "asic"))
             tools.update(t)
@@ -497,13 +521,8 @@ def main(argv: list[str] | None = None) -> int:
             publish_so_far()
         if "hand" in baselines:
             print(f"checking and measuring the hand-written baseline {HAND_TOP}", flush=True)
-            hand = {"preset": HAND_TOP, "date": now}
-            for s in sims:
-                result = check_hand(s, work)
-                if not result.ok:
-                    raise RuntimeError(f"the hand-written baseline fails the GEMM tests on "
-                                       f"{s}: {result.log}")
-                hand.setdefault("checked_on", []).append(s)
+            hand = {"preset": HAND_TOP, "date": now,
+                     "checked_on": checked(check_hand, sims, work, "the hand-written baseline")}
             if not args.no_synth:
                 hand["synth"], t = synth_row(HAND_VERILOG, HAND_TOP, work / "hand" / "synth")
                 tools.update(t)

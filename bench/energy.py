@@ -2,7 +2,7 @@
 
 For every benchmark array (``qtpe.bench.arrays.BENCH_ARRAYS``) the ASIC netlist (OSU 0.18 um,
 buffered: the flow of ``qtpe synth --target asic``) is simulated at gate level on Verilator
-under the GEMM of the array bench (M = N = 64, K = 512) with two operand distributions, and
+under the GEMM of the array bench (M = N = 64, K = 512) with four operand workloads, and
 its energy computed as ``qtpe power`` does (``qtpe.gen.power``, ``qtpe.synth.power``: the
 toggles of every net times OpenSTA's per-pin Liberty energies, plus leakage):
 
@@ -36,7 +36,7 @@ from qtpe.gen.outputs import write_file
 from qtpe.gen.power import DEFAULT_CLOCK_MHZ, PowerSetup
 from qtpe.tb.models.formats import Operand
 
-from .arrays import BENCH_ARRAYS, GEMM_MKN, HERE, REFERENCE, operands, render
+from .arrays import BENCH_ARRAYS, GEMM_MKN, HERE, REFERENCE, operands, readout_of, render
 from .run import machine
 
 #: Gate-level runs simulate on Verilator (the 8x8 netlists have ~70k cells).
@@ -78,7 +78,8 @@ def energy_row(name: str, workdir: Path) -> tuple[dict, dict]:
     workloads = ("uniform", "realistic") + (("zero", "int2") if name == REFERENCE else ())
     start = time.monotonic()
     setup = PowerSetup.build(cfg, workdir, DEFAULT_CLOCK_MHZ)
-    row = {"preset": name, "clock_mhz": DEFAULT_CLOCK_MHZ, "simulator": SIMULATOR,
+    row = {"preset": name, **readout_of(cfg), "clock_mhz": DEFAULT_CLOCK_MHZ,
+           "simulator": SIMULATOR,
            "cells": setup.synth.result.cell_count, "workloads": {}}
     for workload in workloads:
         A, W = workload_operands(cfg, workload)

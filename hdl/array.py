@@ -60,7 +60,8 @@ ports and results, but every op runs at full precision ``k = weight.bits``
 ``k`` cycles, so ``in_ready`` is low for the ``k - 1`` cycles after it (OS: and the ``last``
 rule above; WS: ``in_ready`` is high otherwise). Peak ``R * C * lanes / k`` MACs per cycle. OS
 timing as above with ``L = k`` (``min_tile_period`` in cycles); WS ``latency`` =
-``R + C + k`` after a beat with ``in_last``. Results are the same as the MAC array's (exact sums until the accumulator).
+``R + C + k`` after a beat with ``in_last``. Results are the same as the MAC array's (exact
+sums until the accumulator).
 
 Reset (synchronous) clears the control: the delay lines, the tile and period counters and the
 valid flags. Datapath registers (operand pipelines, PE accumulators, drain registers, weights,

@@ -81,7 +81,7 @@ def test_wrong_bitserial_rtl_fails(dataflow, tmp_path):
                                       acc_bits=32), rows=2, cols=2, dataflow=dataflow)
     vpath, hpath = write_harness(cfg, tmp_path, TEST_DEPTH, TEST_RESULTS)
     module, good = {
-        Dataflow.OS: ("os_cell_plane_reg(",
+        Dataflow.OS: ("os_cell_plane_reg_bus(",
                       r"(assign plane_term_cell_l0 = )\S+ \? (act_in) : 8'h00;"),
         Dataflow.WS: ("ws_cell_p8_9(",
                       r"(assign plane_term_cell_l0 = )\S+ \? (act_in) : 8'h00;"),

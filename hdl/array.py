@@ -26,9 +26,10 @@ finishes its sum ``L + 1 + r + c`` cycles after the tile's ``last`` beat (``L`` 
 and restarts on the next tile at once; the readout (``config.readout``) takes the finished
 sum in that one cycle:
 
-* ``Readout.BUS`` (default): each column has a result bus, an AND-OR chain down the column
-  (``bus_segment``): the cell whose ``load`` flag is high puts its accumulator on it, and a
-  column's R cells finish on R consecutive cycles, so one bus carries them all. At the bottom
+* ``Readout.BUS`` (default): each column has a result bus, a balanced OR tree at the column's
+  foot of its cells' drives (``bus_drive``, ``or_tree``): the cell whose ``load`` flag is high
+  drives its accumulator, the others zero, and a column's R cells finish on R consecutive
+  cycles, so one bus carries them all. At the bottom
   edge column ``c`` passes ``C - c`` registers (the bus register and the de-skew), so the tile
   leaves as R consecutive ``out_valid`` rows, row ``r`` = ``C[m0 + r, n0 : n0 + C]``, the
   first ``latency`` = ``C + L + 1`` cycles after the ``last`` beat. A next ``last`` beat may

@@ -43,7 +43,7 @@ class Readout(enum.Enum):
     """How an output-stationary array hands a finished tile to its output (both give the same
     rows at the same rate; ``qtpe.hdl.array`` has the timing).
 
-    ``BUS``: each column has a result bus (an AND-OR chain down the column); a cell puts its
+    ``BUS``: each column has a result bus (an OR tree of its cells' gated sums); a cell puts its
     accumulator on it in the one cycle its sum is final, the cycle before it restarts on the
     next tile, so the column's R results leave on R consecutive cycles, and a de-skew at the
     bottom edge lines the columns up into rows. No second set of accumulators; tiles of at

@@ -14,7 +14,7 @@ JOBS    ?= 2
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS    := iverilog ccache g++ make
 
-.PHONY: setup demo test sim synth lint bench clean
+.PHONY: setup demo test sim synth lint bench prove clean
 
 setup: $(STAMP)
 
@@ -60,6 +60,11 @@ bench: setup
 	$(BIN)/python -m qtpe.bench.energy
 	$(BIN)/python -m qtpe.bench.lut_table
 	$(BIN)/python -m qtpe.bench.scale
+
+# The proof table (bench/PROOFS.md): every PE kind against the MAC PE, 2x2 arrays against the
+# schedule (about 10 minutes).
+prove: setup
+	$(BIN)/python -m qtpe.bench.proofs
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -15,7 +15,7 @@ import tempfile
 from . import api
 from .config import DEFAULT_PRESET, ConfigError
 from .flow import write_report
-from .outputs import check_dir, sweep, work_folder
+from .outputs import check_dir, sweep, work_folder, write_files
 from .progress import say, shown
 
 __all__ = ["main"]
@@ -104,6 +104,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--build", type=str, help="build folder to keep (default: a temporary one)")
     p.add_argument("--seed", type=int, help="random seed (operands and cocotb)")
 
+    p = sub.add_parser("prove", help="formal proof: a PE equals the MAC PE on its decoded "
+                       "operands, a small array equals the golden-model schedule")
+    _add_config_args(p)
+    p.add_argument("--depth", type=int, metavar="N",
+                   help="cycles of the bounded proof and the induction (default: the "
+                   "design's latency, a clear and a few ops, or the whole GEMM)")
+    p.add_argument("-o", "--out", type=str, help="report folder (proof.json, proof.md, "
+                   "counterexample.vcd on failure)")
+    p.add_argument("--build", type=str, help="folder for the solver's files (default: a "
+                   "temporary one)")
+
     for name, text in (("presets", "list the presets"), ("kinds", "list the registered PE kinds")):
         sub.add_parser(name, help=text).add_argument("-q", "--quiet", action="store_true",
                                                      help=argparse.SUPPRESS)
@@ -191,6 +202,22 @@ def _cmd_power(args) -> int:
     return 0
 
 
+def _cmd_prove(args) -> int:
+    from .prove import check_provable, prove, report_files
+
+    cfg = _config(args)
+    check_provable(cfg)
+    out = check_dir(args.out, "report folder") if args.out is not None else None
+    build = check_dir(args.build, "build folder") if args.build is not None else None
+    with work_folder(build, "prove") as workdir:
+        result = prove(cfg, workdir, depth=args.depth)
+        print(result.summary())
+        if out is not None:
+            write_files(out, report_files(result))
+            say(f"wrote {out}/proof.json and proof.md")
+    return 0 if result.ok else 1
+
+
 def _cmd_presets(args) -> int:
     presets = api.presets()
     width = max(len(n) for n in presets)
@@ -217,6 +244,7 @@ _COMMANDS = {
     "flow": _cmd_flow,
     "gemm": _cmd_gemm,
     "power": _cmd_power,
+    "prove": _cmd_prove,
     "presets": _cmd_presets,
     "kinds": _cmd_kinds,
 }

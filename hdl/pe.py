@@ -22,6 +22,7 @@ from .carry_save import BitHeap, carry_save_step, resolve, value_heap
 from .config import carry_save
 from .dequant import scale_partial_sum, scaled_shape
 from .formats import AccType
+from .reference import Reference, decode
 from .shapes import acc_shape, fit_to_acc
 
 __all__ = ["pe_members", "ConfigComponent", "PEComponent", "acc_base", "acc_fit", "acc_next",
@@ -101,6 +102,15 @@ class PEComponent(ConfigComponent):
     def lanes(self) -> int:
         """Weight x activation pairs per accepted input."""
         return self._config.beat_lanes
+
+    def reference(self) -> list[Reference]:
+        """The decoded operands of the current input and the accumulator they feed
+        (``qtpe.hdl.reference``, what the proofs compare against a MAC PE): by default the
+        ``weight`` and ``act`` lanes, each decoded with its format."""
+        cfg = self.config
+        lanes = range(self.lanes)
+        return [Reference(tuple(decode(cfg.weight, self.weight[i]) for i in lanes),
+                          tuple(decode(cfg.activation, self.act[i]) for i in lanes), self.acc)]
 
     def elaborate(self, platform):
         """One input per cycle: the kind's ``dot``, an optional register (``pipeline``), then

@@ -11,6 +11,7 @@ from amaranth.lib import data
 from .dequant import scale_partial_sum, scale_port_shape, scaled_shape
 from .kind_bitserial import BitSerialConfig, BitSerialDType
 from .pe import PEComponent, accumulate
+from .reference import Reference, decode
 from .shapes import tree_sum, wire_shape
 
 __all__ = ["BitSerialPE"]
@@ -106,6 +107,24 @@ class BitSerialPE(PEComponent):
     @property
     def fixed_latency(self) -> int:
         return self._config.fixed_latency
+
+    def reference(self) -> list[Reference]:
+        """The op's weights as the documented encoding says, written independently of the
+        bit-plane walk: precision ``k`` (``wbits``, the maximum when out of range), each code
+        the low ``k`` bits of its lane read as ``int<k>`` or ``uint<k>`` (``dtype = "int"``;
+        the special and offset types need groups, which the proofs leave out)."""
+        cfg = self._config
+        W = cfg.weight.bits
+        weights = []
+        for i in range(cfg.lanes):
+            code = self.weight[i]
+            value = code.as_signed() if cfg.weight.signed else code
+            for k in range(W - 1, 0, -1):
+                low = code[:k].as_signed() if cfg.weight.signed else code[:k]
+                value = Mux(self.wbits == k, low, value)
+            weights.append(value)
+        acts = tuple(decode(cfg.activation, self.act[i]) for i in range(cfg.lanes))
+        return [Reference(tuple(weights), acts, self.acc)]
 
     def elaborate(self, platform):
         m = Module()

@@ -16,6 +16,7 @@ from .config import span_bits
 from .formats import PlaneType
 from .kind_lut import LutConfig
 from .pe import ConfigComponent, PEComponent
+from .reference import Reference, decode
 from .shapes import acc_shape, tree_sum, wire_shape
 
 __all__ = ["table_layout", "LutPrecompute", "LutPE", "LutTile", "LutCell", "lut_dot"]
@@ -308,6 +309,22 @@ class LutTile(ConfigComponent):
     @property
     def sharing(self) -> int:
         return self._config.sharing
+
+    def reference(self) -> list[Reference]:
+        """Per PE ``p``: its ``g`` weight codes decoded with the weight format (``uint<b>``:
+        ``q - zero_p{p}``) against the shared activations."""
+        cfg = self._config
+        acts = tuple(decode(cfg.activation, self.act[j]) for j in range(cfg.g))
+        refs = []
+        for p in range(cfg.sharing):
+            codes = getattr(self, f"weight_p{p}")
+            weights = tuple(decode(cfg.weight, codes[j]) for j in range(cfg.g))
+            if cfg.has_zero:
+                zero = getattr(self, f"zero_p{p}")
+                zero = Cat(zero, Const(0, 1)).as_signed()
+                weights = tuple(Cat(w, Const(0, 1)).as_signed() - zero for w in weights)
+            refs.append(Reference(weights, acts, getattr(self, f"acc_p{p}")))
+        return refs
 
     def elaborate(self, platform):
         m = Module()

@@ -19,7 +19,7 @@ from .formats import Operand
 from .gemm import pad
 from .operands import ceil_div, check_gemm
 
-__all__ = ["Schedule", "schedule"]
+__all__ = ["Schedule", "layout", "schedule"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,14 @@ def schedule(cfg: ArrayConfig, A, W, scale=None, shift=None) -> Schedule:
     A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
     A = Operand(cfg.activation).codes(A)  # the beats carry what the wires take
     W = Operand(cfg.weight).codes(W)
+    return layout(cfg, A, W, scale, shift)
+
+
+def layout(cfg: ArrayConfig, A, W, scale=None, shift=None) -> Schedule:
+    """The tiling of ``schedule`` applied to integer arrays as they are (no checks, no
+    encoding; padding is 0): ``schedule`` lays out operand codes with it, the proofs
+    (``qtpe.gen.prove``) element numbers, to see where each operand goes."""
+    A, W = np.asarray(A, dtype=np.int64), np.asarray(W, dtype=np.int64)
     R, C, lanes = cfg.rows, cfg.cols, cfg.lanes
     M, K = A.shape
     N = W.shape[1]

@@ -50,9 +50,7 @@ PROOFS = (
 
 def measure(label: str, preset: str, keys: dict, workdir: Path) -> dict:
     cfg = api.config(preset, **keys)
-    plan = None
-    if hasattr(cfg, "rows"):
-        plan = proof_plan(cfg, K=cfg.lanes + 1 if cfg.dataflow.value == "os" else None)
+    plan = proof_plan(cfg) if hasattr(cfg, "rows") else None
     result = prove(cfg, workdir / cfg.name, plan=plan)
     row = {"label": label, "preset": preset, "keys": keys, **result.proof.to_dict(),
            "what": result.what}

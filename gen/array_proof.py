@@ -1,9 +1,9 @@
 """The GEMM an array proof runs (``qtpe prove`` on an array config), laid out by the golden
 model's own schedule (``qtpe.tb.models.schedule.layout``) and cycle model.
 
-``proof_plan(cfg)`` picks a small GEMM that crosses every tile boundary of the array (two M
-tiles and two N tiles, and, output-stationary, more than one beat per tile; odd sizes, so
-padding is exercised) and lays out *element numbers* instead of operands: each beat field
+``proof_plan(cfg)`` picks a small GEMM that crosses the array's tile boundaries (two N tiles;
+output-stationary also two M tiles of two beats, weight-stationary two K tiles; odd sizes,
+so padding is exercised) and lays out *element numbers* instead of operands: each beat field
 then names the operand it carries, and ``qtpe.hdl.array_proof.ArrayProof`` feeds the array
 the free operands the schedule says, beat by beat.
 """
@@ -53,13 +53,17 @@ def _tuples(x: np.ndarray):
 
 def proof_plan(cfg: ArrayConfig, M: int | None = None, K: int | None = None,
                N: int | None = None) -> ProofPlan:
-    """The plan of an ``M x K @ K x N`` GEMM (default: ``R + 1`` x ``K`` @ ``K`` x ``C + 1``,
-    ``K`` = two beats plus one (OS) or one K tile plus one (WS) reduction steps)."""
+    """The plan of an ``M x K @ K x N`` GEMM. Defaults, small enough to prove in about a
+    minute: output-stationary ``(R + 1) x (lanes + 1) @ (lanes + 1) x (C + 1)`` (two M and
+    two N tiles of two beats, the second beat partly padding); weight-stationary
+    ``R x (R * lanes + 1) @ (R * lanes + 1) x (C + 1)`` (two N tiles of two K tiles, the
+    second partly padding, after the weight-only period)."""
     R, C, lanes = cfg.rows, cfg.cols, cfg.lanes
-    M = R + 1 if M is None else M
+    os = cfg.dataflow is Dataflow.OS
+    M = (R + 1 if os else R) if M is None else M
     N = C + 1 if N is None else N
     if K is None:
-        K = 2 * lanes + 1 if cfg.dataflow is Dataflow.OS else R * lanes + 1
+        K = lanes + 1 if os else R * lanes + 1
     ids_a = np.arange(1, M * K + 1).reshape(M, K)
     ids_w = np.arange(1, K * N + 1).reshape(K, N)
     sched = layout(cfg, ids_a, ids_w)

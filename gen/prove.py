@@ -232,7 +232,8 @@ def _prove_pe(cfg: PEConfig, workdir: Path, depth: int | None, dut=None) -> Prov
         members = miter.dut.signature.members
         inputs = {"rst": ("top.rst", 1)}
         inputs |= {name: (f"top.dut.{name}", members[name].shape) for name in miter.inputs}
-        observed = {}
+        observed = {name: (f"top.dut.{name}", 1) for name in ("in_ready", "out_valid")
+                    if name in members}
         for p in range(len(miter.refs)):
             shape = miter.expected[p].shape()
             observed[f"expected_p{p}"] = (f"top.expected_p{p}", shape)

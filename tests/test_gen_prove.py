@@ -7,7 +7,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from amaranth.hdl import Value
+from amaranth.hdl import Module, Value
+from amaranth.lib import wiring
 
 from qtpe.gen import api
 from qtpe.gen.array_proof import proof_plan
@@ -16,6 +17,7 @@ from qtpe.gen.config import ConfigError
 from qtpe.gen.prove import check_provable, prove, read_trace
 from qtpe.hdl.formats import QType
 from qtpe.hdl.kinds import kind_of
+from qtpe.hdl.pe_bitserial import BitSerialPE
 from qtpe.hdl.pe_shiftadd import ShiftAddPE
 
 # Small configs of each kind: seconds each (the W4A4 table is bench/PROOFS.md).
@@ -60,7 +62,8 @@ def test_broken_pe_gives_a_readable_counterexample(tmp_path):
     cex = result.counterexample
     text = result.summary()
     assert text.startswith("FAILED") and "<- differs" in text
-    assert cex.columns[:5] == ("rst", "in_valid", "clear", "weight", "act")
+    assert cex.columns == ("rst", "in_valid", "clear", "weight", "act", "out_valid",
+                           "expected_p0", "actual_p0")
     assert cex.rows[-1][-2] != cex.rows[-1][-1]  # expected != actual where it stops
     assert read_trace(result.proof.trace)  # the VCD is kept for a waveform viewer
 
@@ -77,6 +80,33 @@ def test_broken_pe_gives_a_readable_counterexample(tmp_path):
     assert any(r[3][0] == 3 and r[4][0] == cfg.activation.min and r[1] for r in cex.rows)
 
 
+class _BrokenBitSerial(BitSerialPE):
+    """The real PE inside, its accumulator read one off when it is 5: the handshake miter
+    must see it."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = BitSerialPE(self.config)
+        for name, member in self.signature.members.items():
+            if name == "acc":
+                continue
+            if member.flow is wiring.In:
+                m.d.comb += getattr(inner, name).eq(getattr(self, name))
+            else:
+                m.d.comb += getattr(self, name).eq(getattr(inner, name))
+        m.d.comb += self.acc.eq(inner.acc + (inner.acc == 5))
+        return m
+
+
+def test_broken_bitserial_pe_fails_the_handshake_proof(tmp_path):
+    cfg = api.config("bitserial_w2a8_l8", activation="int4", lanes=1)
+    result = prove(cfg, tmp_path, dut=_BrokenBitSerial(cfg))
+    assert result.proof.status == "failed"
+    assert "in_ready" in result.counterexample.columns
+    last = result.counterexample.rows[-1]
+    assert last[-1] == 6 or last[-2] != last[-1]
+
+
 def _os_2x2():
     return api.config("array_os_w8a8_4x4", rows=2, cols=2, weight="int2", activation="int2",
                       acc_bits=6)
@@ -84,7 +114,7 @@ def _os_2x2():
 
 def test_array_proof_os_2x2(tmp_path):
     cfg = _os_2x2()
-    plan = proof_plan(cfg, K=2)
+    plan = proof_plan(cfg)
     result = prove(cfg, tmp_path, plan=plan)
     assert result.ok, result.summary()
     assert result.proof.depth > plan.cycles  # the whole GEMM
@@ -93,7 +123,7 @@ def test_array_proof_os_2x2(tmp_path):
 def test_array_proof_catches_a_wrong_schedule(tmp_path):
     """Result rows 0 and 1 swapped in the plan: the proof fails at the first row."""
     cfg = _os_2x2()
-    plan = proof_plan(cfg, K=2)
+    plan = proof_plan(cfg)
     rows = (plan.rows[1], plan.rows[0], *plan.rows[2:])
     result = prove(cfg, tmp_path, plan=dataclasses.replace(plan, rows=rows))
     assert result.proof.status == "failed"

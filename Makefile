@@ -14,7 +14,7 @@ JOBS    ?= 2
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS    := iverilog ccache g++ make
 
-.PHONY: setup demo test sim synth lint bench clean
+.PHONY: setup demo test sim synth lint bench coverage clean
 
 setup: $(STAMP)
 
@@ -60,6 +60,10 @@ bench: setup
 	$(BIN)/python -m qtpe.bench.energy
 	$(BIN)/python -m qtpe.bench.lut_table
 	$(BIN)/python -m qtpe.bench.scale
+
+# The regression's designs on Icarus with their functional coverage: docs/coverage.md.
+coverage: setup
+	$(BIN)/python -m qtpe.bench.coverage --sim $(SIM) -n $(JOBS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

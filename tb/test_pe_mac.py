@@ -63,23 +63,20 @@ async def exhaustive_products(dut):
 
 @cocotb.test()
 async def overflow_run(dut):
-    """Long runs of the largest positive then most negative products: wrap or saturate."""
+    """Long runs of the largest positive then the most negative product (where there are
+    negative products): wrap or saturate, at both ends."""
     tb = await MacTestbench.begin(dut)
     cfg = tb.cfg
-    big = cfg.weight.min if cfg.weight.signed else cfg.weight.max
-    act_big = cfg.activation.min if cfg.activation.signed else cfg.activation.max
-    # Steps needed to cross the accumulator range once, capped to keep the test short.
-    prod = max(abs(big * act_big) * cfg.lanes, 1)
-    steps = min((1 << cfg.acc.bits) // prod + 8, 1500)
-    w = np.full(steps, big)
-    a = np.full(steps, act_big)
-    clear = np.zeros(steps, dtype=bool)
-    clear[0] = True
-    await tb.drive(w, a, clear=clear, tag="up")
-    if cfg.signed:
-        neg_w = cfg.weight.min if cfg.weight.signed else cfg.weight.max
-        neg_a = cfg.activation.max if cfg.weight.signed else cfg.activation.min
-        await tb.drive(np.full(steps, neg_w), np.full(steps, neg_a), tag="down")
+    w, a = cfg.weight, cfg.activation
+    pairs = [(x, y) for x in (w.min, w.max) for y in (a.min, a.max)]
+    for tag, (wv, av) in (("up", max(pairs, key=lambda p: p[0] * p[1])),
+                          ("down", min(pairs, key=lambda p: p[0] * p[1]))):
+        if wv * av == 0:  # no products of this sign (int1 x uint, uint x uint)
+            continue
+        # Steps needed to cross the accumulator range once, capped to keep the test short.
+        steps = min((1 << cfg.acc.bits) // (abs(wv * av) * cfg.lanes) + 8, 1500)
+        clear = np.arange(steps) == 0 if tag == "up" else None
+        await tb.drive(np.full(steps, wv), np.full(steps, av), clear=clear, tag=tag)
     await tb.finish()
 
 

@@ -68,7 +68,8 @@ def tool_versions() -> dict:
     verilator = subprocess.run([verilator_setup(), "--version"], capture_output=True,
                                text=True).stdout
     return {"cocotb": version("cocotb"), "cocotb-coverage": version("cocotb-coverage"),
-            "icarus": iverilog.splitlines()[0] if iverilog else "?",
+            "icarus": iverilog.splitlines()[0].replace("Icarus Verilog version ", "")
+            .replace(" ()", "") if iverilog else "?",
             "verilator": verilator.strip()}
 
 

@@ -131,7 +131,6 @@ class GemmHarness:
         sched = schedule(self.cfg, A, W, scale, shift)
         self.coverage.sample("tiling", tiling_hits(self.cfg, sched.M, sched.K, sched.N))
         rows, cycles, seconds = await self.run_schedule(sched)
-        self.coverage.write()
         return GemmRun(self.cfg, sched.assemble(rows), gemm(self.cfg, A, W, scale, shift),
                        cycles, expected_cycles(self.cfg, sched), seconds, sched.macs)
 

@@ -18,7 +18,7 @@ from collections import deque
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge, Timer
 
 from qtpe.hdl.config import PEConfig
 from qtpe.tb.coverage import Coverage, overflow_bins, overflow_hits, product_signs
@@ -76,7 +76,6 @@ class StreamTestbench:
     with and without ``in_valid`` (``clear_bins``), the exact sum the model gave the
     accumulator (the model's ``last_sum``, where it has one) beyond its range, and the kind's
     own points, which a subclass declares in ``cover_points`` and samples in ``cover``.
-    ``finish()`` writes the database.
     """
 
     #: The clear bins that apply: a PE whose clear acts only with an input overrides this.
@@ -91,6 +90,8 @@ class StreamTestbench:
         self.errors: list[str] = []
         self.checked = 0
         self.ops = 0  # accepted input beats (each ``lanes`` MACs), for the power flow
+        self._monitoring = Event()  # cleared while ``hold`` runs without the monitor
+        self._monitoring.set()
         self.coverage = Coverage()
         if self.coverage.enabled:
             self.coverage.point("clear", self.clear_bins)
@@ -182,7 +183,8 @@ class StreamTestbench:
         return tb
 
     async def start(self) -> None:
-        cocotb.start_soon(Clock(self.dut.clk, CLOCK_NS, unit="ns").start())
+        self.clock = Clock(self.dut.clk, CLOCK_NS, unit="ns")
+        self.clock.start()
         self.dut.rst.value = 0
         self.idle()
         await self.reset()
@@ -201,8 +203,43 @@ class StreamTestbench:
     def expect(self, value, what: str) -> None:
         self.expected.append((value, what))
 
+    async def hold(self, n: int, ports: dict, tag: str = "") -> None:
+        """Hold one valid input (no clear) for ``n`` cycles with no Python per cycle, for runs
+        long enough to cross a wide accumulator; the model takes the ``n`` inputs at once
+        (``model.hold(n, **ports)``, for kinds that accept one input per cycle). Earlier
+        outputs are drained and checked first; the outputs of the held inputs are not
+        compared one by one: the next input driven checks the sum they left."""
+        for _ in range(self.drain_cycles):
+            await RisingEdge(self.dut.clk)
+        if self.expected:
+            self._error(f"{tag}: {len(self.expected)} expected outputs never came")
+            self.expected.clear()
+        self._monitoring.clear()
+        await RisingEdge(self.dut.clk)  # the monitor finishes this edge, then waits
+        self.set_inputs(True, False, **ports)
+        self.model.hold(n, **ports)
+        self.ops += n
+        self.sample_coverage(True, False, ports)
+        # ``n`` edges with no Python on any: one timer, and the clock in the GPI layer for
+        # the while (switched at a rising edge: both start high, so the phase is kept).
+        self.clock = self._switch_clock(self.clock, "gpi")
+        await Timer((n - 1) * CLOCK_NS + CLOCK_NS // 2, unit="ns")
+        await RisingEdge(self.dut.clk)
+        self.clock = self._switch_clock(self.clock, "py")
+        self.idle()
+        await ClockCycles(self.dut.clk, self.drain_cycles)  # the held outputs, unchecked
+        self._monitoring.set()
+
+    def _switch_clock(self, clock: Clock, impl: str) -> Clock:
+        clock.stop()
+        new = Clock(self.dut.clk, CLOCK_NS, unit="ns", impl=impl)
+        new.start()
+        return new
+
     async def _monitor_loop(self) -> None:
         while True:
+            if not self._monitoring.is_set():
+                await self._monitoring.wait()
             await RisingEdge(self.dut.clk)
             await ReadOnly()
             got = self.sample()
@@ -224,7 +261,6 @@ class StreamTestbench:
         """Wait out the pipeline, then fail on any mismatch, missing or extra output."""
         for _ in range(self.drain_cycles):
             await RisingEdge(self.dut.clk)
-        self.coverage.write()
         if self.expected:
             self._error(f"{len(self.expected)} expected outputs never came")
         assert not self.errors, "\n".join(self.errors)

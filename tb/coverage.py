@@ -5,10 +5,12 @@ flow``, the regression) names a file in ``QTPE_COVERAGE_FILE``; without it cover
 sampling costs nothing. A testbench declares its cover points (``Coverage.point``: a name and
 the labels of its bins, each bin a corner case of the design's config), samples them from its
 driver (what the stimulus and the golden model did, never the design's outputs, so a wrong
-design cannot change what is covered), and calls ``Coverage.write`` at the end of every test.
-Every point is a ``cocotb_coverage.coverage.CoverPoint`` named ``qtpe.<point>``; the one
-database of the simulator process gathers the hits of all the tests of a run, and ``write``
-exports it whole (``coverage_db.export_to_yaml``), for ``qtpe.sim.coverage`` to read.
+design cannot change what is covered). Every point is a
+``cocotb_coverage.coverage.CoverPoint`` named ``qtpe.<point>``; the one database of the
+simulator process gathers the hits of all the tests of a run, and is exported whole
+(``coverage_db.export_to_yaml``) when the process ends (``atexit``: once, as a YAML dump
+costs milliseconds), for ``qtpe.sim.coverage`` to read. No file (a simulator that crashed)
+reads as no bins, which fails the run.
 
 The points every PE shares (its accumulator contract) are declared here: ``clear`` (with and
 without ``in_valid``) and ``overflow`` (wrap above the maximum and below the minimum, or
@@ -18,6 +20,7 @@ own points are declared in its testbench module.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Callable, Iterable
 
@@ -31,6 +34,9 @@ __all__ = ["COVERAGE_ENV", "ROOT", "Coverage", "product_signs", "overflow_bins",
 
 COVERAGE_ENV = "QTPE_COVERAGE_FILE"
 ROOT = "qtpe"
+
+
+_EXPORTS: set[str] = set()  # files exported when the process ends
 
 
 def _member(hits, label) -> bool:
@@ -48,6 +54,9 @@ class Coverage:
     def __init__(self, path: str | None = None):
         self.path = os.environ.get(COVERAGE_ENV) if path is None else path
         self._points: dict[str, Callable] = {}
+        if self.path and self.path not in _EXPORTS:
+            _EXPORTS.add(self.path)
+            atexit.register(coverage_db.export_to_yaml, self.path)
 
     @property
     def enabled(self) -> bool:
@@ -74,7 +83,8 @@ class Coverage:
             sampler((hits,) if isinstance(hits, str) else hits)
 
     def write(self) -> None:
-        """Export the whole database of this process (every test so far) to the file."""
+        """Export the whole database of this process (every test so far) to the file now
+        (it is also exported when the process ends)."""
         if self.enabled:
             coverage_db.export_to_yaml(self.path)
 

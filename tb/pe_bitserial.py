@@ -24,7 +24,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 from qtpe.hdl.kind_bitserial import BitSerialConfig, BitSerialDType
 from qtpe.tb.common import StreamTestbench
 from qtpe.tb.coverage import min_x_min_lanes, product_signs
-from qtpe.tb.models.bitserial import BitSerialModel, decode
+from qtpe.tb.models.bitserial import BitSerialModel
 
 __all__ = ["BitSerialTestbench"]
 
@@ -83,10 +83,10 @@ class BitSerialTestbench(StreamTestbench):
         W = cfg.weight.bits
         self.coverage.sample("precision", f"k={k}" if k == wbits else
                              f"wbits=0 (k={W})" if wbits == 0 else f"wbits>{W} (k={W})")
-        if cfg.dtype is BitSerialDType.INT:
+        if cfg.dtype is BitSerialDType.INT:  # int<k>'s most-negative code: the sign bit alone
+            codes = [w & ((1 << k) - 1) for w in np.ravel(ports["weight"]).tolist()]
             self.coverage.sample("min_x_min", min_x_min_lanes(
-                decode(cfg, ports["weight"], k), ports["act"], -(1 << (k - 1)),
-                cfg.activation.min))
+                codes, ports["act"], 1 << (k - 1), cfg.activation.min))
 
     async def start(self) -> None:
         cocotb.start_soon(self._count_edges())

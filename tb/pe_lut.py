@@ -5,6 +5,8 @@ Imported only inside a simulator process.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from qtpe.hdl.kind_lut import LutConfig
@@ -53,15 +55,19 @@ class LutTestbench(StreamTestbench):
         self._min_code = 0 if cfg.has_zero else int(encode(cfg, lo))
         self._min_zero = (1 << b) - 1 if cfg.has_zero else 0
 
+    @functools.cache  # noqa: B019 (one testbench per simulator process)
+    def _plane_labels(self, codes: tuple[int, ...]) -> frozenset[str]:
+        """The index labels of one PE's lookups: plane k's index is bit k of every code."""
+        return frozenset(labels[sum(((c >> k) & 1) << j for j, c in enumerate(codes))]
+                         for k, labels in enumerate(self._labels))
+
     def cover(self, ports: dict) -> None:
         cfg = self.cfg
         mask = (1 << cfg.weight.bits) - 1
         codes = [np.ravel(ports[f"weight_p{p}"]).tolist() for p in range(cfg.sharing)]
         hits = set()
         for row in codes:
-            row = [c & mask for c in row]
-            for k, labels in enumerate(self._labels):  # plane k's index: bit k of every code
-                hits.add(labels[sum(((c >> k) & 1) << j for j, c in enumerate(row))])
+            hits |= self._plane_labels(tuple(c & mask for c in row))
         self.coverage.sample("index", hits)
         lanes = set()
         for p, row in enumerate(codes):

@@ -3,14 +3,26 @@ cocotb-coverage counts and exports for ``qtpe.sim.coverage`` to read back. (coco
 itself needs no simulator; its database is one per process, so each test here declares
 points of its own names.)"""
 
+import atexit
+
 import numpy as np
 import pytest
+from cocotb_coverage.coverage import coverage_db
 
 from qtpe.hdl.formats import AccType, Overflow
 from qtpe.sim.coverage import read_coverage
+from qtpe.tb import coverage as tb_coverage
 from qtpe.tb.coverage import COVERAGE_ENV, Coverage, min_x_min_lanes, overflow_bins, overflow_hits
 
 WRAP8 = AccType(8, True)
+
+
+@pytest.fixture(autouse=True)
+def no_export_at_exit():
+    """A Coverage with a file exports it when the process ends; not this test process."""
+    yield
+    atexit.unregister(coverage_db.export_to_yaml)
+    tb_coverage._EXPORTS.clear()
 SAT8U = AccType(8, False, Overflow.SATURATE)
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from qtpe.hdl.config import PEConfig
+from qtpe.hdl.formats import Overflow
 from qtpe.hdl.kind_mac import MacConfig
 
 from .formats import check_operands, fit, random_operands
@@ -41,6 +42,19 @@ class MacModel:
         if clear:
             self.acc = np.int64(0)
         return None
+
+    def hold(self, n: int, weight, act) -> np.int64:
+        """``n`` accepted inputs of the same operands, no clear, at once: exact, since the
+        sum then moves one way only (wrapping is modular; saturating once at the end equals
+        saturating after every step). ``last_sum`` is the exact sum before fitting."""
+        w = check_operands(weight, self.cfg.weight, "weight")
+        a = check_operands(act, self.cfg.activation, "activation")
+        self.last_sum = int(self.acc) + int(n) * int(np.sum(w * a, dtype=np.int64))
+        value = max(min(self.last_sum, self.cfg.acc.max), self.cfg.acc.min) \
+            if self.cfg.acc.overflow is Overflow.SATURATE else \
+            self.last_sum & ((1 << self.cfg.acc.bits) - 1)
+        self.acc = fit(np.int64(value), self.cfg.acc)[()]
+        return self.acc
 
     @staticmethod
     def random_inputs(cfg: MacConfig, rng: np.random.Generator, n: int) -> dict:

@@ -14,7 +14,7 @@ JOBS    ?= 2
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS    := iverilog ccache g++ make
 
-.PHONY: setup demo test sim synth lint bench prove clean
+.PHONY: setup demo test sim synth lint bench prove coverage clean
 
 setup: $(STAMP)
 
@@ -65,6 +65,10 @@ bench: setup
 # schedule (about 10 minutes).
 prove: setup
 	$(BIN)/python -m qtpe.bench.proofs
+
+# The regression's designs on Icarus with their functional coverage: docs/coverage.md.
+coverage: setup
+	$(BIN)/python -m qtpe.bench.coverage --sim $(SIM) -n $(JOBS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

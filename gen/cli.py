@@ -144,7 +144,9 @@ def _cmd_sim(args) -> int:
         status = "PASS" if result.ok else "FAIL"
         say(f"{status} {cfg.name} on {args.sim}: {result.passed}/{result.tests} cocotb tests "
             f"passed (seed {result.seed})")
-        if not result.ok:
+        if result.coverage is not None:
+            say(f"functional coverage (bin, hits):\n{result.coverage.table()}")
+        if not result.tests_ok:
             say(f"log: {result.log}" if out else result.log.read_text()[-3000:])
         if args.waves:
             traces = sorted(p.name for p in result.log.parent.glob("*.[fv][sc][td]"))

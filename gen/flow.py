@@ -29,7 +29,8 @@ def simulate(
     testcase: str | None = None,
 ) -> SimResult:
     """Emit the design into ``workdir/<simulator>`` and run its cocotb tests there (only
-    ``testcase``, when given: ``ConfigError`` if the tests have none of that name)."""
+    ``testcase``, when given: ``ConfigError`` if the tests have none of that name), with their
+    functional coverage (``SimResult.coverage``; ``ok`` needs every bin hit)."""
     if testcase is not None:
         module = "qtpe.tb.test_array" if isinstance(cfg, ArrayConfig) else \
             kind_of(cfg).testbench
@@ -54,6 +55,7 @@ def simulate(
         seed=seed,
         waves=waves,
         testcase=testcase,
+        coverage=True,
     )
 
 
@@ -92,7 +94,8 @@ class FlowResult:
         for r in self.sims:
             status = "PASS" if r.ok else "FAIL"
             lines.append(f"  {r.simulator:<10} {status} {r.passed}/{r.tests} cocotb tests "
-                         f"vs golden model (seed {r.seed})")
+                         f"vs golden model (seed {r.seed})"
+                         + (f"; {r.coverage.verdict()}" if r.coverage else ""))
         for rep in self.reports:
             lines.append(f"  {rep.target.value:<10} {_headline(rep.result)}")
         return "\n".join(lines)

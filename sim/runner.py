@@ -2,7 +2,7 @@
 
 Build once per (simulator, design) in its own folder, run every cocotb test of a test module
 in one simulator process, and read the results XML (``runner.test`` does not raise when cocotb
-tests fail).
+tests fail) and, when asked, the functional coverage the tests recorded (``qtpe.sim.coverage``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import Icarus, Verilator, VerilatorControlFile, get_results
 
+from .coverage import COVERAGE_FILE, CoverageReport, read_coverage
 from .guard import guarded
 
 __all__ = ["SIMULATORS", "SimResult", "SimError", "verilator_setup", "testcases", "lint",
@@ -36,20 +37,28 @@ class SimError(RuntimeError):
 
 @dataclass(frozen=True)
 class SimResult:
+    """A cocotb run: tests and failures, and (``run_cocotb(coverage=True)``) the functional
+    coverage it recorded. ``ok``: every test passed and, with coverage, every bin was hit."""
+
     simulator: str
     seed: int
     tests: int
     failed: int
     results_xml: Path
     log: Path
+    coverage: CoverageReport | None = None
 
     @property
     def passed(self) -> int:
         return self.tests - self.failed
 
     @property
-    def ok(self) -> bool:
+    def tests_ok(self) -> bool:
         return self.tests > 0 and self.failed == 0
+
+    @property
+    def ok(self) -> bool:
+        return self.tests_ok and (self.coverage is None or self.coverage.ok)
 
 
 def verilator_setup() -> str:
@@ -177,6 +186,7 @@ def run_cocotb(
     public_flat: bool = True,
     own_dumps: bool = False,
     make_vars: tuple[str, ...] = (),
+    coverage: bool = False,
 ) -> SimResult:
     """Build ``sources`` for ``simulator`` in ``build_dir`` and run ``test_module``'s tests.
 
@@ -187,7 +197,9 @@ def run_cocotb(
     to the simulator's build command (e.g. Verilator's ``--timing``). ``public_flat=False``
     builds Verilator without ``--public-flat-rw`` (see ``_VerilatorPublicPorts``).
     ``own_dumps`` lets the sources' own ``$dumpvars`` write on Icarus (``_IcarusDumps``);
-    ``make_vars`` go to Verilator's ``make`` (e.g. ``OPT_FAST=-O1``).
+    ``make_vars`` go to Verilator's ``make`` (e.g. ``OPT_FAST=-O1``). ``coverage``: the tests
+    record their functional coverage in ``build_dir/coverage.yml`` (``QTPE_COVERAGE_FILE``),
+    returned in the result (no file, as when no test got as far as writing it: no bins).
     """
     _check_simulator(simulator)
     build_dir = Path(build_dir).resolve()
@@ -223,6 +235,10 @@ def run_cocotb(
     results_xml.unlink(missing_ok=True)
     test_log = build_dir / "test.log"
     env = dict(extra_env or {})
+    coverage_file = build_dir / COVERAGE_FILE
+    coverage_file.unlink(missing_ok=True)
+    if coverage:
+        env["QTPE_COVERAGE_FILE"] = str(coverage_file)
     crash = None
     _log.info(f"{simulator}: running {test_module} on {top} (seed {seed})")
     try:
@@ -246,4 +262,7 @@ def run_cocotb(
         text = test_log.read_text(errors="replace")[-4000:] if test_log.exists() else ""
         raise SimError(f"{simulator} run of {top} wrote no results ({crash}):\n{text}")
     tests, failed = get_results(results_xml)
-    return SimResult(simulator, seed, tests, failed, results_xml, test_log)
+    report = None
+    if coverage:
+        report = read_coverage(coverage_file) if coverage_file.exists() else CoverageReport(())
+    return SimResult(simulator, seed, tests, failed, results_xml, test_log, report)

@@ -4,7 +4,8 @@ Imported only inside a simulator process. The driver lays a whole GEMM out as in
 (``qtpe.tb.models.schedule.schedule``), writes them to the harness's memory file, starts the
 harness and waits for ``done``: nothing in Python runs per clock cycle (the harness has its
 own clock). It then reads the result rows back and assembles ``C``; the checker compares with
-the golden model and the cycle count with ``expected_cycles``.
+the golden model and the cycle count with ``expected_cycles``. Every GEMM is sampled for
+functional coverage (``tiling_bins``: how the GEMM falls into tiles).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from cocotb.triggers import FallingEdge, RisingEdge, with_timeout
 
-from qtpe.hdl.array_config import ArrayConfig, config_from_dict
+from qtpe.hdl.array_config import ArrayConfig, Dataflow, config_from_dict
+from qtpe.tb.coverage import Coverage
 from qtpe.tb.models.beats import (
     BEATS_FILE,
     RESULTS_FILE,
@@ -29,7 +31,7 @@ from qtpe.tb.models.cycles import expected_cycles
 from qtpe.tb.models.gemm import GemmRun, gemm
 from qtpe.tb.models.schedule import Schedule, schedule
 
-__all__ = ["load_array_config", "GemmHarness"]
+__all__ = ["load_array_config", "tiling_bins", "tiling_hits", "GemmHarness"]
 
 CLOCK_NS = 10
 
@@ -40,6 +42,49 @@ def load_array_config() -> ArrayConfig:
     if not isinstance(cfg, ArrayConfig):
         raise TypeError(f"QTPE_CONFIG is not an array config: {cfg}")
     return cfg
+
+
+def _tiling(cfg: ArrayConfig, M: int, K: int, N: int) -> tuple[int, int, int, int]:
+    """(K block, M tiles, N tiles, K tiles): OS tiles hold ``lanes`` of K per beat, WS periods
+    ``R * lanes``."""
+    block = cfg.lanes if cfg.dataflow is Dataflow.OS else cfg.rows * cfg.lanes
+    return block, -(-M // cfg.rows), -(-N // cfg.cols), -(-K // block)
+
+
+def tiling_bins(cfg: ArrayConfig) -> list[str]:
+    """The tile-boundary corners of an array: a GEMM of one tile, tiles back to back, OS tiles
+    shorter than ``min_tile_period`` (their ``last`` beat held back), WS reductions over
+    several K tiles (the accumulator rings add them), and GEMMs that end inside a tile in M,
+    N or K (padded), each where the array's shape allows it."""
+    block = _tiling(cfg, 1, 1, 1)[0]
+    bins = ["one tile", "back-to-back tiles"]
+    if cfg.dataflow is Dataflow.OS and cfg.min_tile_period > cfg.beat_cycles:
+        bins.append("held-back tiles")
+    if cfg.dataflow is Dataflow.WS:
+        bins.append("several K tiles")
+    bins += [label for label, n in (("M edge", cfg.rows), ("N edge", cfg.cols),
+                                    ("K edge", block)) if n > 1]
+    return bins
+
+
+def tiling_hits(cfg: ArrayConfig, M: int, K: int, N: int) -> set[str]:
+    """Which ``tiling_bins`` a GEMM of ``M x K`` by ``K x N`` hits."""
+    block, Mt, Nt, Kt = _tiling(cfg, M, K, N)
+    tiles = Mt * Nt if cfg.dataflow is Dataflow.OS else Mt * Nt * Kt
+    hits = set()
+    if tiles == 1:
+        hits.add("one tile")
+    elif cfg.dataflow is Dataflow.WS or Kt * cfg.beat_cycles >= cfg.min_tile_period:
+        hits.add("back-to-back tiles")
+    else:
+        hits.add("held-back tiles")
+    if cfg.dataflow is Dataflow.WS and Kt > 1:
+        hits.add("several K tiles")
+    for label, size, unit in (("M edge", M, cfg.rows), ("N edge", N, cfg.cols),
+                              ("K edge", K, block)):
+        if size % unit:
+            hits.add(label)
+    return hits
 
 
 class GemmHarness:
@@ -53,6 +98,8 @@ class GemmHarness:
         dut.start.value = 0
         dut.n_beats.value = 0
         dut.n_results.value = 0
+        self.coverage = Coverage()
+        self.coverage.point("tiling", tiling_bins(cfg))
 
     async def run_schedule(self, sched: Schedule):
         """Stream ``sched``; return (result rows, cycles, wall seconds)."""
@@ -82,6 +129,7 @@ class GemmHarness:
     async def run(self, A, W, scale=None, shift=None) -> GemmRun:
         """``A @ W`` through the array, with the golden result and the expected cycles."""
         sched = schedule(self.cfg, A, W, scale, shift)
+        self.coverage.sample("tiling", tiling_hits(self.cfg, sched.M, sched.K, sched.N))
         rows, cycles, seconds = await self.run_schedule(sched)
         return GemmRun(self.cfg, sched.assemble(rows), gemm(self.cfg, A, W, scale, shift),
                        cycles, expected_cycles(self.cfg, sched), seconds, sched.macs)

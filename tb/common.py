@@ -4,7 +4,9 @@ Imported only inside a simulator process. Each PE's testbench subclasses ``Strea
 names the PE's input ports and its golden model (whose ``step(valid, clear, **ports)`` takes
 the same ports, ``qtpe.hdl.kinds.Kind.model``), and implements ``sample`` to read one output
 (or ``None``) after a rising edge; ``drive_ports`` then drives any per-cycle stream, feeds the
-model and queues the expected outputs.
+model and queues the expected outputs. The driver also samples the functional coverage
+(``qtpe.tb.coverage``): the bins every PE shares, and the kind's own (``cover_points``,
+``cover``).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from collections import deque
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge, Timer
 
 from qtpe.hdl.config import PEConfig
+from qtpe.tb.coverage import Coverage, overflow_bins, overflow_hits, product_signs
 
 __all__ = ["CLOCK_NS", "load_config", "make_rng", "to_bits", "pack", "describe",
            "StreamTestbench"]
@@ -68,7 +71,15 @@ class StreamTestbench:
     every rising edge (in the read-only phase) and compares each output it returns with the
     oldest expected value. ``finish()`` waits ``drain_cycles`` and fails on mismatches,
     missing outputs or outputs that came without an expected value.
+
+    Coverage: every input the driver gives the model is sampled (``sample_coverage``): a clear
+    with and without ``in_valid`` (``clear_bins``), the exact sum the model gave the
+    accumulator (the model's ``last_sum``, where it has one) beyond its range, and the kind's
+    own points, which a subclass declares in ``cover_points`` and samples in ``cover``.
     """
+
+    #: The clear bins that apply: a PE whose clear acts only with an input overrides this.
+    clear_bins: tuple[str, ...] = ("with valid", "without valid")
 
     def __init__(self, dut, cfg: PEConfig, model, inputs: tuple[str, ...]):
         self.dut = dut
@@ -79,11 +90,32 @@ class StreamTestbench:
         self.errors: list[str] = []
         self.checked = 0
         self.ops = 0  # accepted input beats (each ``lanes`` MACs), for the power flow
+        self._monitoring = Event()  # cleared while ``hold`` runs without the monitor
+        self._monitoring.set()
+        self.coverage = Coverage()
+        if self.coverage.enabled:
+            self.coverage.point("clear", self.clear_bins)
+            if hasattr(model, "last_sum"):  # the model tells the exact sums it fits
+                self.coverage.point("overflow", overflow_bins(cfg.acc, self.sum_signs()))
+            self.cover_points()
 
     # -- to implement -----------------------------------------------------------------------
     def sample(self):
         """Read one output after a rising edge, or return ``None`` when there is none."""
         raise NotImplementedError
+
+    def sum_signs(self) -> tuple[bool, bool]:
+        """Whether an input can add a positive, and a negative, amount to the accumulator
+        (which overflow bins apply); by default from the weight and activation ranges."""
+        w, a = self.cfg.weight, self.cfg.activation
+        return product_signs((w.min, w.max), (a.min, a.max))
+
+    def cover_points(self) -> None:
+        """Declare the kind's own cover points (``self.coverage.point``); none by default."""
+
+    def cover(self, ports: dict) -> None:
+        """Sample the kind's own points for one accepted input (its ports, as the model took
+        them); none by default."""
 
     # -- ports ------------------------------------------------------------------------------
     def idle(self) -> None:
@@ -118,10 +150,23 @@ class StreamTestbench:
             row = {name: values[i] for name, values in ports.items()}
             self.set_inputs(v, c, **row)
             out = self.model.step(v, c, **row)
+            self.sample_coverage(v, c, row)
             if out is not None:
                 self.expect(out, f"{tag}[{i}] {describe(row)} clear={int(c)}")
             await RisingEdge(self.dut.clk)
         self.idle()
+
+    def sample_coverage(self, valid: bool, clear: bool, ports: dict) -> None:
+        """Sample every cover point for one input, after the model has stepped on it."""
+        if not self.coverage.enabled:
+            return
+        if clear:
+            self.coverage.sample("clear", "with valid" if valid else "without valid")
+        exact = getattr(self.model, "last_sum", None)
+        if exact is not None:
+            self.coverage.sample("overflow", overflow_hits(self.cfg.acc, exact))
+        if valid:
+            self.cover(ports)
 
     @property
     def drain_cycles(self) -> int:
@@ -138,7 +183,8 @@ class StreamTestbench:
         return tb
 
     async def start(self) -> None:
-        cocotb.start_soon(Clock(self.dut.clk, CLOCK_NS, unit="ns").start())
+        self.clock = Clock(self.dut.clk, CLOCK_NS, unit="ns")
+        self.clock.start()
         self.dut.rst.value = 0
         self.idle()
         await self.reset()
@@ -157,8 +203,43 @@ class StreamTestbench:
     def expect(self, value, what: str) -> None:
         self.expected.append((value, what))
 
+    async def hold(self, n: int, ports: dict, tag: str = "") -> None:
+        """Hold one valid input (no clear) for ``n`` cycles with no Python per cycle, for runs
+        long enough to cross a wide accumulator; the model takes the ``n`` inputs at once
+        (``model.hold(n, **ports)``, for kinds that accept one input per cycle). Earlier
+        outputs are drained and checked first; the outputs of the held inputs are not
+        compared one by one: the next input driven checks the sum they left."""
+        for _ in range(self.drain_cycles):
+            await RisingEdge(self.dut.clk)
+        if self.expected:
+            self._error(f"{tag}: {len(self.expected)} expected outputs never came")
+            self.expected.clear()
+        self._monitoring.clear()
+        await RisingEdge(self.dut.clk)  # the monitor finishes this edge, then waits
+        self.set_inputs(True, False, **ports)
+        self.model.hold(n, **ports)
+        self.ops += n
+        self.sample_coverage(True, False, ports)
+        # ``n`` edges with no Python on any: one timer, and the clock in the GPI layer for
+        # the while (switched at a rising edge: both start high, so the phase is kept).
+        self.clock = self._switch_clock(self.clock, "gpi")
+        await Timer((n - 1) * CLOCK_NS + CLOCK_NS // 2, unit="ns")
+        await RisingEdge(self.dut.clk)
+        self.clock = self._switch_clock(self.clock, "py")
+        self.idle()
+        await ClockCycles(self.dut.clk, self.drain_cycles)  # the held outputs, unchecked
+        self._monitoring.set()
+
+    def _switch_clock(self, clock: Clock, impl: str) -> Clock:
+        clock.stop()
+        new = Clock(self.dut.clk, CLOCK_NS, unit="ns", impl=impl)
+        new.start()
+        return new
+
     async def _monitor_loop(self) -> None:
         while True:
+            if not self._monitoring.is_set():
+                await self._monitoring.wait()
             await RisingEdge(self.dut.clk)
             await ReadOnly()
             got = self.sample()

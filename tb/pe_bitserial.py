@@ -5,6 +5,12 @@ Imported only inside a simulator process. Besides the values (in order, through
 timing: an op is accepted ``cycles_per_op(k)`` cycles after the previous one when it waits
 (``max`` with the cycle it was first offered), and its result (if it has one) shows
 ``result_latency(k) - 1`` clock edges after its accept edge.
+
+Coverage (besides the shared bins; a clear acts only with an op, so only ``clear: with
+valid``): ``precision``, every precision ``k`` = 1..max an op ran at and the out-of-range
+``wbits`` values that run at the maximum (0, and above the maximum where the port holds one);
+``min_x_min`` (``dtype = "int"``, signed weights and activations), the most-negative weight of
+the op's ``int<k>`` grid times the most-negative activation, on every lane.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from qtpe.hdl.kind_bitserial import BitSerialConfig, BitSerialDType
 from qtpe.tb.common import StreamTestbench
+from qtpe.tb.coverage import min_x_min_lanes, product_signs
 from qtpe.tb.models.bitserial import BitSerialModel
 
 __all__ = ["BitSerialTestbench"]
@@ -28,6 +35,8 @@ class BitSerialTestbench(StreamTestbench):
     ``cycle`` counts rising edges since ``start``; ``accepts`` and ``out_cycles`` record the
     edge of every accepted op and every result, for tests that measure them.
     """
+
+    clear_bins = ("with valid",)
 
     def __init__(self, dut, cfg: BitSerialConfig):
         inputs = ["wbits", "weight", "act"]
@@ -45,6 +54,40 @@ class BitSerialTestbench(StreamTestbench):
         self.last_accept: tuple[int, int] | None = None  # (edge, k) of the latest op
 
     # -- StreamTestbench --------------------------------------------------------------------
+    def sum_signs(self) -> tuple[bool, bool]:
+        """The weight values an op can mean: its grid, the special value, ``q - zero``."""
+        cfg = self.cfg
+        lo, hi = cfg.weight.min, cfg.weight.max
+        if cfg.dtype is BitSerialDType.SPECIAL:
+            half = 1 << (cfg.special_bits - 1)
+            lo, hi = min(lo, -half), max(hi, half - 1)
+        elif cfg.dtype is BitSerialDType.OFFSET:
+            lo = -((1 << cfg.special_bits) - 1)
+        a = cfg.activation
+        return product_signs((lo, hi), (a.min, a.max))
+
+    def cover_points(self) -> None:
+        cfg = self.cfg
+        W = cfg.weight.bits
+        labels = [f"k={k}" for k in range(1, W + 1)] + [f"wbits=0 (k={W})"]
+        if (1 << cfg.wbits_bits) - 1 > W:
+            labels.append(f"wbits>{W} (k={W})")
+        self.coverage.point("precision", labels)
+        if cfg.dtype is BitSerialDType.INT and cfg.weight.signed and cfg.activation.signed:
+            self.coverage.point("min_x_min", [f"lane {i}" for i in range(cfg.lanes)])
+
+    def cover(self, ports: dict) -> None:
+        cfg = self.cfg
+        wbits = int(ports["wbits"])
+        k = cfg.effective_wbits(wbits)
+        W = cfg.weight.bits
+        self.coverage.sample("precision", f"k={k}" if k == wbits else
+                             f"wbits=0 (k={W})" if wbits == 0 else f"wbits>{W} (k={W})")
+        if cfg.dtype is BitSerialDType.INT:  # int<k>'s most-negative code: the sign bit alone
+            codes = [w & ((1 << k) - 1) for w in np.ravel(ports["weight"]).tolist()]
+            self.coverage.sample("min_x_min", min_x_min_lanes(
+                codes, ports["act"], 1 << (k - 1), cfg.activation.min))
+
     async def start(self) -> None:
         cocotb.start_soon(self._count_edges())
         await super().start()
@@ -118,6 +161,7 @@ class BitSerialTestbench(StreamTestbench):
             self.accepts.append(edge)
             self.ops += 1
             out = self.model.step(True, bool(clear[i]), **ports)
+            self.sample_coverage(True, bool(clear[i]), ports)
             if out is not None:
                 self.expect(out, what)
                 self.want_cycles.append(edge + cfg.result_latency(k) - 1)

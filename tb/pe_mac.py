@@ -9,16 +9,31 @@ import numpy as np
 
 from qtpe.hdl.kind_mac import MacConfig
 from qtpe.tb.common import StreamTestbench
+from qtpe.tb.coverage import min_x_min_lanes
 from qtpe.tb.models.mac import MacModel
 
 __all__ = ["MacTestbench"]
 
 
 class MacTestbench(StreamTestbench):
-    """Drives (valid, clear, weight, act) per cycle; checks ``acc`` in order on ``out_valid``."""
+    """Drives (valid, clear, weight, act) per cycle; checks ``acc`` in order on ``out_valid``.
+
+    Coverage (besides clear and overflow): ``min_x_min``, the most-negative weight times the
+    most-negative activation on every lane (signed x signed only: the one product that needs
+    all W + A bits).
+    """
 
     def __init__(self, dut, cfg: MacConfig):
         super().__init__(dut, cfg, MacModel(cfg), ("weight", "act"))
+
+    def cover_points(self) -> None:
+        cfg = self.cfg
+        if cfg.weight.signed and cfg.activation.signed:
+            self.coverage.point("min_x_min", [f"lane {i}" for i in range(cfg.lanes)])
+
+    def cover(self, ports: dict) -> None:
+        self.coverage.sample("min_x_min", min_x_min_lanes(
+            ports["weight"], ports["act"], self.cfg.weight.min, self.cfg.activation.min))
 
     def sample(self):
         if not self.dut.out_valid.value:

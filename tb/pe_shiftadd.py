@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from qtpe.hdl.formats import PotType
 from qtpe.hdl.kind_shiftadd import ShiftAddConfig
 from qtpe.tb.common import StreamTestbench
+from qtpe.tb.coverage import min_x_min_lanes
 from qtpe.tb.models.formats import Operand
 from qtpe.tb.models.shiftadd import ShiftAddModel
 
@@ -29,11 +31,34 @@ def code_for(cfg: ShiftAddConfig, value: int) -> int:
 
 
 class ShiftAddTestbench(StreamTestbench):
-    """Drives (valid, clear, weight codes, act, scale) per cycle; checks ``acc`` in order."""
+    """Drives (valid, clear, weight codes, act, scale) per cycle; checks ``acc`` in order.
+
+    Coverage (besides clear and overflow): ``code``, every code of a pot/potz/apot weight on
+    some lane (each its own sign, shift and zero decode); ``min_x_min``, the most-negative
+    weight value times the most-negative activation on every lane (weights and activations
+    with negative values).
+    """
 
     def __init__(self, dut, cfg: ShiftAddConfig):
         inputs = ("weight", "act") + (("scale",) if cfg.group is not None else ())
         super().__init__(dut, cfg, ShiftAddModel(cfg), inputs)
+
+    def cover_points(self) -> None:
+        cfg = self.cfg
+        self._codes = None
+        if isinstance(cfg.weight, PotType):
+            self._codes = [f"code {c} ({v})" for c, v in enumerate(cfg.weight.values())]
+            self.coverage.point("code", self._codes)
+        if cfg.weight.min < 0 and cfg.activation.min < 0:
+            self.coverage.point("min_x_min", [f"lane {i}" for i in range(cfg.lanes)])
+        self._min_code = Operand(cfg.weight).extremes()[0]  # the operand of weight.min
+
+    def cover(self, ports: dict) -> None:
+        codes = np.ravel(ports["weight"])
+        if self._codes is not None:
+            self.coverage.sample("code", {self._codes[c] for c in codes.tolist()})
+        self.coverage.sample("min_x_min", min_x_min_lanes(
+            codes, ports["act"], self._min_code, self.cfg.activation.min))
 
     def sample(self):
         if not self.dut.out_valid.value:

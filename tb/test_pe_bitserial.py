@@ -40,8 +40,9 @@ def group_starts(cfg, n):
 
 @cocotb.test()
 async def random_stream(dut):
-    """Random ops, a different precision on every op (now and then an out-of-range wbits),
-    random clears, idle gaps, group values and special codes."""
+    """Random ops, a different precision on every op (now and then an out-of-range wbits: 0
+    and the largest the port holds on the first two ops), random clears, idle gaps, group values
+    and special codes."""
     tb = await BitSerialTestbench.begin(dut)
     cfg, rng = tb.cfg, tb.rng
     n = 1600 // (cfg.weight.bits + 1) + 40
@@ -49,6 +50,7 @@ async def random_stream(dut):
     wbits = ks.copy()
     odd = rng.random(n) < 0.05  # wbits 0 or above the maximum run at the maximum
     wbits[odd] = rng.choice([0, (1 << cfg.wbits_bits) - 1], int(odd.sum()))
+    wbits[:2] = 0, (1 << cfg.wbits_bits) - 1  # each at least once
     k_eff = np.array([cfg.effective_wbits(int(x)) for x in wbits])
     a = random_operands(rng, cfg.activation, (n, cfg.lanes))
     gaps = np.where(rng.random(n) < 0.8, 0, rng.integers(1, 4, n))
@@ -79,28 +81,32 @@ async def every_precision_corners(dut):
 
 @cocotb.test()
 async def overflow_run(dut):
-    """Long runs of the largest products at the maximum precision: wrap or saturate."""
+    """Long runs of the largest positive then the most negative products at the maximum
+    precision (special: half the lanes the most-negative special value; offset: the largest
+    zero point going down): wrap or saturate, at both ends."""
     tb = await BitSerialTestbench.begin(dut)
     cfg = tb.cfg
     W = cfg.weight.bits
-    big_w = cfg.weight.min if cfg.weight.signed else cfg.weight.max
-    big_a = cfg.activation.min if cfg.activation.signed else cfg.activation.max
+    w, a = cfg.weight, cfg.activation
+    pairs = [(x, y) for x in (w.min, w.max) for y in (a.min, a.max)]
     n = 1200 // (W + 1) + 8
-    w = np.full((n, cfg.lanes), big_w)
-    if cfg.dtype is BitSerialDType.SPECIAL:
-        w[:, ::2] = 1 << (W - 1)  # half the lanes the special value
     clear = np.zeros(n, dtype=bool)
     clear[0] = True
     vals = {"scale": np.full(n, (1 << cfg.scale_bits) - 1),
             "special": np.full(n, -(1 << (cfg.special_bits - 1))),
             "zero": np.zeros(n, dtype=np.int64)}
-    await tb.drive(w, np.full((n, cfg.lanes), big_a), np.full(n, W), clear, tag="up", **vals)
-    if cfg.signed:
-        other_a = cfg.activation.max if cfg.weight.signed else cfg.activation.min
-        if cfg.dtype is BitSerialDType.OFFSET:
-            w, other_a = np.zeros((n, cfg.lanes)), cfg.activation.max
+    for tag, (wv, av) in (("up", max(pairs, key=lambda p: p[0] * p[1])),
+                          ("down", min(pairs, key=lambda p: p[0] * p[1]))):
+        wf = np.full((n, cfg.lanes), wv)
+        if cfg.dtype is BitSerialDType.SPECIAL:
+            wf[:, ::2] = 1 << (W - 1)  # half the lanes the special value
+        if tag == "down" and cfg.dtype is BitSerialDType.OFFSET:
+            wf, av = np.zeros((n, cfg.lanes)), a.max  # 0 - zero: the most negative weight
             vals["zero"] = np.full(n, (1 << cfg.special_bits) - 1)
-        await tb.drive(w, np.full((n, cfg.lanes), other_a), np.full(n, W), tag="down", **vals)
+        elif wv * av == 0:  # no products of this sign (unsigned x unsigned)
+            continue
+        await tb.drive(wf, np.full((n, cfg.lanes), av), np.full(n, W),
+                       clear if tag == "up" else None, tag=tag, **vals)
     await tb.finish()
 
 

@@ -93,21 +93,19 @@ async def code_tuples(dut):
 @cocotb.test()
 async def overflow_run(dut):
     """Long runs of the largest positive dot product (most-negative weights and activations),
-    then of the most negative one: wrap or saturate."""
+    then of the most negative one: wrap or saturate, at both ends."""
     tb = await LutTestbench.begin(dut)
     cfg = tb.cfg
     w_lo, w_hi = cfg.weight_range
-    a_min = cfg.activation.min
-    zero = n_codes(cfg) - 1 if cfg.has_zero else 0  # uint: code 0 - zero = -(2^b - 1)
-    up = encode(cfg, w_lo, zero) if cfg.has_zero else encode(cfg, w_lo)
-    down = encode(cfg, w_hi, 0) if cfg.has_zero else encode(cfg, w_hi)
-    steps = min((1 << cfg.acc.bits) // (abs(w_lo * a_min) * cfg.g) + 8, 1000)
-    act = np.full((steps, cfg.g), a_min)
-    clear = np.zeros(steps, dtype=bool)
-    clear[0] = True
-    await tb.drive(np.full((steps, cfg.g), up), act, clear=clear, zero=np.full(steps, zero),
-                   tag="up")
-    await tb.drive(np.full((steps, cfg.g), down), act, tag="down")
+    a = cfg.activation
+    down = min(((w, x) for w in (w_lo, w_hi) for x in (a.min, a.max)), key=lambda p: p[0] * p[1])
+    for tag, (w, x) in (("up", (w_lo, a.min)), ("down", down)):
+        zero = n_codes(cfg) - 1 if cfg.has_zero and w < 0 else 0  # uint: 0 - zero = -(2^b - 1)
+        # Inputs to cross the accumulator range once (capped).
+        steps = min((1 << cfg.acc.bits) // (abs(w * x) * cfg.g) + 8, 1000)
+        clear = np.arange(steps) == 0 if tag == "up" else None
+        await tb.drive(np.full((steps, cfg.g), encode(cfg, w, zero)), np.full((steps, cfg.g), x),
+                       clear=clear, zero=np.full(steps, zero), tag=tag)
     await tb.finish()
 
 

@@ -7,6 +7,9 @@ from qtpe.tb.models.formats import corner_values, random_operands
 from qtpe.tb.pe_mac import MacTestbench
 
 EXHAUSTIVE_MAX_PAIRS = 4096
+LONG_RUN = 1500  # inputs an overflow run drives one by one
+HOLD_MAX = 1 << 20  # inputs it holds at once (no Python per cycle)
+EDGE = 8  # inputs driven one by one before and after a held run
 
 
 
@@ -63,23 +66,29 @@ async def exhaustive_products(dut):
 
 @cocotb.test()
 async def overflow_run(dut):
-    """Long runs of the largest positive then most negative products: wrap or saturate."""
+    """Long runs of the largest positive then the most negative product (where there are
+    negative products), long enough to cross the accumulator range: wrap or saturate, at both
+    ends. Runs longer than ``LONG_RUN`` inputs (wide accumulators) hold the input for the bulk
+    of the run (``StreamTestbench.hold``, at most ``HOLD_MAX`` cycles), the sums checked on
+    ``EDGE`` inputs either side."""
     tb = await MacTestbench.begin(dut)
     cfg = tb.cfg
-    big = cfg.weight.min if cfg.weight.signed else cfg.weight.max
-    act_big = cfg.activation.min if cfg.activation.signed else cfg.activation.max
-    # Steps needed to cross the accumulator range once, capped to keep the test short.
-    prod = max(abs(big * act_big) * cfg.lanes, 1)
-    steps = min((1 << cfg.acc.bits) // prod + 8, 1500)
-    w = np.full(steps, big)
-    a = np.full(steps, act_big)
-    clear = np.zeros(steps, dtype=bool)
-    clear[0] = True
-    await tb.drive(w, a, clear=clear, tag="up")
-    if cfg.signed:
-        neg_w = cfg.weight.min if cfg.weight.signed else cfg.weight.max
-        neg_a = cfg.activation.max if cfg.weight.signed else cfg.activation.min
-        await tb.drive(np.full(steps, neg_w), np.full(steps, neg_a), tag="down")
+    w, a = cfg.weight, cfg.activation
+    pairs = [(x, y) for x in (w.min, w.max) for y in (a.min, a.max)]
+    for tag, (wv, av) in (("up", max(pairs, key=lambda p: p[0] * p[1])),
+                          ("down", min(pairs, key=lambda p: p[0] * p[1]))):
+        if wv * av == 0:  # no products of this sign (int1 x uint, uint x uint)
+            continue
+        steps = (1 << cfg.acc.bits) // (abs(wv * av) * cfg.lanes) + 8
+        clear = np.arange(steps) == 0 if tag == "up" else None
+        if steps <= LONG_RUN:
+            await tb.drive(np.full(steps, wv), np.full(steps, av), clear=clear, tag=tag)
+            continue
+        await tb.drive(np.full(EDGE, wv), np.full(EDGE, av),
+                       clear=None if clear is None else clear[:EDGE], tag=tag)
+        await tb.hold(min(steps - 2 * EDGE, HOLD_MAX),
+                      {"weight": np.full(cfg.lanes, wv), "act": np.full(cfg.lanes, av)}, tag)
+        await tb.drive(np.full(EDGE, wv), np.full(EDGE, av), tag=f"{tag}-after-hold")
     await tb.finish()
 
 

@@ -1,25 +1,42 @@
 """Shared by the cocotb regression tests: run a design's cocotb tests on one simulator and fail
-with the seed to replay and the end of the log."""
+with the seed to replay and the end of the log, or with the coverage bins never hit.
+
+With ``QTPE_COVERAGE_DIR`` set (``python -m qtpe.bench.coverage``), the coverage file of every
+design whose tests pass is kept there as ``<simulator>/<design>.yml``, its seed in ``.json``."""
 
 import json
+import os
 import re
+import shutil
+from pathlib import Path
 
 from qtpe.gen.emit import write_design
 from qtpe.gen.flow import simulate
 from qtpe.hdl.kinds import kind_of
+from qtpe.sim.coverage import COVERAGE_FILE
 from qtpe.sim.runner import run_cocotb
 
 
 def assert_passes(cfg, simulator: str, tmp_path, tests: int):
     """``qtpe sim`` of ``cfg`` on ``simulator`` in ``tmp_path``: all ``tests`` cocotb tests
-    must run and pass. Returns the result."""
+    must run and pass, and every coverage bin they declare be hit. Returns the result."""
     result = simulate(cfg, simulator, tmp_path)
     assert result.tests == tests
-    assert result.ok, (
+    replay = f"replay: qtpe sim --sim {simulator} --seed {result.seed} ..."
+    assert result.tests_ok, (
         f"{result.failed}/{result.tests} cocotb tests failed on {simulator} with seed "
-        f"{result.seed} (replay: qtpe sim --sim {simulator} --seed {result.seed} ...); "
-        f"log {result.log}:\n{result.log.read_text()[-3000:]}"
+        f"{result.seed} ({replay}); log {result.log}:\n{result.log.read_text()[-3000:]}"
     )
+    keep = os.environ.get("QTPE_COVERAGE_DIR")
+    if keep:
+        folder = Path(keep) / simulator
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(result.log.parent / COVERAGE_FILE, folder / f"{cfg.name}.yml")
+        (folder / f"{cfg.name}.json").write_text(json.dumps(
+            {"seed": result.seed, "config": cfg.to_dict()}) + "\n")
+    assert result.coverage is not None and result.coverage.ok, (
+        f"{cfg.name} on {simulator}, seed {result.seed} ({replay}): "
+        f"{result.coverage.verdict() if result.coverage else 'no coverage recorded'}")
     return result
 
 

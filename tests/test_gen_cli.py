@@ -72,12 +72,37 @@ def test_bad_arguments_one_line(tmp_path, args, needle):
 
 
 @pytest.mark.parametrize("simulator,trace", [("icarus", ".fst"), ("verilator", ".vcd")])
-def test_sim_waves_and_seed(tmp_path, simulator, trace):
+def test_sim_waves_seed_and_coverage(tmp_path, simulator, trace):
     proc = run_cli("sim", "--preset", "mac_w2a8", "--sim", simulator, "--waves", "--seed", "5",
-                   "--testcase", "corner_products", "-o", str(tmp_path))
-    assert proc.returncode == 0, proc.stderr
+                   "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS" in proc.stdout and "(seed 5)" in proc.stdout
     assert list((tmp_path / simulator).glob(f"*{trace}"))
+    lines = proc.stdout.splitlines()
+    start = lines.index("functional coverage (bin, hits):") + 1
+    end = next(i for i, line in enumerate(lines) if line.startswith("coverage: "))
+    assert lines[end].startswith("coverage: all ") and lines[end].endswith(" bins hit")
+    bins = {line.rsplit(None, 1)[0].strip(): int(line.rsplit(None, 1)[1])
+            for line in lines[start:end]}
+    assert {"clear: with valid", "clear: without valid", "overflow: wrap above max",
+            "overflow: wrap below min", "min_x_min: lane 0"} == set(bins)
+    assert all(hits > 0 for hits in bins.values())
+
+
+def test_sim_fails_naming_a_bin_its_stimulus_misses(tmp_path):
+    """One testcase of random inputs (frequent clears) never drives the accumulator past its
+    range: the tests pass, the run fails on coverage and names the bins."""
+    proc = run_cli("sim", "--preset", "mac_w4a8", "--sim", "icarus", "--seed", "3",
+                   "--testcase", "random_stream", "-o", str(tmp_path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "FAIL qtpe_mac_w4a8 on icarus: 1/1 cocotb tests passed (seed 3)" in out
+    assert any(line.split() == ["overflow:", "wrap", "above", "max", "0", "MISSED"]
+               for line in out.splitlines())
+    verdict = out.splitlines()[-1]
+    assert verdict.startswith("coverage: ") and "bins never hit: " in verdict
+    assert "overflow: wrap above max" in verdict and "overflow: wrap below min" in verdict
+    assert "clear: with valid" not in verdict
 
 
 def _descendants(pid: int) -> set[int]:

@@ -85,6 +85,8 @@ class BitSerialModel:
 
     ``op(...)`` models one accepted op and returns the accumulator value the PE shows for it
     (``None`` when the op does not end a group). ``reset()`` is the synchronous reset.
+    ``last_sum``: the exact sum the last op gave the accumulator before wrapping or
+    saturating it (``None`` when it did not add); the testbench's coverage reads it.
     """
 
     def __init__(self, cfg: BitSerialConfig):
@@ -98,6 +100,7 @@ class BitSerialModel:
         self.scale_g = 0
         self.param_g = 0
         self.clear_g = False
+        self.last_sum = None
 
     def step(self, valid: bool, clear: bool, weight, act, wbits: int, scale: int = 0,
              special: int = 0, zero: int = 0) -> int | None:
@@ -155,11 +158,13 @@ class BitSerialModel:
         c = codes_of(cfg, np.asarray(weight).reshape(cfg.lanes), k)
         sp = _special_mask(cfg, c, k)
         dot = plane_dot(cfg, np.where(sp, 0, c), a, k)
+        self.last_sum = None
 
         group = cfg.group
         if group is None:
             base = np.int64(0) if clear else self.acc
-            self.acc = fit(base + dot, cfg.acc)[()]
+            self.last_sum = int(base + dot)
+            self.acc = fit(self.last_sum, cfg.acc)[()]
             return self.acc
 
         index = 0 if clear else self.gcount
@@ -182,7 +187,8 @@ class BitSerialModel:
             return None
         scaled = scale_partial_sum(self.gsum, self.scale_g, group)[()]
         base = np.int64(0) if self.clear_g else self.acc
-        self.acc = fit(base + scaled, cfg.acc)[()]
+        self.last_sum = int(base + scaled)
+        self.acc = fit(self.last_sum, cfg.acc)[()]
         return self.acc
 
 

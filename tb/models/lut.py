@@ -178,7 +178,9 @@ def tile_ports(cfg: LutConfig, codes, zero=0) -> dict:
 
 class LutModel:
     """Cycle-by-cycle accumulators of the tile's ``sharing`` PEs; ``step`` takes the tile's
-    ports (``act``, ``weight_p{p}``, ``zero_p{p}``)."""
+    ports (``act``, ``weight_p{p}``, ``zero_p{p}``). ``last_sum``: the exact sums (one per PE)
+    the last ``step`` gave the accumulators before wrapping or saturating them (``None`` when
+    the step did not add); the testbench's coverage reads it."""
 
     def __init__(self, cfg: LutConfig):
         self.cfg = cfg
@@ -186,12 +188,14 @@ class LutModel:
 
     def reset(self) -> None:
         self.acc = np.zeros(self.cfg.sharing, dtype=np.int64)
+        self.last_sum = None
 
     def step(self, valid: bool, clear: bool, act, **ports) -> tuple[int, ...] | None:
         """One input cycle: ``act`` ``(g,)``, every PE's ``weight_p{p}`` ``(g,)`` (codes, or
         the signed integers the port carries for ``int<b>``) and ``zero_p{p}``. Returns the
         new accumulators (one per PE) if the input was accepted."""
         cfg = self.cfg
+        self.last_sum = None
         if valid:
             mask = (1 << cfg.weight.bits) - 1
             c = np.array([np.asarray(ports[f"weight_p{p}"], dtype=np.int64) & mask
@@ -200,7 +204,8 @@ class LutModel:
                          dtype=np.int64)
             a = np.broadcast_to(np.asarray(act, dtype=np.int64), (cfg.sharing, cfg.g))
             base = np.zeros_like(self.acc) if clear else self.acc
-            self.acc = fit(base + lut_dot(cfg, c, a, z), cfg.acc)
+            self.last_sum = base + lut_dot(cfg, c, a, z)
+            self.acc = fit(self.last_sum, cfg.acc)
             return tuple(int(x) for x in self.acc)
         if clear:
             self.acc = np.zeros_like(self.acc)

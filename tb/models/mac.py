@@ -3,6 +3,7 @@
 import numpy as np
 
 from qtpe.hdl.config import PEConfig
+from qtpe.hdl.formats import Overflow
 from qtpe.hdl.kind_mac import MacConfig
 
 from .formats import check_operands, fit, random_operands
@@ -11,29 +12,49 @@ __all__ = ["MacModel", "mac_stream", "dot"]
 
 
 class MacModel:
-    """Cycle-by-cycle state of the PE's accumulator (what ``acc`` holds after each edge)."""
+    """Cycle-by-cycle state of the PE's accumulator (what ``acc`` holds after each edge).
+
+    ``last_sum``: the exact sum the last ``step`` gave the accumulator before wrapping or
+    saturating it (``None`` when the step did not add); the testbench's coverage reads it.
+    """
 
     def __init__(self, cfg: MacConfig):
         self.cfg = cfg
-        self.acc = np.int64(0)
+        self.reset()
 
     def reset(self) -> None:
         self.acc = np.int64(0)
+        self.last_sum = None
 
     def step(self, valid: bool, clear: bool, weight, act) -> np.int64 | None:
         """Advance one input cycle; return the new accumulator value if the input was accepted.
 
         ``weight``/``act`` hold ``lanes`` values each (a scalar when ``lanes`` is 1).
         """
+        self.last_sum = None
         if valid:
             w = check_operands(weight, self.cfg.weight, "weight")
             a = check_operands(act, self.cfg.activation, "activation")
             base = np.int64(0) if clear else self.acc
-            self.acc = fit(base + np.sum(w * a, dtype=np.int64), self.cfg.acc)[()]
+            self.last_sum = int(base + np.sum(w * a, dtype=np.int64))
+            self.acc = fit(self.last_sum, self.cfg.acc)[()]
             return self.acc
         if clear:
             self.acc = np.int64(0)
         return None
+
+    def hold(self, n: int, weight, act) -> np.int64:
+        """``n`` accepted inputs of the same operands, no clear, at once: exact, since the
+        sum then moves one way only (wrapping is modular; saturating once at the end equals
+        saturating after every step). ``last_sum`` is the exact sum before fitting."""
+        w = check_operands(weight, self.cfg.weight, "weight")
+        a = check_operands(act, self.cfg.activation, "activation")
+        self.last_sum = int(self.acc) + int(n) * int(np.sum(w * a, dtype=np.int64))
+        value = max(min(self.last_sum, self.cfg.acc.max), self.cfg.acc.min) \
+            if self.cfg.acc.overflow is Overflow.SATURATE else \
+            self.last_sum & ((1 << self.cfg.acc.bits) - 1)
+        self.acc = fit(np.int64(value), self.cfg.acc)[()]
+        return self.acc
 
     @staticmethod
     def random_inputs(cfg: MacConfig, rng: np.random.Generator, n: int) -> dict:

@@ -100,7 +100,11 @@ def _fit(value: int, cfg: ShiftAddConfig) -> int:
 
 
 class ShiftAddModel:
-    """Cycle-by-cycle state of the PE: accumulator, group partial sum and group count."""
+    """Cycle-by-cycle state of the PE: accumulator, group partial sum and group count.
+
+    ``last_sum``: the exact sum the last ``step`` gave the accumulator before wrapping or
+    saturating it (``None`` when the step did not add); the testbench's coverage reads it.
+    """
 
     def __init__(self, cfg: ShiftAddConfig):
         self.cfg = cfg
@@ -110,6 +114,7 @@ class ShiftAddModel:
         self.acc = 0
         self.psum = 0
         self.count = 0
+        self.last_sum = None
 
     def dot(self, codes, act) -> int:
         """The exact decoded-integer dot product of one input (``lanes`` codes, activations)."""
@@ -128,6 +133,7 @@ class ShiftAddModel:
     def step(self, valid: bool, clear: bool, weight, act, scale: int = 0) -> int | None:
         """Advance one input cycle (the PE's ports: ``weight`` codes, ``act``, ``scale``);
         return the new ``acc`` if ``out_valid`` will show it."""
+        self.last_sum = None
         if not valid:
             if clear:
                 self.reset()
@@ -135,12 +141,14 @@ class ShiftAddModel:
         d = self.dot(weight, act)
         base = 0 if clear else self.acc
         if self.cfg.group is None:
-            self.acc = _fit(base + d, self.cfg)
+            self.last_sum = base + d
+            self.acc = _fit(self.last_sum, self.cfg)
             return self.acc
         psum = (0 if clear else self.psum) + d
         count = 0 if clear else self.count
         if count == self.cfg.group_steps - 1:
-            self.acc = _fit(base + self._scaled(psum, scale), self.cfg)
+            self.last_sum = base + self._scaled(psum, scale)
+            self.acc = _fit(self.last_sum, self.cfg)
             self.psum, self.count = 0, 0
             return self.acc
         self.acc, self.psum, self.count = base, psum, count + 1

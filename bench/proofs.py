@@ -6,7 +6,9 @@ versions. Results and times are measured, never typed in.
 Proof sizes are chosen to stay within a minute each on a 2-core machine (see
 ``qtpe.gen.prove``): bit-serial PEs with one lane (two lanes at W4A4 take more than five
 minutes: the bit-plane sums against two multipliers), LUT PEs with g = 2 (g = 4 with the
-symmetric table takes more than five minutes), arrays with int2 operands.
+symmetric table takes more than five minutes), arrays with int2 operands
+(weight-stationary: uint1 weights; int2 x int2 took more than ten minutes on a loaded
+machine).
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ PROOFS = (
     ("LUT ternary x A4, g = 2", "lut_ternary_a8_g4", {"activation": "int4", "g": 2}),
     ("OS array 2x2, MAC W2A2", "array_os_w8a8_4x4",
      {"rows": 2, "cols": 2, "weight": "int2", "activation": "int2"}),
-    ("WS array 2x2, MAC W2A2", "array_ws_w8a8_8x8",
-     {"rows": 2, "cols": 2, "weight": "int2", "activation": "int2"}),
+    ("WS array 2x2, MAC W1A2 (uint1 weights)", "array_ws_w8a8_8x8",
+     {"rows": 2, "cols": 2, "weight": "uint1", "activation": "int2"}),
 )
 
 

@@ -120,6 +120,13 @@ def test_array_proof_os_2x2(tmp_path):
     assert result.proof.depth > plan.cycles  # the whole GEMM
 
 
+def test_array_proof_ws_2x2(tmp_path):
+    cfg = api.config("array_ws_w8a8_8x8", rows=2, cols=2, weight="uint1", activation="int2")
+    result = prove(cfg, tmp_path)
+    assert result.ok, result.summary()
+    assert result.proof.depth > proof_plan(cfg).cycles
+
+
 def test_array_proof_catches_a_wrong_schedule(tmp_path):
     """Result rows 0 and 1 swapped in the plan: the proof fails at the first row."""
     cfg = _os_2x2()

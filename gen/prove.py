@@ -212,6 +212,14 @@ def _counterexample(trace: Path, inputs: dict, observed: dict, fails: list[str],
 
 
 # -- the proofs --------------------------------------------------------------------------------
+def _run(cfg, design, what: str, workdir: Path, depth: int | None) -> ProofResult:
+    """Prove ``design`` (a miter or harness with ``ports()`` and a default ``depth``)."""
+    depth = depth if depth is not None else design.depth
+    say(f"proving {cfg.name}: {what}, depth {depth}")
+    text = rtlil.convert(design, ports=design.ports())
+    return run_proof(text, workdir, name=cfg.name, depth=depth)
+
+
 def _prove_pe(cfg: PEConfig, workdir: Path, depth: int | None, dut=None) -> ProveResult:
     from qtpe.hdl.miter import PEMiter
 
@@ -223,10 +231,7 @@ def _prove_pe(cfg: PEConfig, workdir: Path, depth: int | None, dut=None) -> Prov
     n = len(miter.refs)
     accs = "its accumulator equals" if n == 1 else f"each of its {n} accumulators equals"
     what = f"{accs} a MAC PE's on the decoded operands ({refs}, {cfg.acc})"
-    depth = depth if depth is not None else miter.depth
-    say(f"proving {cfg.name}: {what}, depth {depth}")
-    text = rtlil.convert(miter, ports=miter.ports())
-    proof = run_proof(text, workdir, name=cfg.name, depth=depth)
+    proof = _run(cfg, miter, what, workdir, depth)
     cex = None
     if proof.status == "failed":
         members = miter.dut.signature.members
@@ -253,10 +258,7 @@ def _prove_array(cfg: ArrayConfig, workdir: Path, depth: int | None, plan) -> Pr
     harness = ArrayProof(cfg, plan)
     what = (f"a {plan.M}x{plan.K} @ {plan.K}x{plan.N} GEMM with free operands gives the "
             f"schedule's result rows ({plan.results} rows, any input gaps)")
-    depth = depth if depth is not None else harness.depth
-    say(f"proving {cfg.name}: {what}, depth {depth}")
-    text = rtlil.convert(harness, ports=harness.ports())
-    proof = run_proof(text, workdir, name=cfg.name, depth=depth)
+    proof = _run(cfg, harness, what, workdir, depth)
     cex = None
     if proof.status == "failed":
         inputs = {"rst": ("top.rst", 1), "gap": ("top.gap", 1)}
@@ -267,7 +269,7 @@ def _prove_array(cfg: ArrayConfig, workdir: Path, depth: int | None, plan) -> Pr
         cex = _counterexample(proof.trace, inputs, observed, ["top.fail"],
                               "array vs schedule")
     note = (f" (the whole GEMM takes {plan.cycles} without gaps)"
-            if depth > plan.cycles else "")
+            if proof.depth > plan.cycles else "")
     return ProveResult(cfg, proof, cex, what, note)
 
 

@@ -16,7 +16,7 @@ from qtpe.gen.cli import main
 from qtpe.gen.config import ConfigError
 from qtpe.gen.prove import check_provable, prove, read_trace
 from qtpe.hdl.formats import QType
-from qtpe.hdl.kinds import kind_of
+from qtpe.hdl.kinds import kind_of, unregister
 from qtpe.hdl.pe_bitserial import BitSerialPE
 from qtpe.hdl.pe_shiftadd import ShiftAddPE
 
@@ -43,6 +43,17 @@ def test_fast_proofs(tmp_path, preset, keys, status):
     assert result.proof.status == status, result.summary()
     assert result.counterexample is None
     assert ("in every cycle" in result.summary()) == (status == "proved")
+
+
+def test_a_new_kind_is_proved_through_its_default_reference(tmp_path):
+    """The toy kind (tests/toy_kind.py) says nothing about proofs: the default
+    ``reference()`` decodes its sym1 weights, and the proof closes."""
+    import toy_kind
+
+    unregister("addsub")  # importing registers it; the proof needs no registry entry
+    cfg = toy_kind.AddSubConfig(lanes=2, activation=QType(4), acc_bits=7, pipeline=True)
+    result = prove(cfg, tmp_path, dut=toy_kind.AddSubPE(cfg))
+    assert result.proof.status == "proved", result.summary()
 
 
 class _BrokenShiftAdd(ShiftAddPE):

@@ -269,12 +269,18 @@ def _testbench(cfg) -> str:
     return kind_of(cfg).testbench
 
 
-def _testbench_digest() -> str:
-    """SHA-256 over the testbench sources: every file of ``qtpe/tb`` and the array harness
-    generator."""
+def _testbench_digest(testbench: str) -> str:
+    """SHA-256 over the testbench sources: the test module ``testbench``, every other file of
+    ``qtpe/tb`` but the other test modules (drivers, monitors, models), and for arrays the
+    harness generator."""
     root = Path(__file__).resolve().parent.parent
-    files = sorted((root / "tb").rglob("*.py")) + [root / "gen" / "harness.py",
-                                                  root / "gen" / "gemm.py"]
+    own = root / Path(*testbench.split(".")[1:]).with_suffix(".py")
+    files = [f for f in sorted((root / "tb").rglob("*.py"))
+             if f == own or not f.name.startswith("test_")]
+    if testbench == "qtpe.tb.test_array":
+        files += [root / "gen" / "harness.py", root / "gen" / "gemm.py"]
+    if own not in files:
+        raise SimError(f"test module {testbench} not found at {own}")
     h = hashlib.sha256()
     for f in files:
         h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
@@ -373,8 +379,8 @@ def run_mutation(cfg, outdir, *, count: int = DEFAULT_COUNT, seed: int = DEFAULT
         _log.info(f"yosys: mutate -list {count} -seed {seed} on {cfg.name}")
         mutations = list_mutations(ydir, count, seed)
         lines = original.splitlines()
-        base = dict(verilog=original, tb=_testbench_digest(), simulator=SIMULATOR, seed=seed,
-                    yosys=yosys_version(), config=cfg.to_dict())
+        base = dict(verilog=original, tb=_testbench_digest(testbench), simulator=SIMULATOR,
+                    seed=seed, yosys=yosys_version(), config=cfg.to_dict())
         workers = _Workers()
         runner = _MutantRunner(cfg, ydir, cache, base, workers, seed)
         try:
@@ -497,7 +503,7 @@ class _MutantRunner:
         return result
 
     def equivalence(self, mutation: Mutation, depth: int) -> Equivalence:
-        key = _key(what="equiv", method=2, mutation=mutation.command(), depth=depth,
+        key = _key(what="equiv", method=3, mutation=mutation.command(), depth=depth,
                    verilog=self.base["verilog"], yosys=self.base["yosys"])
         hit = self.cache.get(key)
         if hit is not None:

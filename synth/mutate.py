@@ -314,8 +314,9 @@ def parse_sat_log(log: str, depth: int) -> Equivalence:
         return Equivalence("differs", reached)
     if "proved base case for" in log and "SUCCESS" in log:
         return Equivalence("bounded", depth)
-    if "TIMEOUT" in log.upper():
-        return Equivalence("timeout", max(reached - 1, 0))
+    if "TIMEOUT" in log.upper():  # the lengths before the one that timed out are proved
+        return Equivalence("bounded", reached - 1) if reached > 1 else \
+            Equivalence("timeout", 0)
     raise SynthError("yosys sat gave no verdict (neither a counterexample nor the step "
                      "bound) in its log:\n" + "\n".join(log.splitlines()[-15:]))
 
@@ -344,7 +345,7 @@ def _gold_gate(top: str, mutation: Mutation) -> list[str]:
 
 
 def check_equivalence(workdir: Path, mutation: Mutation, top: str, depth: int, *,
-                      timeout_s: int = 120, name: str = "equiv") -> Equivalence:
+                      timeout_s: int = 60, name: str = "equiv") -> Equivalence:
     """The mutant (``gate``) against the prepared design (``gold``), both flattened.
 
     First ``equiv_make`` (a ``$equiv`` cell on every signal the two share by name, the gate
@@ -354,7 +355,8 @@ def check_equivalence(workdir: Path, mutation: Mutation, top: str, depth: int, *
     (``miter -equiv -flatten -make_assert``) and ``sat -tempinduct-baseonly -maxsteps
     depth`` from the reset state (every register at its ``init``, any without one at zero),
     every input, reset included, free, each SAT call limited to ``timeout_s`` seconds: a
-    counterexample, or a bounded proof of ``depth`` cycles."""
+    counterexample, or a bounded proof of ``depth`` cycles (fewer when a SAT call times out:
+    the lengths before it)."""
     workdir = Path(workdir)
     lines = _gold_gate(top, mutation)
     log = run_yosys("\n".join(lines + ["equiv_make gold gate equiv", "hierarchy -top equiv",

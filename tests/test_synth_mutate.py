@@ -63,6 +63,8 @@ def test_sat_log_verdicts():
     assert parse_sat_log("[base case 9] Solving problem\nReached maximum number of time "
                          "steps -> proved base case for 9 steps: SUCCESS!", 9) \
         == Equivalence("bounded", 9)
+    assert parse_sat_log("[base case 4] Solving\nInterrupted SAT solver: TIMEOUT!", 9) \
+        == Equivalence("bounded", 3)
     with pytest.raises(SynthError, match="no verdict"):
         parse_sat_log("nothing here", 9)
     assert parse_equiv_status("Found 7 $equiv cells in equiv:\n  Of those cells 5 are "

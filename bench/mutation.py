@@ -69,6 +69,7 @@ def measure(label: str, cache_root: Path, jobs: int | None) -> tuple[dict, dict]
            "equivalent": report.equivalent, "kill_rate": data["kill_rate"],
            "score": data["score"], "timeout_s": data["timeout_s"],
            "baseline_seconds": data["baseline_seconds"], "wall_seconds": round(wall, 1),
+           "mutant_seconds": round(sum(m["seconds"] for m in data["mutants"]), 1),
            "cached": report.cached, "jobs": report.jobs, "depth": report.depth,
            "survivors": [{k: m[k] for k in ("index", "command", "location", "outcome",
                                              "equivalence", "classification")}
@@ -82,7 +83,9 @@ def markdown(rows: list[dict], tools: dict, when: str) -> str:
         "# Mutation score of the regression",
         "",
         f"Measured {when} on {machine()} by `make mutate` (`python -m qtpe.bench.mutation`), "
-        f"{total / 60:.1f} min in all.",
+        f"{total / 60:.1f} min in all, {rows[0]['jobs'] if rows else 0} jobs (wall times "
+        f"include any results taken from the cache: their count is in brackets; the mutant "
+        f"runs' own times are stored with them).",
         f"Each row: the design's Verilog as `qtpe generate` emits it, Yosys `prep`, then "
         f"`mutate -list {COUNT} -seed {SEED}` (modes inv, const0, const1, cnot0, cnot1 on one "
         f"cell port bit each); every mutant written back by `write_verilog` and run through "
@@ -91,16 +94,19 @@ def markdown(rows: list[dict], tools: dict, when: str) -> str:
         f"(test), the simulator cannot build it (build), the run ends without results (crash) "
         f"or runs past the timeout (10x the unmutated run, at least 60 s). The unmutated "
         f"design, written back the same way, passes first (the baseline). Survivors are "
-        f"checked against the original by `miter -equiv -flatten -make_assert` and `sat "
-        f"-tempinduct -prove-asserts -set-init-zero -maxsteps {DEFAULT_DEPTH}` from the reset "
-        f"state (every register's init value), all inputs free: proved (induction closed), "
-        f"bounded ({DEFAULT_DEPTH} cycles; labelled) or differs (a counterexample). Score: "
+        f"checked against the original, both flattened: `equiv_make` + `equiv_simple -seq 2` + "
+        f"`equiv_induct -seq 2` with the first 3 cycles from reset checked on a miter: proved "
+        f"(equal at every cycle); else `miter -equiv -flatten -make_assert` and `sat "
+        f"-tempinduct-baseonly -prove-asserts -set-init-zero -maxsteps {DEFAULT_DEPTH}` from "
+        f"the reset state (every register's init value), all inputs free: bounded (no "
+        f"difference in that many cycles; labelled) or differs (a counterexample). Score: "
         f"killed / (mutants - shown equivalent).",
         "",
         "| design | config | mutants | killed | test / build / crash / timeout "
         "| killed by new tests | survived | shown equivalent | kill rate | score "
-        "| wall s | regression run s |",
-        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| unmutated run s | mutant runs s (sum) | wall s (cached results) |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
     ]
     for r in rows:
         by = r["killed_by"]
@@ -110,8 +116,8 @@ def markdown(rows: list[dict], tools: dict, when: str) -> str:
             f"| {r['label']}: {r['design']} | {cfg} | {r['mutants']} | {r['killed']} "
             f"| {by['test']} / {by['build']} / {by['crash']} / {by['timeout']} "
             f"| {len(r['killed_by_new_tests'])} | {r['survived']} | {r['equivalent']} "
-            f"| {r['kill_rate']:.1%} | {r['score']:.1%} | {r['wall_seconds']:.0f} "
-            f"| {r['baseline_seconds']:.1f} |")
+            f"| {r['kill_rate']:.1%} | {r['score']:.1%} | {r['baseline_seconds']:.1f} "
+            f"| {r['mutant_seconds']:.0f} | {r['wall_seconds']:.0f} ({r['cached']}) |")
     out += ["", "## Survivors", ""]
     if not any(r["survivors"] for r in rows):
         out += ["None.", ""]

@@ -11,10 +11,10 @@
    A mutant is *killed* when a test fails, when the simulator cannot build it, when the
    simulation ends without results, or when it runs past the timeout; the four are counted
    apart.
-3. Every survivor is checked against the original by a miter and temporal induction
-   (``qtpe.synth.mutate.check_equivalence``, ``depth`` steps): proved equivalent, equivalent
-   for ``depth`` cycles (bounded proof), or different (a counterexample: the regression
-   misses it).
+3. Every survivor is checked against the original (``qtpe.synth.mutate.check_equivalence``:
+   ``equiv_make``/``equiv_simple``/``equiv_induct``, else a miter for ``depth`` cycles):
+   proved equivalent, equivalent for ``depth`` cycles (bounded proof), or different (a
+   counterexample: the regression misses it).
 4. Writes ``mutation.json`` and ``mutation.md`` into ``outdir`` together.
 
 Results are cached in ``outdir/cache`` (one JSON file per mutant or check, written
@@ -503,7 +503,7 @@ class _MutantRunner:
         return result
 
     def equivalence(self, mutation: Mutation, depth: int) -> Equivalence:
-        key = _key(what="equiv", method=3, mutation=mutation.command(), depth=depth,
+        key = _key(what="equiv", method=4, mutation=mutation.command(), depth=depth,
                    verilog=self.base["verilog"], yosys=self.base["yosys"])
         hit = self.cache.get(key)
         if hit is not None:

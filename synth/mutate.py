@@ -279,8 +279,9 @@ def _design_json(workdir: Path) -> dict:
 @dataclass(frozen=True)
 class Equivalence:
     """The verdict of ``check_equivalence``: ``proved`` (every ``$equiv`` cell of
-    ``equiv_make`` proved by ``equiv_simple``/``equiv_induct``: the mutant equals the original
-    at every cycle; ``depth`` is the number of ``$equiv`` cells), ``bounded`` (equal for
+    ``equiv_make`` proved by ``equiv_simple``/``equiv_induct`` and the first cycles from reset
+    by SAT: the mutant equals the original at every cycle; ``depth`` is the number of
+    ``$equiv`` cells), ``bounded`` (equal for
     ``depth`` cycles from reset, not proved beyond), ``differs`` (a counterexample ``depth``
     cycles long), or ``timeout`` (the SAT solver ran out of time at ``depth`` cycles)."""
 
@@ -288,8 +289,8 @@ class Equivalence:
     depth: int
 
     def __str__(self) -> str:
-        return {"proved": f"equivalent (proved: all {self.depth} $equiv cells, "
-                          "equiv_simple + equiv_induct)",
+        return {"proved": f"equivalent (proved: all {self.depth} $equiv cells by "
+                          f"equiv_simple + equiv_induct, the first {_BASE} cycles by SAT)",
                 "bounded": f"equivalent for {self.depth} cycles from reset (bounded proof)",
                 "differs": f"differs from the original (counterexample, {self.depth} cycles)",
                 "timeout": f"undecided (SAT timeout after {self.depth} cycles)"}[self.verdict]
@@ -302,6 +303,8 @@ class Equivalence:
         return asdict(self)
 
 
+#: Cycles from reset that a proof by ``equiv_induct -seq 2`` is checked for on the miter.
+_BASE = 3
 _LEN_RE = re.compile(r"\[base case (\d+)\] Solving")
 _EQUIV_RE = re.compile(r"Of those cells (\d+) are proven and (\d+) are unproven")
 
@@ -350,8 +353,9 @@ def check_equivalence(workdir: Path, mutation: Mutation, top: str, depth: int, *
 
     First ``equiv_make`` (a ``$equiv`` cell on every signal the two share by name, the gate
     reading the gold side there), ``equiv_simple -seq 2`` and ``equiv_induct -seq 2``: when
-    every ``$equiv`` is proved the two are equal at every cycle (their registers start from
-    the same ``init`` values: cut points, and induction over time). Otherwise a miter
+    every ``$equiv`` is proved the two never diverge once they agree for 2 cycles, and the
+    miter below checks the first 3 cycles from reset: then they are equal at every cycle.
+    Otherwise a miter
     (``miter -equiv -flatten -make_assert``) and ``sat -tempinduct-baseonly -maxsteps
     depth`` from the reset state (every register at its ``init``, any without one at zero),
     every input, reset included, free, each SAT call limited to ``timeout_s`` seconds: a
@@ -363,10 +367,18 @@ def check_equivalence(workdir: Path, mutation: Mutation, top: str, depth: int, *
                                         "equiv_simple -seq 2", "equiv_induct -seq 2",
                                         "equiv_status", ""]), workdir, name=f"{name}_equiv")
     proven, unproven = parse_equiv_status(log)
+    miter = lines + ["miter -equiv -flatten -make_assert gold gate miter", "hierarchy -top miter"]
     if proven and not unproven:
-        return Equivalence("proved", proven)
-    log = run_yosys("\n".join(lines + [
-        "miter -equiv -flatten -make_assert gold gate miter", "hierarchy -top miter",
+        # equiv_induct -seq 2 proves that the two never diverge once equal for 2 cycles;
+        # the first cycles from reset are checked on the miter.
+        base = parse_sat_log(run_yosys("\n".join(miter + [
+            f"sat -prove-asserts -set-init-zero -tempinduct-baseonly -maxsteps {_BASE} "
+            f"-timeout {timeout_s} miter", ""]), workdir, name=f"{name}_base"), _BASE)
+        if base.verdict == "differs":
+            return base
+        if base.verdict == "bounded" and base.depth >= _BASE:
+            return Equivalence("proved", proven)
+    log = run_yosys("\n".join(miter + [
         f"sat -prove-asserts -set-init-zero -tempinduct-baseonly -maxsteps {depth} "
         f"-timeout {timeout_s} miter", ""]), workdir, name=f"{name}_bmc")
     return parse_sat_log(log, depth)

@@ -97,9 +97,10 @@ def markdown(rows: list[dict], tools: dict, when: str) -> str:
         f"checked against the original, both flattened: `equiv_make` + `equiv_simple -seq 2` + "
         f"`equiv_induct -seq 2` with the first 3 cycles from reset checked on a miter: proved "
         f"(equal at every cycle); else `miter -equiv -flatten -make_assert` and `sat "
-        f"-tempinduct-baseonly -prove-asserts -set-init-zero -maxsteps {DEFAULT_DEPTH}` from "
-        f"the reset state (every register's init value), all inputs free: bounded (no "
-        f"difference in that many cycles; labelled) or differs (a counterexample). Score: "
+        f"-tempinduct -prove-asserts -set-init-zero -maxsteps {DEFAULT_DEPTH}` from the reset "
+        f"state (every register's init value), all inputs free: proved by induction, bounded "
+        f"(no difference in that many cycles, induction not closed; labelled) or differs (a "
+        f"counterexample). Score: "
         f"killed / (mutants - shown equivalent).",
         "",
         "| design | config | mutants | killed | test / build / crash / timeout "

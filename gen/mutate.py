@@ -503,7 +503,7 @@ class _MutantRunner:
         return result
 
     def equivalence(self, mutation: Mutation, depth: int) -> Equivalence:
-        key = _key(what="equiv", method=4, mutation=mutation.command(), depth=depth,
+        key = _key(what="equiv", method=5, mutation=mutation.command(), depth=depth,
                    verilog=self.base["verilog"], yosys=self.base["yosys"])
         hit = self.cache.get(key)
         if hit is not None:

@@ -11,11 +11,11 @@ original.
 * ``check_equivalence(workdir, mutation, top, depth)``: the original against the mutant, both
   flattened: ``equiv_make`` + ``equiv_simple`` + ``equiv_induct`` (a full proof when every
   ``$equiv`` cell is proved), else ``miter -equiv -flatten -make_assert`` and ``sat
-  -tempinduct-baseonly -prove-asserts -set-init-zero -maxsteps K``. Every register of an
+  -tempinduct -prove-asserts -set-init-zero -maxsteps K``. Every register of an
   emitted design has an ``init`` value (Amaranth's reset value), so both start from the reset
-  state, every input, reset included, free. The verdict is ``proved`` (equivalent at every
-  cycle), ``bounded`` (no difference in the first K cycles, not proved beyond) or ``differs``
-  (a counterexample, with its length).
+  state, every input, reset included, free. The verdict is ``proved`` or ``induction``
+  (equivalent at every cycle), ``bounded`` (no difference in the first K cycles, not proved
+  beyond) or ``differs`` (a counterexample, with its length).
 
 Amaranth runs with ``emit_src=False``, so the design carries no Python source locations;
 ``read_verilog`` gives every cell and wire a ``src`` of its own in the emitted ``.v``
@@ -278,7 +278,8 @@ def _design_json(workdir: Path) -> dict:
 
 @dataclass(frozen=True)
 class Equivalence:
-    """The verdict of ``check_equivalence``: ``proved`` (every ``$equiv`` cell of
+    """The verdict of ``check_equivalence``: ``induction`` (temporal induction on the miter
+    closed at length ``depth``: equal at every cycle), ``proved`` (every ``$equiv`` cell of
     ``equiv_make`` proved by ``equiv_simple``/``equiv_induct`` and the first cycles from reset
     by SAT: the mutant equals the original at every cycle; ``depth`` is the number of
     ``$equiv`` cells), ``bounded`` (equal for
@@ -291,13 +292,15 @@ class Equivalence:
     def __str__(self) -> str:
         return {"proved": f"equivalent (proved: all {self.depth} $equiv cells by "
                           f"equiv_simple + equiv_induct, the first {_BASE} cycles by SAT)",
+                "induction": "equivalent (proved: temporal induction on the miter, "
+                             f"length {self.depth})",
                 "bounded": f"equivalent for {self.depth} cycles from reset (bounded proof)",
                 "differs": f"differs from the original (counterexample, {self.depth} cycles)",
                 "timeout": f"undecided (SAT timeout after {self.depth} cycles)"}[self.verdict]
 
     @property
     def equivalent(self) -> bool:
-        return self.verdict in ("proved", "bounded")
+        return self.verdict in ("proved", "induction", "bounded")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -310,12 +313,15 @@ _EQUIV_RE = re.compile(r"Of those cells (\d+) are proven and (\d+) are unproven"
 
 
 def parse_sat_log(log: str, depth: int) -> Equivalence:
-    """The verdict of a ``sat -tempinduct-baseonly -maxsteps depth`` run from its log."""
+    """The verdict of a ``sat -tempinduct[-baseonly] -maxsteps depth`` run from its log."""
     lengths = [int(n) for n in _LEN_RE.findall(log)]
     reached = lengths[-1] if lengths else 0
     if "model found for base case: FAIL" in log:
         return Equivalence("differs", reached)
-    if "proved base case for" in log and "SUCCESS" in log:
+    if "Induction step proven: SUCCESS" in log:
+        return Equivalence("induction", reached)
+    if ("proved base case for" in log and "SUCCESS" in log) or \
+            "Reached maximum number of time steps -> proof failed" in log:
         return Equivalence("bounded", depth)
     if "TIMEOUT" in log.upper():  # the lengths before the one that timed out are proved
         return Equivalence("bounded", reached - 1) if reached > 1 else \
@@ -355,12 +361,12 @@ def check_equivalence(workdir: Path, mutation: Mutation, top: str, depth: int, *
     reading the gold side there), ``equiv_simple -seq 2`` and ``equiv_induct -seq 2``: when
     every ``$equiv`` is proved the two never diverge once they agree for 2 cycles, and the
     miter below checks the first 3 cycles from reset: then they are equal at every cycle.
-    Otherwise a miter
-    (``miter -equiv -flatten -make_assert``) and ``sat -tempinduct-baseonly -maxsteps
-    depth`` from the reset state (every register at its ``init``, any without one at zero),
-    every input, reset included, free, each SAT call limited to ``timeout_s`` seconds: a
-    counterexample, or a bounded proof of ``depth`` cycles (fewer when a SAT call times out:
-    the lengths before it)."""
+    Otherwise a miter (``miter -equiv -flatten -make_assert``) and ``sat -tempinduct
+    -maxsteps depth`` from the reset state (every register at its ``init``, any without one
+    at zero), every input, reset included, free, each SAT call limited to ``timeout_s``
+    seconds: a
+    counterexample, a proof (the induction closes), or a bounded proof of ``depth`` cycles
+    (fewer when a SAT call times out: the lengths before it)."""
     workdir = Path(workdir)
     lines = _gold_gate(top, mutation)
     log = run_yosys("\n".join(lines + ["equiv_make gold gate equiv", "hierarchy -top equiv",
@@ -379,6 +385,6 @@ def check_equivalence(workdir: Path, mutation: Mutation, top: str, depth: int, *
         if base.verdict == "bounded" and base.depth >= _BASE:
             return Equivalence("proved", proven)
     log = run_yosys("\n".join(miter + [
-        f"sat -prove-asserts -set-init-zero -tempinduct-baseonly -maxsteps {depth} "
+        f"sat -prove-asserts -set-init-zero -tempinduct -maxsteps {depth} "
         f"-timeout {timeout_s} miter", ""]), workdir, name=f"{name}_bmc")
     return parse_sat_log(log, depth)

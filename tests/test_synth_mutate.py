@@ -63,6 +63,8 @@ def test_sat_log_verdicts():
     assert parse_sat_log("[base case 9] Solving problem\nReached maximum number of time "
                          "steps -> proved base case for 9 steps: SUCCESS!", 9) \
         == Equivalence("bounded", 9)
+    assert parse_sat_log("[base case 2] Solving\nInduction step proven: SUCCESS!", 9) \
+        == Equivalence("induction", 2)
     assert parse_sat_log("[base case 4] Solving\nInterrupted SAT solver: TIMEOUT!", 9) \
         == Equivalence("bounded", 3)
     with pytest.raises(SynthError, match="no verdict"):

@@ -48,7 +48,8 @@ def describe(cfg) -> str:
     if getattr(cfg, "lanes", 1) != 1:
         text += f", {cfg.lanes} lanes"
     if isinstance(cfg, ArrayConfig):
-        text = f"{cfg.rows}x{cfg.cols} {cfg.dataflow.value.upper()} array of {text}s"
+        text = f"{cfg.rows}x{cfg.cols} {cfg.dataflow.value.upper()} array of {cfg.pe} PEs, " \
+               f"{cfg.weight} x {cfg.activation} -> {cfg.acc}"
     return text
 
 

@@ -14,7 +14,7 @@ JOBS    ?= 2
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS    := iverilog ccache g++ make
 
-.PHONY: setup demo test sim synth lint bench prove coverage clean
+.PHONY: setup demo test sim synth lint bench prove coverage mutate clean
 
 setup: $(STAMP)
 
@@ -69,6 +69,11 @@ prove: setup
 # The regression's designs on Icarus with their functional coverage: docs/coverage.md.
 coverage: setup
 	$(BIN)/python -m qtpe.bench.coverage --sim $(SIM) -n $(JOBS)
+
+# The mutation score of the regression (bench/MUTATION.md): 50 Yosys mutants of a small PE of
+# every kind and of 2x2 OS and WS arrays, each run through the design's cocotb tests.
+mutate: setup
+	$(BIN)/python -m qtpe.bench.mutation --jobs $(JOBS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -115,6 +115,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--build", type=str, help="folder for the solver's files (default: a "
                    "temporary one)")
 
+    p = sub.add_parser("mutate", help="mutation score: Yosys mutants of the design against its "
+                       "regression; survivors checked for equivalence")
+    _add_config_args(p)
+    p.add_argument("--count", type=int, default=50, metavar="N", help="mutants (default 50)")
+    p.add_argument("--seed", type=int, default=1, metavar="S",
+                   help="seed of the mutation list and of the regression (default 1)")
+    p.add_argument("--jobs", type=int, metavar="J",
+                   help="mutants run at once (default: the core count)")
+    p.add_argument("--depth", type=int, default=20, metavar="K",
+                   help="cycles of the equivalence check of survivors (default 20)")
+    p.add_argument("-o", "--out", type=str, default="build/mutate",
+                   help="report folder, with the result cache in OUT/cache "
+                   "(default build/mutate)")
+
     for name, text in (("presets", "list the presets"), ("kinds", "list the registered PE kinds")):
         sub.add_parser(name, help=text).add_argument("-q", "--quiet", action="store_true",
                                                      help=argparse.SUPPRESS)
@@ -218,6 +232,17 @@ def _cmd_prove(args) -> int:
             write_files(out, report_files(result))
             say(f"wrote {out}/proof.json and proof.md")
     return 0 if result.ok else 1
+def _cmd_mutate(args) -> int:
+    from .mutate import check_options, run_mutation
+
+    cfg = _config(args)
+    check_options(args.count, args.seed, args.jobs, args.depth)
+    check_dir(args.out, "report folder")
+    report = run_mutation(cfg, args.out, count=args.count, seed=args.seed, jobs=args.jobs,
+                          depth=args.depth)
+    say(report.summary())
+    say(f"wrote {os.path.join(args.out, 'mutation.json')} and mutation.md")
+    return 0
 
 
 def _cmd_presets(args) -> int:
@@ -247,6 +272,7 @@ _COMMANDS = {
     "gemm": _cmd_gemm,
     "power": _cmd_power,
     "prove": _cmd_prove,
+    "mutate": _cmd_mutate,
     "presets": _cmd_presets,
     "kinds": _cmd_kinds,
 }

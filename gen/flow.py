@@ -27,10 +27,12 @@ def simulate(
     seed: int | None = None,
     waves: bool = False,
     testcase: str | None = None,
+    verilog: Path | None = None,
 ) -> SimResult:
     """Emit the design into ``workdir/<simulator>`` and run its cocotb tests there (only
     ``testcase``, when given: ``ConfigError`` if the tests have none of that name), with their
-    functional coverage (``SimResult.coverage``; ``ok`` needs every bin hit)."""
+    functional coverage (``SimResult.coverage``; ``ok`` needs every bin hit). ``verilog``: run
+    the tests on this Verilog of the design instead (a mutant)."""
     if testcase is not None:
         module = "qtpe.tb.test_array" if isinstance(cfg, ArrayConfig) else \
             kind_of(cfg).testbench
@@ -42,9 +44,9 @@ def simulate(
         from .gemm import simulate_array
 
         return simulate_array(cfg, simulator, workdir, seed=seed, waves=waves,
-                              testcase=testcase)
+                              testcase=testcase, dut=None if verilog is None else [verilog])
     build_dir = Path(workdir) / simulator
-    vpath, _ = write_design(cfg, build_dir)
+    vpath = Path(verilog) if verilog is not None else write_design(cfg, build_dir)[0]
     return run_cocotb(
         simulator,
         [vpath],

@@ -80,13 +80,14 @@ def _run(cfg: ArrayConfig, simulator: str, build_dir: Path, test_module: str, de
 
 
 def simulate_array(cfg: ArrayConfig, simulator: str, workdir: Path, *, seed: int | None = None,
-                   waves: bool = False, testcase: str | None = None) -> SimResult:
+                   waves: bool = False, testcase: str | None = None,
+                   dut: list[Path] | None = None) -> SimResult:
     """The array's cocotb regression (``qtpe.tb.test_array``) in ``workdir/<simulator>``
     (small GEMMs: built for a short build, not for simulation speed), with its functional
-    coverage."""
+    coverage. ``dut`` replaces the array's RTL (a mutant)."""
     return _run(cfg, simulator, Path(workdir) / simulator, "qtpe.tb.test_array", TEST_DEPTH,
                 TEST_RESULTS, {}, optimize=False, seed=seed, waves=waves, testcase=testcase,
-                coverage=True)
+                coverage=True, dut=dut)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ Protocol (ports of the harness, driven by cocotb): set ``n_beats`` and ``n_resul
 ``start``; the harness loads the files, resets the array for 2 cycles, raises ``busy`` and
 streams (``busy`` falls after the cycle that takes the last result row), and raises ``done``
 once the result file is written; ``cycles`` then holds the ``busy`` cycles. The simulation
-phase the benchmarks time is ``busy``; loading and writing the files is set-up. Lower
+phase the benchmarks time is ``busy``; loading and writing the files is set-up. A non-zero
+``bubbles`` (a register, written before ``start``) holds ``in_valid`` low in pseudo-random
+cycles (about one in four) while the harness streams. Lower
 ``start`` (``done`` falls on the next clock edge) before the next GEMM. Files are relative to
 the simulator's working directory.
 """
@@ -95,7 +97,12 @@ module {harness_name(cfg)} (
     reg [{rw}:0] wr;
     reg [{aw}:0] last_rd;  // n_beats and n_results, registered at start: no logic reads the
     reg [{rw}:0] last_wr;  // harness inputs combinationally while it streams
-    wire in_valid = busy && (rd != last_rd);
+    // Input bubbles (tests only): while ``bubbles`` is non-zero it runs as a 16-bit LFSR,
+    // one step per busy cycle, and in_valid stays low where its two low bits are set (about
+    // one cycle in four). Zero (the initial value) gives no bubbles: beats back to back.
+    reg [15:0] bubbles /*verilator public_flat_rw*/ = 16'd0;
+    wire stall = bubbles[0] & bubbles[1];
+    wire in_valid = busy && (rd != last_rd) && !stall;
     wire [{lay.beat_bits - 1}:0] word = in_valid ? beat_mem[rd[{aw - 1}:0]] : {lay.beat_bits}'d0;
     wire in_ready;
     wire out_valid;
@@ -136,6 +143,7 @@ module {harness_name(cfg)} (
             end
         end else if (busy) begin
             cycles <= cycles + 32'd1;
+            bubbles <= {{bubbles[14:0], bubbles[15] ^ bubbles[13] ^ bubbles[12] ^ bubbles[10]}};
             if (in_valid && in_ready) rd <= rd + 1'b1;{rq_logic}
             if (out_valid) begin
                 result_mem[wr[{rw - 1}:0]] <= out_data;

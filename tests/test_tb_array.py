@@ -17,7 +17,7 @@ from qtpe.hdl.kind_mac import MacConfig
 from qtpe.hdl.kinds import all_kinds
 from qtpe.sim.runner import SIMULATORS
 
-COCOTB_TESTS = 2
+COCOTB_TESTS = 3  # random_gemms, extreme_gemms, gemms_with_input_bubbles
 OS, WS = Dataflow.OS, Dataflow.WS
 
 #: Every registered kind's bench array presets and its regression arrays

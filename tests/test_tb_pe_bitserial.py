@@ -70,7 +70,7 @@ def test_wrong_rtl_fails(mutant, simulator, tmp_path):
 
 
 # -- arrays of bit-serial cells ------------------------------------------------------------
-ARRAY_COCOTB_TESTS = 2
+ARRAY_COCOTB_TESTS = 3  # qtpe.tb.test_array
 
 
 @pytest.mark.parametrize("dataflow", list(Dataflow), ids=lambda d: d.value)

@@ -26,6 +26,8 @@ from qtpe.synth.tools import yosys_version
 from .run import record
 
 HERE = Path(__file__).resolve().parent
+#: Seconds a row may take before it is recorded as a timeout.
+TIMEOUT = 600
 
 #: (label, preset, config keys)
 PROOFS = (
@@ -41,7 +43,8 @@ PROOFS = (
     ("shift-add apot4 x A4, 1 lane", "shiftadd_pot_w4a8",
      {"weight": "apot4", "activation": "int4", "lanes": 1}),
     ("LUT W2A4, g = 2, 2 PEs", "lut_w2a8_g4", {"activation": "int4", "g": 2, "sharing": 2}),
-    ("LUT W4A4, g = 2", "lut_w4a8_g4", {"activation": "int4", "g": 2}),
+    ("LUT W4A4, g = 2, plain table", "lut_w4a8_g4",
+     {"activation": "int4", "g": 2, "sharing": 1, "symmetric": False}),
     ("LUT ternary x A4, g = 2", "lut_ternary_a8_g4", {"activation": "int4", "g": 2}),
     ("OS array 2x2, MAC W2A2", "array_os_w8a8_4x4",
      {"rows": 2, "cols": 2, "weight": "int2", "activation": "int2"}),
@@ -53,7 +56,7 @@ PROOFS = (
 def measure(label: str, preset: str, keys: dict, workdir: Path) -> dict:
     cfg = api.config(preset, **keys)
     plan = proof_plan(cfg) if hasattr(cfg, "rows") else None
-    result = prove(cfg, workdir / cfg.name, plan=plan)
+    result = prove(cfg, workdir / cfg.name, plan=plan, timeout=TIMEOUT)
     row = {"label": label, "preset": preset, "keys": keys, **result.proof.to_dict(),
            "what": result.what}
     if plan is not None:
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(measure(label, preset, keys, Path(tmp)))
             print(f"{label}: {rows[-1]['status']} in {rows[-1]['seconds']} s", flush=True)
     record(args.out / "proofs.json", args.out / "PROOFS.md", rows, tools, markdown)
-    return 0 if all(r["status"] != "failed" for r in rows) else 1
+    return 0 if all(r["status"] in ("proved", "bounded") for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -110,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=int, metavar="N",
                    help="cycles of the bounded proof and the induction (default: the "
                    "design's latency, a clear and a few ops, or the whole GEMM)")
+    p.add_argument("--timeout", type=float, metavar="S",
+                   help="give up after S seconds (exit status 1; default: no limit)")
     p.add_argument("-o", "--out", type=str, help="report folder (proof.json, proof.md, "
                    "counterexample.vcd on failure)")
     p.add_argument("--build", type=str, help="folder for the solver's files (default: a "
@@ -226,7 +228,7 @@ def _cmd_prove(args) -> int:
     out = check_dir(args.out, "report folder") if args.out is not None else None
     build = check_dir(args.build, "build folder") if args.build is not None else None
     with work_folder(build, "prove") as workdir:
-        result = prove(cfg, workdir, depth=args.depth)
+        result = prove(cfg, workdir, depth=args.depth, timeout=args.timeout)
         print(result.summary())
         if out is not None:
             write_files(out, report_files(result))

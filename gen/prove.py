@@ -115,7 +115,9 @@ class ProveResult:
                 "bounded": f"PROVED (bounded) {self.config.name}: {self.what}, for the first "
                            f"{p.depth} cycles from reset{self.bound_note} (the induction "
                            f"step did not close)",
-                "failed": f"FAILED {self.config.name}: {self.what} does not hold"}[p.status]
+                "failed": f"FAILED {self.config.name}: {self.what} does not hold",
+                "timeout": f"TIMEOUT {self.config.name}: no answer in {p.seconds:.0f} s "
+                           f"({self.what})"}[p.status]
         text = f"{head} [{p.seconds:.1f} s]"
         if self.counterexample is not None:
             text += "\n" + self.counterexample.table()
@@ -212,15 +214,16 @@ def _counterexample(trace: Path, inputs: dict, observed: dict, fails: list[str],
 
 
 # -- the proofs --------------------------------------------------------------------------------
-def _run(cfg, design, what: str, workdir: Path, depth: int | None) -> ProofResult:
+def _run(cfg, design, what: str, workdir: Path, depth: int | None,
+         timeout: float | None) -> ProofResult:
     """Prove ``design`` (a miter or harness with ``ports()`` and a default ``depth``)."""
     depth = depth if depth is not None else design.depth
     say(f"proving {cfg.name}: {what}, depth {depth}")
     text = rtlil.convert(design, ports=design.ports())
-    return run_proof(text, workdir, name=cfg.name, depth=depth)
+    return run_proof(text, workdir, name=cfg.name, depth=depth, timeout=timeout)
 
 
-def _prove_pe(cfg: PEConfig, workdir: Path, depth: int | None, dut=None) -> ProveResult:
+def _prove_pe(cfg: PEConfig, workdir: Path, depth: int | None, dut, timeout) -> ProveResult:
     from qtpe.hdl.miter import PEMiter
 
     try:
@@ -231,7 +234,7 @@ def _prove_pe(cfg: PEConfig, workdir: Path, depth: int | None, dut=None) -> Prov
     n = len(miter.refs)
     accs = "its accumulator equals" if n == 1 else f"each of its {n} accumulators equals"
     what = f"{accs} a MAC PE's on the decoded operands ({refs}, {cfg.acc})"
-    proof = _run(cfg, miter, what, workdir, depth)
+    proof = _run(cfg, miter, what, workdir, depth, timeout)
     cex = None
     if proof.status == "failed":
         members = miter.dut.signature.members
@@ -249,7 +252,8 @@ def _prove_pe(cfg: PEConfig, workdir: Path, depth: int | None, dut=None) -> Prov
     return ProveResult(cfg, proof, cex, what)
 
 
-def _prove_array(cfg: ArrayConfig, workdir: Path, depth: int | None, plan) -> ProveResult:
+def _prove_array(cfg: ArrayConfig, workdir: Path, depth: int | None, plan,
+                 timeout) -> ProveResult:
     from qtpe.hdl.array_proof import ArrayProof
 
     from .array_proof import proof_plan
@@ -258,7 +262,7 @@ def _prove_array(cfg: ArrayConfig, workdir: Path, depth: int | None, plan) -> Pr
     harness = ArrayProof(cfg, plan)
     what = (f"a {plan.M}x{plan.K} @ {plan.K}x{plan.N} GEMM with free operands gives the "
             f"schedule's result rows ({plan.results} rows, any input gaps)")
-    proof = _run(cfg, harness, what, workdir, depth)
+    proof = _run(cfg, harness, what, workdir, depth, timeout)
     cex = None
     if proof.status == "failed":
         inputs = {"rst": ("top.rst", 1), "gap": ("top.gap", 1)}
@@ -274,16 +278,19 @@ def _prove_array(cfg: ArrayConfig, workdir: Path, depth: int | None, plan) -> Pr
 
 
 def prove(cfg: PEConfig | ArrayConfig, workdir: Path, *, depth: int | None = None,
-          dut=None, plan=None) -> ProveResult:
-    """Prove ``cfg`` (files in ``workdir``); ``dut`` replaces a PE's top level and ``plan``
-    an array's ``ProofPlan`` (tests prove deliberately broken ones)."""
+          timeout: float | None = None, dut=None, plan=None) -> ProveResult:
+    """Prove ``cfg`` (files in ``workdir``), giving up after ``timeout`` seconds; ``dut``
+    replaces a PE's top level and ``plan`` an array's ``ProofPlan`` (tests prove
+    deliberately broken ones)."""
     check_provable(cfg)
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)
                               or not 1 <= depth <= 200):
         raise ConfigError(f"depth must be an integer from 1 to 200, not {show(depth)}")
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"timeout must be a positive number of seconds, not {show(timeout)}")
     if isinstance(cfg, ArrayConfig):
-        return _prove_array(cfg, Path(workdir), depth, plan)
-    return _prove_pe(cfg, Path(workdir), depth, dut)
+        return _prove_array(cfg, Path(workdir), depth, plan, timeout)
+    return _prove_pe(cfg, Path(workdir), depth, dut, timeout)
 
 
 def report_files(result: ProveResult) -> dict[str, str | bytes]:

@@ -3,8 +3,8 @@
 ``python -m qtpe.sim.guard <parent pid> -- <command ...>`` makes itself the leader of a new
 process group, asks the kernel for a SIGTERM when its parent dies (``PR_SET_PDEATHSIG``),
 then runs the command in that group and exits with its status. When qtpe dies, even by
-``kill -9``, the guard kills its whole group: the tool and everything the tool started (make,
-the C++ compiler, a simulator). ``guarded(argv)`` is the prefix qtpe puts before a command.
+``kill -9``, the guard kills its whole group (SIGTERM, then SIGKILL ``GRACE`` seconds later):
+the tool and everything the tool started (make, the C++ compiler, a simulator). ``guarded(argv)`` is the prefix qtpe puts before a command.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 __all__ = ["guarded"]
 
@@ -25,8 +26,15 @@ def guarded(argv: list[str]) -> list[str]:
     return [sys.executable, "-m", "qtpe.sim.guard", str(os.getpid()), "--", *argv]
 
 
+#: Seconds the group has to clean up after SIGTERM before SIGKILL (SymbiYosys, for one, runs
+#: its solvers in process groups of their own and stops them on SIGTERM).
+GRACE = 0.5
+
+
 def _kill_group(signum, frame) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.killpg(0, signal.SIGTERM)
+    time.sleep(GRACE)
     os.killpg(0, signal.SIGKILL)
 
 

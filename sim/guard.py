@@ -4,7 +4,8 @@
 process group, asks the kernel for a SIGTERM when its parent dies (``PR_SET_PDEATHSIG``),
 then runs the command in that group and exits with its status. When qtpe dies, even by
 ``kill -9``, the guard kills its whole group (SIGTERM, then SIGKILL ``GRACE`` seconds later):
-the tool and everything the tool started (make, the C++ compiler, a simulator). ``guarded(argv)`` is the prefix qtpe puts before a command.
+the tool and everything the tool started (make, the C++ compiler, a simulator).
+``guarded(argv)`` is the prefix qtpe puts before a command.
 """
 
 from __future__ import annotations

@@ -16,13 +16,13 @@ from qtpe.bench.arrays import (
 )
 from qtpe.bench.energy import realistic_operands
 from qtpe.gen.config import preset
-from qtpe.sim.runner import testcases
+from qtpe.sim import runner
 from qtpe.tb.models.formats import Operand
 
 
 def test_hand_written_baseline_passes_the_gemm_tests(tmp_path):
     result = check_hand("icarus", tmp_path)
-    tests = len(testcases("qtpe.tb.test_array"))
+    tests = len(runner.testcases("qtpe.tb.test_array"))  # every array test
     assert result.tests == tests and result.ok, result.log.read_text()[-3000:]
 
 

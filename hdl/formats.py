@@ -29,12 +29,13 @@ __all__ = [
     "QTYPE_MIN_BITS", "QTYPE_MAX_BITS", "ACC_MIN_BITS", "ACC_MAX_BITS",
     "PotEncoding", "PotType", "POT_MIN_BITS", "POT_MAX_BITS",
     "PlaneEncoding", "PlaneType", "PLANE_MIN_BITS", "PLANE_MAX_BITS",
+    "Specials", "FloatType", "FLOAT_FORMATS", "ScaleType", "Special",
 ]
 
 QTYPE_MIN_BITS = 1
 QTYPE_MAX_BITS = 16
 ACC_MIN_BITS = 2
-ACC_MAX_BITS = 48
+ACC_MAX_BITS = 96  # a Kulisch accumulator of fp8_e5m2 x fp8_e5m2 needs 65 bits + depth
 
 
 def show(value: object) -> str:
@@ -118,6 +119,23 @@ class Format:
     @property
     def code_count(self) -> int:
         return 1 << self.bits
+
+    @property
+    def frac_bits(self) -> int:
+        """The value of a code is ``decode(code) * 2^-frac_bits``: 0 for integer grids; a
+        floating-point format's integer view counts its smallest subnormal (see
+        ``FloatType``)."""
+        return 0
+
+    def special(self, code: int) -> Special | None:
+        """``Special.NAN`` / ``POS_INF`` / ``NEG_INF`` for a code that is no finite number
+        (whose ``decode`` is 0 by convention), else ``None``."""
+        return None
+
+    def real(self, code: int) -> float:
+        """The value of ``code`` as a float (exact for every format here; signed zeros,
+        infinities and NaN where the format has them)."""
+        return float(self.decode(code)) / (1 << self.frac_bits)
 
     def check_code(self, code: object) -> int:
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.code_count:
@@ -424,8 +442,173 @@ class PlaneType(Format):
         return -1 if self.encoding is PlaneEncoding.TERNARY else -((1 << self.bits) - 1)
 
 
+class Special(enum.Enum):
+    """What a code that is not a finite number stands for (and the sticky state of an exact
+    floating-point accumulator): values are the 2-bit ``special`` port codes."""
+
+    POS_INF = 1
+    NEG_INF = 2
+    NAN = 3
+
+
+class Specials(enum.Enum):
+    """Which codes of a floating-point format are not finite numbers.
+
+    ``FN``: no infinities, one NaN per sign (all exponent and mantissa bits set: OCP E4M3).
+    ``IEEE``: the all-ones exponent holds infinity (mantissa 0) and NaNs (OCP E5M2).
+    ``NONE``: every code is a finite number (OCP FP6 and FP4).
+    """
+
+    FN = "fn"
+    IEEE = "ieee"
+    NONE = "none"
+
+
+#: The floating-point formats: name -> (exponent bits, mantissa bits, specials). Layout of a
+#: code: sign (top bit), exponent field, mantissa field; bias 2^(E-1) - 1; exponent field 0
+#: is subnormal (no hidden bit, exponent as for field 1).
+FLOAT_FORMATS = {
+    "fp8_e4m3": (4, 3, Specials.FN),
+    "fp8_e5m2": (5, 2, Specials.IEEE),
+    "fp6_e3m2": (3, 2, Specials.NONE),
+    "fp6_e2m3": (2, 3, Specials.NONE),
+    "fp4_e2m1": (2, 1, Specials.NONE),
+}
+
+
+@dataclass(frozen=True)
+class FloatType(Format):
+    """A low-bit floating-point format (OCP 8-bit and MX element formats): ``fp8_e4m3``
+    (E4M3FN), ``fp8_e5m2``, ``fp6_e3m2``, ``fp6_e2m3``, ``fp4_e2m1``.
+
+    A code is ``s | e (E bits) | m (M bits)``; value ``(-1)^s * (1 + m/2^M) * 2^(e - bias)``
+    for ``e > 0`` and ``(-1)^s * (m/2^M) * 2^(1 - bias)`` for ``e = 0`` (subnormals), bias
+    ``2^(E-1) - 1``; the codes ``specials`` names are NaN or infinities (``special``).
+
+    The integer view (what the golden models and the arrays add up) counts the smallest
+    subnormal, ``2^(1 - bias - M)``: ``decode(code) = (-1)^s * M_full << (max(e, 1) - 1)``
+    with ``M_full = (e > 0) << M | m``, and ``frac_bits = bias + M - 1``. Both zeros decode
+    to 0 (``real`` keeps the sign); NaN and infinity codes decode to 0 and ``special`` names
+    them (GEMM operands must be finite). ``min``/``max`` are the integer view of -max and
+    +max normal.
+    """
+
+    NAMES: ClassVar[str] = ", ".join(FLOAT_FORMATS)
+    ROLE: ClassVar[str] = "floating-point format"
+    WIDTHS: ClassVar[tuple[int, int]] = (4, 8)
+    exp_bits: int
+    man_bits: int
+    specials: Specials = Specials.NONE
+
+    def __post_init__(self):
+        key = (self.exp_bits, self.man_bits, self.specials)
+        if key not in FLOAT_FORMATS.values():
+            raise ValueError(f"floating-point format must be one of {self.NAMES}, not "
+                             f"e{show(self.exp_bits)}m{show(self.man_bits)} "
+                             f"({show(self.specials)})")
+
+    @classmethod
+    def parse(cls, text: object) -> FloatType:
+        return parse_format(text, (cls,), cls.ROLE)
+
+    @classmethod
+    def match(cls, text: str) -> FloatType | None:
+        fields = FLOAT_FORMATS.get(text)
+        return None if fields is None else cls(*fields)
+
+    def __str__(self) -> str:
+        return next(n for n, f in FLOAT_FORMATS.items()
+                    if f == (self.exp_bits, self.man_bits, self.specials))
+
+    @property
+    def bits(self) -> int:  # type: ignore[override]
+        return 1 + self.exp_bits + self.man_bits
+
+    @property
+    def bias(self) -> int:
+        return (1 << (self.exp_bits - 1)) - 1
+
+    @property
+    def frac_bits(self) -> int:
+        return self.bias + self.man_bits - 1
+
+    def fields(self, code: int) -> tuple[int, int, int]:
+        """``(sign, exponent field, mantissa field)`` of ``code``."""
+        c = self.check_code(code)
+        return (c >> (self.bits - 1), (c >> self.man_bits) & ((1 << self.exp_bits) - 1),
+                c & ((1 << self.man_bits) - 1))
+
+    def special(self, code: int) -> Special | None:
+        s, e, m = self.fields(code)
+        top = (1 << self.exp_bits) - 1
+        if self.specials is Specials.FN and e == top and m == (1 << self.man_bits) - 1:
+            return Special.NAN
+        if self.specials is Specials.IEEE and e == top:
+            return Special.NAN if m else (Special.NEG_INF if s else Special.POS_INF)
+        return None
+
+    def decode(self, code: int) -> int:
+        s, e, m = self.fields(code)
+        if self.special(code) is not None:
+            return 0
+        mag = (((1 if e else 0) << self.man_bits) | m) << (max(e, 1) - 1)
+        return -mag if s else mag
+
+    def real(self, code: int) -> float:
+        sp = self.special(code)
+        if sp is Special.NAN:
+            return float("nan")
+        if sp is not None:
+            return float("inf") if sp is Special.POS_INF else float("-inf")
+        value = float(self.decode(code)) / (1 << self.frac_bits)
+        return -0.0 if value == 0 and self.fields(code)[0] else value
+
+    @property
+    def max(self) -> int:
+        return max(self.values())
+
+    @property
+    def min(self) -> int:
+        return -self.max
+
+    @property
+    def max_field_exponent(self) -> int:
+        """The largest shift ``max(e, 1) - 1`` of a finite code."""
+        top = (1 << self.exp_bits) - 1
+        return top - 1 - (1 if self.specials is Specials.IEEE else 0)
+
+
+@dataclass(frozen=True)
+class ScaleType:
+    """The OCP MX block scale ``e8m0``: an 8-bit unsigned exponent, value ``2^(code - 127)``;
+    code 255 is NaN. Not an operand format (its values are not an integer grid)."""
+
+    bits: ClassVar[int] = 8
+    bias: ClassVar[int] = 127
+    NAN_CODE: ClassVar[int] = 255
+
+    @classmethod
+    def parse(cls, text: object) -> ScaleType:
+        if text == "e8m0" or isinstance(text, ScaleType):
+            return cls()
+        raise ValueError(f"block scale format must be 'e8m0', not {show(text)}")
+
+    def __str__(self) -> str:
+        return "e8m0"
+
+    def exponent(self, code: int) -> int | None:
+        """``code - 127``, or ``None`` for the NaN code."""
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
+            raise ValueError(f"e8m0 code must be an integer from 0 to 255, not {show(code)}")
+        return None if code == self.NAN_CODE else code - self.bias
+
+    def real(self, code: int) -> float:
+        e = self.exponent(code)
+        return float("nan") if e is None else 2.0 ** e
+
+
 #: Every operand format family, in the order names are tried. A new format is added here.
-FORMAT_FAMILIES: tuple[type[Format], ...] = (QType, PotType, PlaneType)
+FORMAT_FAMILIES: tuple[type[Format], ...] = (QType, PotType, PlaneType, FloatType)
 
 
 def format_names(families) -> str:
@@ -465,7 +648,7 @@ class Overflow(enum.Enum):
 
 @dataclass(frozen=True)
 class AccType:
-    """An accumulator format: width, signedness and overflow policy (2 to 48 bits)."""
+    """An accumulator format: width, signedness and overflow policy (2 to 96 bits)."""
 
     bits: int
     signed: bool

@@ -34,6 +34,7 @@ KIND_MODULES = (
     "qtpe.hdl.kind_bitserial",
     "qtpe.hdl.kind_shiftadd",
     "qtpe.hdl.kind_lut",
+    "qtpe.hdl.kind_fpmac",
 )
 
 

@@ -27,7 +27,10 @@ def fit(values, acc: AccType) -> np.ndarray:
     ``WRAP``: keep the low ``acc.bits`` bits, read as two's complement if ``acc.signed``.
     ``SATURATE``: clamp to ``[acc.min, acc.max]``.
     """
-    v = np.asarray(values, dtype=np.int64)
+    raw = np.asarray(values)
+    if acc.bits > _INT64_SAFE_BITS or raw.dtype == object:  # wide: exact in Python integers
+        return _fit_wide(raw, acc)
+    v = raw.astype(np.int64)
     if acc.overflow is Overflow.SATURATE:
         return np.clip(v, acc.min, acc.max).astype(np.int64)
     mask = np.int64((1 << acc.bits) - 1)
@@ -36,6 +39,20 @@ def fit(values, acc: AccType) -> np.ndarray:
         sign = np.int64(1 << (acc.bits - 1))
         low = (low ^ sign) - sign
     return low.astype(np.int64)
+
+
+def _fit_wide(values: np.ndarray, acc: AccType) -> np.ndarray:
+    """``fit`` in Python integers (an object array, or int64 where the result fits)."""
+    def one(x: int) -> int:
+        x = int(x)
+        if acc.overflow is Overflow.SATURATE:
+            return min(max(x, acc.min), acc.max)
+        low = x & ((1 << acc.bits) - 1)
+        return low - (1 << acc.bits) if acc.signed and low >> (acc.bits - 1) else low
+    out = np.array([one(x) for x in values.flat], dtype=object).reshape(values.shape)
+    if acc.bits <= _INT64_SAFE_BITS:
+        return out.astype(np.int64)
+    return out
 
 
 def check_operands(values, q: Format, role: str) -> np.ndarray:
@@ -122,14 +139,55 @@ class Operand:
         return self.fmt.largest_magnitude
 
     def check(self, w, role: str = "weight") -> np.ndarray:
-        """``w`` as int64, or ValueError naming the first operand outside ``min .. max``."""
-        w = np.asarray(w, dtype=np.int64)
+        """``w`` as int64, or ValueError naming the first operand outside ``min .. max`` (and,
+        for a floating-point format, the first NaN or infinity code: GEMM operands are
+        finite). Float values (a float array) are first mapped to their codes
+        (``from_values``)."""
+        w = np.asarray(w)
+        if w.dtype.kind == "f":
+            w = self.from_values(w, role)
+        w = w.astype(np.int64)
         bad = (w < self.min) | (w > self.max)
         if bad.any():
             raise ValueError(f"{role} {'code' if self.is_code else 'value'} "
                              f"{int(w[bad].flat[0])} is outside {self.what} "
                              f"(allowed {self.min}..{self.max})")
+        if self.fmt.frac_bits:  # a float format: no NaN or infinity in a GEMM
+            special = np.array([self.fmt.special(c) is not None for c in range(self.max + 1)])
+            hit = special[w]
+            if hit.any():
+                where = tuple(int(i) for i in np.argwhere(hit)[0])
+                code = int(w[where])
+                raise ValueError(f"{role} code {code} at {where} is "
+                                 f"{self.fmt.special(code).name} in {self.fmt} (GEMM operands "
+                                 f"are finite)")
         return w
+
+    def from_values(self, x, role: str = "weight") -> np.ndarray:
+        """The operands of float values ``x``: a float format's codes (every value must be
+        exactly one of the format's; -0.0 is the negative zero code), an integer grid's
+        integers; ValueError naming the first value that is not."""
+        x = np.asarray(x, dtype=np.float64)
+        table: dict[tuple[float, bool], int] = {}
+        if self.is_code:
+            for code in range(self.fmt.code_count):
+                v = self.fmt.real(code)
+                if np.isfinite(v):
+                    table.setdefault((v, bool(np.signbit(v))), code)
+        else:
+            for v in range(self.fmt.min, self.fmt.max + 1):
+                table.setdefault((float(v), False), v)
+                table.setdefault((float(v), v == 0), v)
+        out = np.zeros(x.shape, dtype=np.int64)
+        for idx, v in np.ndenumerate(x):
+            code = table.get((float(v), bool(np.signbit(v))))
+            if code is None:
+                where = tuple(int(i) for i in idx)
+                raise ValueError(f"{role} value {float(v)!r} at {where} is not a value of "
+                                 f"{self.fmt} (give values the format holds exactly, or its "
+                                 f"codes)")
+            out[idx] = code
+        return out
 
     def values(self, w) -> np.ndarray:
         """The decoded integer values of operands ``w`` (int64; Python ints in an object array

@@ -61,7 +61,7 @@ def pad(x: np.ndarray, rows: int, cols: int, dtype=np.int64) -> np.ndarray:
 
 def _wrap64(x: np.ndarray) -> np.ndarray:
     """Exact integers (int64, or Python ints) modulo 2^64 as int64: enough for any
-    accumulator (at most 48 bits) that wraps."""
+    accumulator of at most 62 bits that wraps (wider ones stay in Python integers)."""
     if x.dtype != object:
         return x
     return np.array([((int(v) + (1 << 63)) % (1 << 64)) - (1 << 63) for v in x.flat],
@@ -81,16 +81,18 @@ def gemm(cfg: ArrayConfig, A, W, scale=None, shift=None) -> np.ndarray:
     # Exact in int64 unless a partial sum could leave it (pot8 weights reach 2^127): then in
     # Python integers.
     bound = wop.largest_value * aop.largest_value * Kp
-    exact = np.int64 if bound < (1 << 62) else object
+    wide = cfg.acc.bits > 62  # results beyond int64 (Kulisch accumulators of wide floats)
+    exact = np.int64 if bound < (1 << 62) and not wide else object
+    held = object if wide else np.int64
     Ap, Wp = Ap.astype(exact), Wp.astype(exact)
     if cfg.acc.overflow is Overflow.WRAP:  # wrapping is a ring homomorphism: once at the end
-        acc = fit(_wrap64(Ap @ Wp), cfg.acc)
+        acc = fit(Ap @ Wp if wide else _wrap64(Ap @ Wp), cfg.acc)
     else:
-        acc = np.zeros((A.shape[0], W.shape[1]), dtype=np.int64)
+        acc = np.zeros((A.shape[0], W.shape[1]), dtype=held)
         lo, hi = cfg.acc.min, cfg.acc.max
         for k0 in range(0, Kp, step):
             part = Ap[:, k0:k0 + step] @ Wp[k0:k0 + step, :]
-            acc = np.clip(acc.astype(exact) + part, lo, hi).astype(np.int64)
+            acc = np.clip(acc.astype(exact) + part, lo, hi).astype(held)
     if cfg.requant:
         return requantize(acc, scale, shift)
     return acc

@@ -49,18 +49,17 @@ def float_operand(m: Module, fmt: Format, code: Value, name: str) -> Operand:
     if not isinstance(fmt, FloatType):  # int<N>: the value itself, no shift, no specials
         v = Value.cast(code)
         zero = Const(0, 1)
-        return Operand(v, Const(0, 1), zero, zero, v == 0, v < 0, abs(v), Const(0, 1))
+        return Operand(v, Const(0, 1), zero, zero, ~v.any(), v < 0, abs(v), Const(0, 1))
     mb, eb = fmt.man_bits, fmt.exp_bits
     c = Value.cast(code)
     sign, exp, man = c[fmt.bits - 1], c[mb:mb + eb], c[:mb]
-    normal = exp != 0
+    normal = exp.any()
     mant = Signal(mb + 1, name=f"{name}_mant")
     shift = Signal(range(max(fmt.max_field_exponent, 1) + 1 + 1), name=f"{name}_shift")
-    top = (1 << eb) - 1
     if fmt.specials is Specials.FN:
-        nan, inf = (exp == top) & (man == (1 << mb) - 1), Const(0, 1)
+        nan, inf = exp.all() & man.all(), Const(0, 1)
     elif fmt.specials is Specials.IEEE:
-        nan, inf = (exp == top) & (man != 0), (exp == top) & (man == 0)
+        nan, inf = exp.all() & man.any(), exp.all() & ~man.any()
     else:
         nan = inf = Const(0, 1)
     special = Signal(name=f"{name}_special")
@@ -71,7 +70,7 @@ def float_operand(m: Module, fmt: Format, code: Value, name: str) -> Operand:
     ]
     sig = Signal(signed(mb + 2), name=f"{name}_sig")
     m.d.comb += sig.eq(Mux(sign, -mant, mant))
-    return Operand(sig, shift, nan, inf, mant == 0, sign, mant, exp)
+    return Operand(sig, shift, nan, inf, ~mant.any(), sign, mant, exp)
 
 
 def special_of(w: Operand, a: Operand) -> tuple[Value, Value]:
@@ -157,7 +156,7 @@ def round_output(m: Module, acc: Value, acc_bits: int, frac_bits: int, special: 
         m.d.comb += result.eq(inf)
     with m.Elif(special == 2):
         m.d.comb += result.eq(inf | (1 << (width - 1)))
-    with m.Elif(mag == 0):
+    with m.Elif(~mag.any()):
         m.d.comb += result.eq(0)
     with m.Else():
         m.d.comb += result.eq(Cat(rounded[:ebits + mbits], neg))

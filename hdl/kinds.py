@@ -35,6 +35,7 @@ KIND_MODULES = (
     "qtpe.hdl.kind_shiftadd",
     "qtpe.hdl.kind_lut",
     "qtpe.hdl.kind_fpmac",
+    "qtpe.hdl.kind_mxdot",
 )
 
 

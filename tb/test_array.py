@@ -44,7 +44,8 @@ async def extreme_gemms(dut):
     h = GemmHarness(dut, cfg)
     M, N = cfg.rows + 1, cfg.cols + 1
     K = 3 * cfg.rows * cfg.lanes + 5
-    A = np.full((M, K), cfg.activation.min if cfg.activation.signed else cfg.activation.max)
+    a_min, a_max = Operand(cfg.activation).extremes()
+    A = np.full((M, K), a_min if cfg.activation.signed else a_max)
     w_min, w_max = Operand(cfg.weight).extremes()
     W = np.full((K, N), w_min if cfg.weight.signed else w_max)
     W[:, 1::2] = w_max

@@ -32,7 +32,7 @@ def test_toml_file(tmp_path):
     (["groups=8"], "unknown key 'groups'"),
     (["lanes=65"], "lanes must be an integer from 1 to 64, not 65"),
     (["overflow=clip"], "overflow must be one of 'wrap', 'saturate', not 'clip'"),
-    (["acc_bits=1"], "acc_bits must be an integer from 2 to 48, not 1"),
+    (["acc_bits=1"], "acc_bits must be an integer from 2 to 96, not 1"),
     (["depth=-3"], "depth must be an integer from 1"),
     (["weight"], "--set takes key=value, not 'weight'"),
 ])

@@ -34,9 +34,9 @@ def test_acc_type_range_and_limits():
     acc = AccType(12, True, Overflow.SATURATE)
     assert (acc.min, acc.max) == (-2048, 2047)
     assert AccType(12, False).max == 4095
-    with pytest.raises(ValueError, match="2 to 48 bits, not 49"):
-        AccType(49, True)
-    with pytest.raises(ValueError, match="2 to 48 bits, not 1"):
+    with pytest.raises(ValueError, match="2 to 96 bits, not 97"):
+        AccType(97, True)
+    with pytest.raises(ValueError, match="2 to 96 bits, not 1"):
         AccType(1, True)
 
 

@@ -152,16 +152,29 @@ class Operand:
             raise ValueError(f"{role} {'code' if self.is_code else 'value'} "
                              f"{int(w[bad].flat[0])} is outside {self.what} "
                              f"(allowed {self.min}..{self.max})")
-        if self.fmt.frac_bits:  # a float format: no NaN or infinity in a GEMM
-            special = np.array([self.fmt.special(c) is not None for c in range(self.max + 1)])
-            hit = special[w]
-            if hit.any():
-                where = tuple(int(i) for i in np.argwhere(hit)[0])
-                code = int(w[where])
-                raise ValueError(f"{role} code {code} at {where} is "
-                                 f"{self.fmt.special(code).name} in {self.fmt} (GEMM operands "
-                                 f"are finite)")
+        self.check_finite(w, role)
         return w
+
+    def _special_codes(self) -> np.ndarray:
+        """A mask over the codes: True where a code is NaN or an infinity (none for the
+        integer formats)."""
+        if not self.fmt.frac_bits:
+            return np.zeros(self.max - self.min + 1, dtype=bool)
+        return np.array([self.fmt.special(c) is not None for c in range(self.max + 1)])
+
+    def check_finite(self, w, role: str = "weight") -> None:
+        """ValueError naming the first NaN or infinity code in ``w`` (operands in range):
+        the GEMMs and the golden models take finite operands only."""
+        if not self.fmt.frac_bits:
+            return
+        w = np.asarray(w, dtype=np.int64)
+        hit = self._special_codes()[w]
+        if hit.any():
+            where = tuple(int(i) for i in np.argwhere(hit)[0])
+            code = int(w[where])
+            raise ValueError(f"{role} code {code} at {list(where)} is "
+                             f"{self.fmt.special(code).name} in {self.fmt} (GEMM operands "
+                             f"are finite)")
 
     def from_values(self, x, role: str = "weight") -> np.ndarray:
         """The operands of float values ``x``: a float format's codes (every value must be
@@ -217,7 +230,10 @@ class Operand:
         """Uniform operands (every code, or every value) with a share of corners."""
         if not self.is_code:
             return random_operands(rng, self.fmt, size, corner_fraction)
-        v = rng.integers(self.min, self.max, size=size, endpoint=True, dtype=np.int64)
+        if self.fmt.frac_bits:  # a float format: finite codes only
+            v = rng.choice(np.flatnonzero(~self._special_codes()), size=size).astype(np.int64)
+        else:
+            v = rng.integers(self.min, self.max, size=size, endpoint=True, dtype=np.int64)
         corners = np.array(sorted(set(self.extremes())), dtype=np.int64)
         pick = rng.random(size) < corner_fraction
         v[pick] = rng.choice(corners, size=int(pick.sum()))

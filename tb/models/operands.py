@@ -66,6 +66,11 @@ def check_gemm(cfg: ArrayConfig, A, W, scale=None, shift=None):
     aop, wop = Operand(cfg.activation), Operand(cfg.weight)
     A = _check_range(A, aop.min, aop.max, "A (activations)", aop.what)
     W = _check_range(W, wop.min, wop.max, "W (weights)", wop.what)
+    for op, x, name in ((aop, A, "A (activations)"), (wop, W, "W (weights)")):
+        try:
+            op.check_finite(x, name)
+        except ValueError as exc:
+            raise GemmOperandError(str(exc)) from None
     rq = cfg.requantizer
     if rq is None:
         if scale is not None or shift is not None:

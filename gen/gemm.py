@@ -109,7 +109,15 @@ class GemmResult(GemmRun):
                 f"  cycles      {self.cycles}\n"
                 f"  MACs/cycle  {self.macs_per_cycle:.2f} (peak {cfg.macs_per_cycle:g})\n"
                 f"  utilization {self.utilization:.1%}\n"
-                f"  simulation  {self.cycles_per_second:,.0f} cycles/s")
+                f"  simulation  {self.cycles_per_second:,.0f} cycles/s"
+                + (f"\n  units       C * 2^-{frac} is the exact sum of the {cfg.weight} x "
+                   f"{cfg.activation} products" if (frac := _frac_bits(cfg)) else ""))
+
+
+def _frac_bits(cfg) -> int:
+    """The fraction bits of a result: C counts ``2^-frac_bits`` (floating-point formats'
+    integer views); 0 for integer formats."""
+    return cfg.weight.frac_bits + cfg.activation.frac_bits
 
 
 def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=None,
@@ -181,6 +189,10 @@ def gemm_command(cfg, a_path, w_path, out, simulator: str, *, scale_path=None,
     scale = load_operand(scale_path, "scale") if scale_path is not None else None
     shift = load_operand(shift_path, "shift") if shift_path is not None else None
     check_gemm(cfg, A, W, scale, shift)
+    if cfg.acc.bits > 64:
+        raise GemmOperandError(f"qtpe gemm writes int64 results, but the accumulator of "
+                               f"{cfg.name} is {cfg.acc.bits} bits (give acc_bits=64 or less, "
+                               f"or use the Python API)")
     out = check_file(out, ".npy")
     if build is not None:
         build = check_dir(build, "build folder")

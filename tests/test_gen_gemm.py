@@ -122,3 +122,53 @@ def test_array_and_harness_lint_clean(tmp_path, name, sets):
     meta = json.loads(vpath.with_suffix(".json").read_text())
     assert meta["latency"] == cfg.latency and meta["config"]["rows"] == cfg.rows
     assert harness_name(cfg) in hpath.read_text()
+
+
+FP8 = ["--preset", "array_os_fp8_4x4", "--set", "name=arr_fp8"]
+
+
+def test_cli_gemm_takes_fp8_values_and_codes(tmp_path):
+    """FP8 operands as exact float values and as uint8 codes give the same checked result, in
+    units of 2^-frac_bits (printed)."""
+    import ml_dtypes
+
+    rng = np.random.default_rng(13)
+    fp8 = np.arange(256, dtype=np.uint8).view(ml_dtypes.float8_e4m3fn).astype(np.float64)
+    finite = np.flatnonzero(np.isfinite(fp8)).astype(np.uint8)
+    A_codes, W_codes = rng.choice(finite, (5, 9)), rng.choice(finite, (9, 6))
+    np.save(tmp_path / "Ac.npy", A_codes)
+    np.save(tmp_path / "Wv.npy", fp8[W_codes])  # values
+    out = tmp_path / "C.npy"
+    proc = run_cli("gemm", *FP8, "--a", str(tmp_path / "Ac.npy"), "--w",
+                   str(tmp_path / "Wv.npy"), "-o", str(out), "--sim", "icarus")
+    assert proc.returncode == 0, proc.stderr
+    assert "matches the golden model" in proc.stdout and "C * 2^-18" in proc.stdout
+    exact = fp8[A_codes] @ fp8[W_codes]  # every product and partial sum fits a double here
+    np.testing.assert_array_equal(np.load(out) * 2.0 ** -18, exact)
+
+
+@pytest.mark.parametrize("a,needle", [
+    (np.full((2, 3), 0.3), "A (activations) value 0.3 at (0, 0) is not a value of fp8_e4m3"),
+    (np.array([[1.0, np.nan, 2.0]] * 2), "value nan at (0, 1) is not a value of fp8_e4m3"),
+    (np.array([[1.0, 2.0, 500.0]] * 2), "value 500.0 at (0, 2)"),
+    (np.array([[0, 0x7F, 0]] * 2, dtype=np.uint8), "code 127 at [0, 1] is NAN in fp8_e4m3"),
+    (np.array([[0, 256, 0]] * 2), "value 256 at [0, 1] is outside fp8_e4m3 codes "
+                                  "(allowed 0..255)"),
+])
+def test_cli_gemm_bad_fp8_operands(tmp_path, a, needle):
+    np.save(tmp_path / "A.npy", a)
+    np.save(tmp_path / "W.npy", np.zeros((3, 2)))
+    proc = run_cli("gemm", *FP8, "--a", "A.npy", "--w", "W.npy", "-o", "C.npy", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("qtpe: error: ") and needle in lines[0]
+    assert not (tmp_path / "C.npy").exists()
+
+
+def test_cli_gemm_refuses_results_wider_than_int64(tmp_path):
+    np.save(tmp_path / "A.npy", np.zeros((2, 3), dtype=np.uint8))
+    np.save(tmp_path / "W.npy", np.zeros((3, 2), dtype=np.uint8))
+    proc = run_cli("gemm", *FP8, "--set", "weight=fp8_e5m2", "--set", "activation=fp8_e5m2",
+                   "--a", "A.npy", "--w", "W.npy", "-o", "C.npy", cwd=tmp_path)
+    assert proc.returncode == 2 and "accumulator of arr_fp8 is 73 bits" in proc.stderr
+    assert not (tmp_path / "C.npy").exists()

@@ -3,7 +3,8 @@
 ``check_gemm(cfg, A, W, scale, shift)`` validates a GEMM for an array config: ``A`` (M x K) and
 ``W`` (K x N) are 2-D integer arrays whose entries are operands of the activation and weight
 formats (``qtpe.tb.models.formats.Operand``: values of integer grids, codes of the other
-formats), and, with requantization, a scale and a shift per output column. Every problem is a
+formats), or float arrays of values each format holds exactly (mapped to those operands),
+and, with requantization, a scale and a shift per output column. Every problem is a
 ``GemmOperandError`` with a one-line message naming the first bad value and what is allowed.
 Pure numpy.
 """
@@ -27,13 +28,22 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _check_matrix(x, name: str, dims: str) -> np.ndarray:
+def _check_matrix(x, name: str, dims: str, op: Operand) -> np.ndarray:
+    """``x`` as a 2-D integer array; for a floating-point format, float values (a float
+    array) become the codes that hold them exactly (``Operand.from_values``)."""
     x = np.asarray(x)
-    if x.dtype == object or not np.issubdtype(x.dtype, np.integer) or x.ndim != 2:
-        raise GemmOperandError(f"{name} must be a 2-D integer array ({dims}), not "
+    floats = bool(op.fmt.frac_bits) and np.issubdtype(x.dtype, np.floating)
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.integer) or floats) or x.ndim != 2:
+        kinds = "integer (codes) or float (values)" if op.fmt.frac_bits else "integer"
+        raise GemmOperandError(f"{name} must be a 2-D {kinds} array ({dims}), not "
                                f"{x.dtype} of shape {x.shape}")
     if 0 in x.shape:
         raise GemmOperandError(f"{name} must not be empty, not of shape {x.shape}")
+    if floats:
+        try:
+            x = op.from_values(x, name)
+        except ValueError as exc:
+            raise GemmOperandError(str(exc)) from None
     return x
 
 
@@ -58,12 +68,12 @@ def _check_range(x: np.ndarray, lo: int, hi: int, name: str, what: str) -> np.nd
 def check_gemm(cfg: ArrayConfig, A, W, scale=None, shift=None):
     """Validate the operands; return ``(A, W, scale, shift)`` as int64 (scales ``None``
     without requantization). Raise ``GemmOperandError`` naming the first problem."""
-    A = _check_matrix(A, "A (activations)", "M x K")
-    W = _check_matrix(W, "W (weights)", "K x N")
+    aop, wop = Operand(cfg.activation), Operand(cfg.weight)
+    A = _check_matrix(A, "A (activations)", "M x K", aop)
+    W = _check_matrix(W, "W (weights)", "K x N", wop)
     if A.shape[1] != W.shape[0]:
         raise GemmOperandError(f"A is {A.shape[0]} x {A.shape[1]} but W is {W.shape[0]} x "
                                f"{W.shape[1]}: the reduction sizes K differ")
-    aop, wop = Operand(cfg.activation), Operand(cfg.weight)
     A = _check_range(A, aop.min, aop.max, "A (activations)", aop.what)
     W = _check_range(W, wop.min, wop.max, "W (weights)", wop.what)
     for op, x, name in ((aop, A, "A (activations)"), (wop, W, "W (weights)")):

@@ -52,7 +52,11 @@ def synthesize_row(row: dict, verilog: Path, top: str, targets, workdir: Path):
 
 
 def measure(name: str, workdir: Path) -> dict:
-    cfg = preset(name)
+    return measure_config(name, preset(name), workdir)
+
+
+def measure_config(name: str, cfg, workdir: Path):
+    """The row of design ``cfg`` (``name`` in the tables) on every target, and the tools."""
     row = {"preset": name, "pe": cfg.pe, "weight": str(cfg.weight),
            "activation": str(cfg.activation), "acc": str(cfg.acc),
            "latency": cfg.latency, "macs_per_cycle": cfg.macs_per_cycle}
@@ -108,11 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def record(json_path: Path, md_path: Path, rows: list[dict], tools: dict, markdown) -> str:
-    """Write the measured ``rows`` with the date, the machine and the tool versions as JSON,
-    and ``markdown(rows, tools, date)`` as the table; print and return the table."""
+def record(json_path: Path, md_path: Path, rows: list[dict], tools: dict, markdown,
+           extra: dict | None = None) -> str:
+    """Write the measured ``rows`` with the date, the machine and the tool versions (and the
+    ``extra`` keys) as JSON, and ``markdown(rows, tools, date)`` as the table; print and
+    return the table."""
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    data = {"date": when, "machine": machine(), "tools": tools, "rows": rows}
+    data = {"date": when, "machine": machine(), "tools": tools, "rows": rows, **(extra or {})}
     return publish(data, json_path, md_path, markdown(rows, tools, when))
 
 

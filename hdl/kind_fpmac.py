@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from .array_config import ArrayConfig, Dataflow, array_preset, example_array
 from .config import Lanes, OperandRule, PEConfig, Pipelined, span_bits
-from .formats import Format, FloatType, Overflow, QType, Specials, show
+from .formats import FloatType, Format, Overflow, QType, Specials, show
 from .kinds import Kind, Preset, register
 
 __all__ = ["FpMacConfig", "FpOutput", "ROUNDED"]

@@ -71,7 +71,8 @@ class FpMacTestbench(StreamTestbench):
         self.coverage.sample("weight", {self.classify(cfg.weight, x) for x in w})
         self.coverage.sample("act", {self.classify(cfg.activation, y) for y in a})
         if cfg.specials:
-            bits = {product_special(cfg.weight, x, cfg.activation, y) for x, y in zip(w, a)}
+            bits = {product_special(cfg.weight, x, cfg.activation, y)
+                    for x, y in zip(w, a, strict=True)}
             self._signs |= bits & {1, 2}
             hits = {SPECIAL_NAMES[b] for b in bits}
             if self._signs == {1, 2}:  # both infinities in one sum: NaN

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from qtpe.hdl.formats import AccType, FloatType, Overflow, QType, ScaleType, Special, parse_enum
 
 

@@ -8,6 +8,7 @@ from itertools import product
 import ml_dtypes
 import numpy as np
 import pytest
+
 from qtpe.hdl.formats import FloatType, Overflow, QType
 from qtpe.hdl.kind_fpmac import FpMacConfig, FpOutput
 from qtpe.tb.models.fpmac import FpMacModel, float_corners, random_codes, round_to

@@ -5,7 +5,6 @@ Each (simulator, config) builds once in its own folder and runs every cocotb tes
 ``qtpe.tb.test_pe_fpmac`` in one simulator process. The seed is printed on failure.
 """
 
-import re
 
 import pytest
 from cocotb_sim import assert_passes, run_mutant

@@ -70,12 +70,14 @@ def float_operand(m: Module, fmt: Format, code: Value, name: str) -> Operand:
     ]
     sig = Signal(signed(mb + 2), name=f"{name}_sig")
     m.d.comb += sig.eq(Mux(sign, -mant, mant))
-    return Operand(sig, shift, nan, inf, ~mant.any(), sign, mant, exp)
+    zero = Signal(name=f"{name}_zero")  # a finite zero: NaN and infinity codes are not zeros
+    m.d.comb += zero.eq(~(mant.any() | special))
+    return Operand(sig, shift, nan, inf, zero, sign, mant, exp)
 
 
 def special_of(w: Operand, a: Operand) -> tuple[Value, Value]:
     """The ``special`` bits (+inf seen, -inf seen) one product adds: NaN sets both."""
-    nan = w.nan | a.nan | (w.inf & a.zero & ~a.nan) | (a.inf & w.zero & ~w.nan)
+    nan = w.nan | a.nan | (w.inf & a.zero) | (a.inf & w.zero)
     inf = (w.inf | a.inf) & ~nan
     neg = w.neg ^ a.neg
     return nan | (inf & ~neg), nan | (inf & neg)

@@ -1,8 +1,8 @@
 """MX dot-product processing element (OCP Microscaling: MXFP8, MXFP6, MXFP4 blocks).
 
-Arithmetic: each input's ``lanes`` element products are exact and summed exactly (``mx_dot``:
-``qtpe.hdl.pe_fpmac.fp_dot`` with lint-clean zero tests; units ``2^-frac_bits``, NaN/Inf per
-IEEE 754 in the ``special`` bits). A block is ``block_steps = block_size / lanes`` accepted
+Arithmetic: each input's ``lanes`` element products are exact and summed exactly
+(``qtpe.hdl.pe_fpmac.fp_dot``: units ``2^-frac_bits``, NaN/Inf per IEEE 754 in the
+``special`` bits). A block is ``block_steps = block_size / lanes`` accepted
 inputs counted from reset or ``clear``; its exact sum ``P`` (``block_sum_bits``) is kept in a
 register. The input that completes a block reads the e8m0 scales ``scale_w``, ``scale_a`` (``X
 = code - 127``) and adds ``P << (Xw + Xa - scale_min)`` (``scaled_bits``, exact) to ``(clear ?
@@ -15,73 +15,19 @@ sets ``special`` to 3. An infinite element product stays infinite whatever the s
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data
 from amaranth.lib.wiring import Out
 
-from .formats import FloatType, Format, ScaleType, Specials
+from .formats import ScaleType
 from .kind_mxdot import MxDotConfig
 from .pe import ConfigComponent, PEComponent, acc_base, acc_fit, pe_members, pipeline_stage
-from .pe_fpmac import SPECIAL_BITS, Operand, fp_product, special_of
-from .shapes import tree_sum, wire_shape
+from .pe_fpmac import SPECIAL_BITS, fp_dot
+from .shapes import wire_shape
 
-__all__ = ["MxDotPE", "mx_operand", "mx_dot"]
+__all__ = ["MxDotPE"]
 
 NAN_SPECIAL = (1 << SPECIAL_BITS) - 1
-
-
-def _is_zero(v: Value) -> Value:
-    """``v == 0`` as ``~|v``: Yosys writes a comparison with zero as ``!v``, which Verilator
-    ``-Wall`` refuses on a multi-bit ``v`` (WIDTHTRUNC)."""
-    return ~Value.cast(v).any()
-
-
-def mx_operand(m: Module, fmt: Format, code: Value, name: str) -> Operand:
-    """``qtpe.hdl.pe_fpmac.float_operand`` with its zero tests as reductions (``_is_zero``),
-    so that the Verilog is clean under Verilator's ``-Wall``: same parts, same values."""
-    if not isinstance(fmt, FloatType):  # int8: the value itself, no shift, no specials
-        v = Value.cast(code)
-        zero = Const(0, 1)
-        return Operand(v, Const(0, 1), zero, zero, _is_zero(v), v < 0, abs(v), Const(0, 1))
-    mb, eb = fmt.man_bits, fmt.exp_bits
-    c = Value.cast(code)
-    sign, exp, man = c[fmt.bits - 1], c[mb:mb + eb], c[:mb]
-    normal = exp.any()
-    mant = Signal(mb + 1, name=f"{name}_mant")
-    shift = Signal(range(max(fmt.max_field_exponent, 1) + 1 + 1), name=f"{name}_shift")
-    top = exp.all()
-    if fmt.specials is Specials.FN:
-        nan, inf = top & man.all(), Const(0, 1)
-    elif fmt.specials is Specials.IEEE:
-        nan, inf = top & man.any(), top & _is_zero(man)
-    else:
-        nan = inf = Const(0, 1)
-    special = Signal(name=f"{name}_special")
-    m.d.comb += [
-        special.eq(nan | inf),
-        mant.eq(Mux(special, 0, Cat(man, normal))),
-        shift.eq(Mux(normal, exp - 1, 0)),
-    ]
-    sig = Signal(signed(mb + 2), name=f"{name}_sig")
-    m.d.comb += sig.eq(Mux(sign, -mant, mant))
-    return Operand(sig, shift, nan, inf, _is_zero(mant), sign, mant, exp)
-
-
-def mx_dot(m: Module, cfg, weight, act):
-    """The exact dot product (``cfg.dot_bits``) of one input's ``lanes`` element pairs and
-    the ``special`` bits it adds (``qtpe.hdl.pe_fpmac.fp_dot`` with ``mx_operand``)."""
-    products, pos, neg = [], [], []
-    for i in range(cfg.lanes):
-        w = mx_operand(m, cfg.weight, weight[i], f"w_l{i}")
-        a = mx_operand(m, cfg.activation, act[i], f"a_l{i}")
-        products.append(fp_product(m, cfg, w, a, f"product_l{i}"))
-        p, n = special_of(w, a)
-        pos.append(p)
-        neg.append(n)
-    dot = tree_sum(m, products, signed(cfg.dot_bits), "dot")
-    special = Signal(SPECIAL_BITS, name="dot_special")
-    m.d.comb += special.eq(Cat(Cat(*pos).any(), Cat(*neg).any()))
-    return dot, special
 
 
 class MxDotPE(PEComponent):
@@ -129,7 +75,7 @@ class MxDotPE(PEComponent):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        dot, dot_special = mx_dot(m, cfg, self.weight, self.act)
+        dot, dot_special = fp_dot(m, cfg, self.weight, self.act)
         s = pipeline_stage(m, cfg.pipeline, {
             "dot": dot, "special": dot_special, "scale_w": self.scale_w,
             "scale_a": self.scale_a, "valid": self.in_valid, "clear": self.clear})

@@ -12,13 +12,14 @@ registered-I/O wrapper for Fmax). L-Mul's error is measured over every pair of f
 measures arrays (``bench/energy.py``) and the float kinds have no bench arrays yet.
 
 Writes ``floats.json`` and ``FLOATS.md`` into ``--out`` (default ``bench/``).
-Usage: ``python -m qtpe.bench.floats [--out DIR]``
+Usage: ``python -m qtpe.bench.floats [--out DIR] [--designs A,B --merge]``
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import tempfile
 from pathlib import Path
 
@@ -35,6 +36,10 @@ PAIRS = (
      "int4_g32"),
     ("L-Mul E4M3 vs FP8 E4M3 MAC", "lmul_e4m3", "fpmac_e4m3"),
 )
+
+
+#: Every design of the pairs, in table order.
+DESIGNS = tuple(dict.fromkeys(n for _, a, b in PAIRS for n in (a, b)))
 
 
 def config(name: str):
@@ -99,15 +104,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qtpe-bench-floats",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--designs", default=",".join(DESIGNS),
+                        help="the designs to measure (default: every design of the pairs)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of designs not measured again from floats.json")
     args = parser.parse_args(argv)
-    names = list(dict.fromkeys(n for _, a, b in PAIRS for n in (a, b)))
-    rows, tools = [], {}
+    names = [n for n in args.designs.split(",") if n]
+    for n in names:
+        if n not in DESIGNS:
+            parser.error(f"unknown design {n!r}; the pairs have: {', '.join(DESIGNS)}")
+    old = {}
+    if args.merge and (args.out / "floats.json").exists():
+        data = json.loads((args.out / "floats.json").read_text())
+        old = {r["preset"]: r for r in data["rows"]}
+        tools = data["tools"]
+    else:
+        tools = {}
     with tempfile.TemporaryDirectory(prefix="qtpe-bench-floats-") as tmp:
         for n in names:
-            row, t = measure_config(n, config(n), Path(tmp))
-            rows.append(row)
+            old[n], t = measure_config(n, config(n), Path(tmp))
             tools.update(t)
             print(f"measured {n}", flush=True)
+    missing = [n for n in DESIGNS if n not in old]
+    if missing:
+        parser.error(f"no rows for {', '.join(missing)}: measure them (--designs) first")
+    rows = [old[n] for n in DESIGNS]
     error = lmul_error()
     record(args.out / "floats.json", args.out / "FLOATS.md", rows, tools,
            lambda rows_, tools_, when: markdown({"rows": rows_, "lmul_error": error,

@@ -40,7 +40,9 @@ ACC_MAX_BITS = 96  # a Kulisch accumulator of fp8_e5m2 x fp8_e5m2 needs 65 bits 
 
 def show(value: object) -> str:
     """``repr(value)`` for a message, kept short: a huge integer is described by its size,
-    a long text cut (bad input may be anything)."""
+    a long text cut (bad input may be anything); a number format by its name."""
+    if isinstance(value, Format):
+        return str(value)
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     if isinstance(value, enum.Enum):

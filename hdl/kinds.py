@@ -36,6 +36,7 @@ KIND_MODULES = (
     "qtpe.hdl.kind_lut",
     "qtpe.hdl.kind_fpmac",
     "qtpe.hdl.kind_mxdot",
+    "qtpe.hdl.kind_lmul",
 )
 
 

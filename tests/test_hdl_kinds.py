@@ -17,11 +17,12 @@ from qtpe.tb.models.schedule import schedule
 
 def test_builtin_kinds_register_once_in_order():
     assert [k.name for k in all_kinds()] == ["mac", "bitserial", "shiftadd", "lut", "fpmac",
-                                            "mxdot"]
-    assert len(KIND_MODULES) == 6
+                                            "mxdot", "lmul"]
+    assert len(KIND_MODULES) == 7
     assert get_kind("lut").config.KIND == "lut"
     with pytest.raises(ValueError, match="pe must be one of 'mac', 'bitserial', 'shiftadd', "
-                                         "'lut', 'fpmac', 'mxdot', not 'tpu'"):
+                                         "'lut', 'fpmac', 'mxdot', 'lmul', "
+                                         "not 'tpu'"):
         get_kind("tpu")
     with pytest.raises(ValueError, match="a PE kind named 'mac' is already registered"):
         mac = get_kind("mac")

@@ -59,6 +59,7 @@ bench: setup
 	$(BIN)/python -m qtpe.bench.arrays
 	$(BIN)/python -m qtpe.bench.energy
 	$(BIN)/python -m qtpe.bench.lut_table
+	$(BIN)/python -m qtpe.bench.floats
 	$(BIN)/python -m qtpe.bench.scale
 
 # The proof table (bench/PROOFS.md): every PE kind against the MAC PE, 2x2 arrays against the

@@ -8,8 +8,10 @@ weights x INT8 against INT4 x INT8 (1 MAC/cycle); the MXFP4 block PE (E2M1 x E2M
 against the FP8 E4M3 MAC (1 MAC/cycle). Every design is synthesized as ``make bench`` does
 (``run.measure_config``: ECP5 through nextpnr, OSU 0.18 um through ABC and OpenSTA,
 registered-I/O wrapper for Fmax). L-Mul's error is measured over every pair of finite non-zero codes
-(``qtpe.tb.models.lmul.error_stats``). Energy per MAC is not in these rows: the power flow
-measures arrays (``bench/energy.py``) and the float kinds have no bench arrays yet.
+(``qtpe.tb.models.lmul.error_stats``). Energy per MAC is ``qtpe power`` of the design (the
+buffered OSU 0.18 um netlist, gate-level Verilator SAIF x OpenSTA per-pin energies, 100 MHz)
+under its own testbench's ``random_stream`` (random codes or values of its formats, a tenth
+corners, random valid and clear): each design's own operand distribution, not a shared one.
 
 Writes ``floats.json`` and ``FLOATS.md`` into ``--out`` (default ``bench/``).
 Usage: ``python -m qtpe.bench.floats [--out DIR] [--designs A,B --merge]``
@@ -24,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from qtpe.gen.config import preset
+from qtpe.gen.power import DEFAULT_CLOCK_MHZ, run_power
 from qtpe.hdl.formats import QType, ScaleKind
 
 from .run import HERE, machine, measure_config, record
@@ -70,27 +73,37 @@ def markdown(data: dict, tools: dict, when: str) -> str:
         "Fmax with every input and output registered; areas of the design alone. Each pair "
         "has equal MACs per cycle.",
         "",
+        f"Energy: `qtpe power` at {DEFAULT_CLOCK_MHZ:g} MHz on the buffered OSU netlist under "
+        "the design's own testbench `random_stream` (its formats' random codes, a tenth "
+        "corners, random valid and clear): pJ per MAC done.",
+        "",
         "| comparison | design | PE | W x A | acc | MACs/cycle | ECP5 LUT4 | FF | DSP "
-        "| ECP5 Fmax MHz | OSU018 area um^2 | OSU018 Fmax MHz | area / counterpart |",
-        "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| ECP5 Fmax MHz | OSU018 area um^2 | OSU018 Fmax MHz | pJ/MAC | area / counterpart "
+        "| energy / counterpart |",
+        "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |",
     ]
     for what, a, b in PAIRS:
         for name in (a, b):
             r = rows[name]
             e, s = r["ecp5"], r["asic"]
+            pj = r["energy"]["pj_per_mac"]
             ratio = (f"{s['area_um2'] / rows[b]['asic']['area_um2']:.2f}" if name == a
                      else "1")
+            eratio = f"{pj / rows[b]['energy']['pj_per_mac']:.2f}" if name == a else "1"
             out.append(
                 f"| {what if name == a else ''} | {name} | {r['pe']} "
                 f"| {r['weight']} x {r['activation']} | {r['acc']} | {r['macs_per_cycle']:g} "
                 f"| {e['lut4_count']} | {e['ff_count']} | {e['dsp_count']} "
-                f"| {e['fmax_mhz']:.1f} | {s['area_um2']:.0f} | {s['fmax_mhz']:.1f} | {ratio} |")
+                f"| {e['fmax_mhz']:.1f} | {s['area_um2']:.0f} | {s['fmax_mhz']:.1f} "
+                f"| {pj:.1f} | {ratio} | {eratio} |")
     err = data["lmul_error"]
     out += [
         "",
         f"L-Mul error (`lmul_e4m3`, over all {err['pairs']:,} pairs of finite non-zero "
         f"codes): mean relative error {err['mean_rel_error']:.4f}, largest "
-        f"{err['max_rel_error']:.4f}, against the exact product.",
+        f"{err['max_rel_error']:.4f}; mean of L-Mul / exact - 1: "
+        f"{err['mean_signed_rel_error']:+.4f}.",
         "",
         f"Machine: {data['machine']}.",
         "",
@@ -122,8 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         tools = {}
     with tempfile.TemporaryDirectory(prefix="qtpe-bench-floats-") as tmp:
         for n in names:
-            old[n], t = measure_config(n, config(n), Path(tmp))
+            cfg = config(n)
+            old[n], t = measure_config(n, cfg, Path(tmp))
             tools.update(t)
+            p = run_power(cfg, Path(tmp) / n / "power", simulator="verilator").power
+            old[n]["energy"] = {"pj_per_mac": p.pj_per_mac, "pj_per_cycle": p.pj_per_cycle,
+                                "macs": p.macs, "cycles": p.cycles, "source": p.source}
             print(f"measured {n}", flush=True)
     missing = [n for n in DESIGNS if n not in old]
     if missing:

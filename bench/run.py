@@ -3,7 +3,8 @@
 Writes ``bench/RESULTS.md`` (committed) and ``bench/results.json`` with the date, the machine
 and the tool versions. Numbers are measured, never typed in: rerun to refresh them.
 
-Usage: ``python -m qtpe.bench.run [--presets a,b] [--out DIR]``
+Usage: ``python -m qtpe.bench.run [--presets a,b [--merge]] [--out DIR]`` (``--merge`` keeps
+the rows of the bench presets not measured again from ``results.json``).
 """
 
 from __future__ import annotations
@@ -65,10 +66,18 @@ def measure_config(name: str, cfg, workdir: Path):
 
 
 def markdown(rows: list[dict], tools: dict, when: str) -> str:
+    """The table; rows kept from an earlier run (``--merge``, their ``measured`` record) are
+    marked with the run they come from."""
+    runs: list[dict] = []
+    for r in rows:
+        m = r.get("measured")
+        if m is not None and m not in runs:
+            runs.append(m)
     head = [
         "# qtpe benchmark results",
         "",
-        f"Measured {when} on {machine()} by `make bench` (`python -m qtpe.bench.run`).",
+        f"Measured {when} on {machine()} by `make bench` (`python -m qtpe.bench.run`)"
+        + (", except the rows marked with an earlier run below." if runs else "."),
         "ECP5: Yosys `synth_ecp5` + nextpnr-ecp5 (25k, out of context), Fmax of the design with "
         "every input and output registered. OSU 0.18 um: Yosys `abc -liberty` + OpenSTA, "
         "typical corner, pre-layout, same registered-I/O wrapper for Fmax; areas of the design "
@@ -81,14 +90,18 @@ def markdown(rows: list[dict], tools: dict, when: str) -> str:
     ]
     for r in rows:
         e, a, g = r["ecp5"], r["asic"], r["generic"]
+        mark = f" [{runs.index(r['measured']) + 1}]" if r.get("measured") else ""
         head.append(
-            f"| {r['preset']} | {r['pe']} | {r['weight']} x {r['activation']} | {r['acc']} "
+            f"| {r['preset']}{mark} | {r['pe']} | {r['weight']} x {r['activation']} | {r['acc']} "
             f"| {r['macs_per_cycle']:g} | {e['lut4_count']} | {e['ff_count']} "
             f"| {e['carry_count']} | {e['dsp_count']} | {e['fmax_mhz']:.1f} "
             f"| {a['area_um2']:.0f} | {a['fmax_mhz']:.1f} | {g['cell_count']} "
             f"| {g['logic_depth']} |"
         )
     head += ["", "Tools: " + "; ".join(f"{k} {v}" for k, v in sorted(tools.items())), ""]
+    for i, run in enumerate(runs, 1):
+        head += [f"[{i}] measured {run['date']} on {run['machine']}; tools: "
+                 + "; ".join(f"{k} {v}" for k, v in sorted(run["tools"].items())), ""]
     return "\n".join(head)
 
 
@@ -96,19 +109,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qtpe-bench", description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default=",".join(BENCH_PRESETS))
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other bench presets' rows from results.json")
     args = parser.parse_args(argv)
     names = [n for n in args.presets.split(",") if n]
     for n in names:
         if n not in PRESETS:
             parser.error(f"unknown preset {n!r}; available: {', '.join(sorted(PRESETS))}")
-    rows, tools = [], {}
+    rows: dict[str, dict] = {}
+    tools: dict[str, str] = {}
+    if args.merge and (args.out / "results.json").exists():
+        data = json.loads((args.out / "results.json").read_text())
+        earlier = {"date": data["date"], "machine": data["machine"], "tools": data["tools"]}
+        rows = {r["preset"]: {"measured": earlier} | r for r in data["rows"]
+                if r["preset"] in BENCH_PRESETS and r["preset"] not in names}
     with tempfile.TemporaryDirectory(prefix="qtpe-bench-") as tmp:
         for n in names:
-            row, t = measure(n, Path(tmp))
-            rows.append(row)
+            rows[n], t = measure(n, Path(tmp))
             tools.update(t)
             print(f"measured {n}", flush=True)
-    record(args.out / "results.json", args.out / "RESULTS.md", rows, tools, markdown)
+    order = [n for n in BENCH_PRESETS if n in rows] + [n for n in rows if n not in BENCH_PRESETS]
+    record(args.out / "results.json", args.out / "RESULTS.md", [rows[n] for n in order], tools,
+           markdown)
     return 0
 
 

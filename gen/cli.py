@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="(requant) unsigned scale per output column, N values")
     p.add_argument("--shift", type=str, metavar="H.npy",
                    help="(requant) right shift per output column, N values")
+    p.add_argument("--scales", type=str, metavar="S.npy",
+                   help="(group_size) group scales (or pot exponents), groups x N integers")
+    p.add_argument("--zeros", type=str, metavar="Z.npy",
+                   help="(zero_points) zero points, groups x N integers")
     p.add_argument("--build", type=str, help="build folder to keep and reuse "
                    "(default: a temporary one)")
     p.add_argument("--seed", type=int, help="cocotb random seed")
@@ -200,7 +204,8 @@ def _cmd_gemm(args) -> int:
     from .gemm import gemm_command
 
     result = gemm_command(_config(args), args.a, args.w, args.out, args.sim,
-                          scale_path=args.scale, shift_path=args.shift, build=args.build,
+                          scale_path=args.scale, shift_path=args.shift,
+                          scales_path=args.scales, zeros_path=args.zeros, build=args.build,
                           seed=args.seed)
     say(result.summary())
     say(f"wrote {args.out}")

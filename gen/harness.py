@@ -54,6 +54,10 @@ def harness_verilog(cfg: ArrayConfig, depth: int, results: int) -> str:
     ]
     if ws:
         ports.append(f".in_first(word[{lay.first_bit}])")
+    if cfg.group_size:
+        ports.append(f".s_in(word[{lay.zero_lo - 1}:{lay.scale_lo}])")
+    if cfg.zero_points:
+        ports.append(f".z_in(word[{lay.beat_bits - 1}:{lay.zero_lo}])")
     rq_decl = rq_logic = ""
     if rq:
         sb = cfg.cols * lay.rq_scale_bits

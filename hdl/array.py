@@ -108,6 +108,7 @@ from .array_grid import Chain, Grid, Tap, build_grid, skew, spread
 from .array_parts import (
     bus_control,
     bus_drive,
+    delay,
     delay_line,
     drain_control,
     drain_register,
@@ -121,6 +122,7 @@ from .array_parts import (
 )
 from .carry_save import resolve
 from .config import carry_save
+from .dequant import scale_partial_sum
 from .kinds import kind_of
 from .pe import ConfigComponent
 from .shapes import acc_shape, wire_shape
@@ -152,7 +154,7 @@ class Cell:
 
     def __init__(self, config: ArrayConfig):
         self.array = config
-        self.config = config.pe_config
+        self.config = config.cell_pe_config
 
     # -- what flows along a row -------------------------------------------------------------
     def row_layout(self):
@@ -180,31 +182,39 @@ class Cell:
     def elaborate_os(self, array: SystolicArray, m: Module, acc_valid, acc_data) -> None:
         cfg = self.array
         rows, cols, lat = cfg.rows, cfg.cols, cfg.pe_latency
+        groups = cfg.group is not None
 
         accept = Signal(name="accept")
         m.d.comb += accept.eq(array.in_valid & array.in_ready)
-        m.d.comb += array.in_ready.eq(tile_ready(m, cfg, accept, array.in_last))
+        # What a PE sums ends on a 'last' beat, or with groups on a group's last beat.
+        ends = group_ends(m, cfg, accept, array.in_last) if groups else array.in_last
+        m.d.comb += array.in_ready.eq(tile_ready(m, cfg, accept, ends))
 
-        # The next accepted beat starts a tile (after reset and after a 'last' beat).
-        tile_first = Signal(init=1, name="tile_first")
+        # The next accepted beat starts a sum (after reset and after an ending beat).
+        tile_first = Signal(init=1, name="group_first" if groups else "tile_first")
         with m.If(accept):
-            m.d.sync += tile_first.eq(array.in_last)
+            m.d.sync += tile_first.eq(ends)
         clear0, last0 = Signal(name="clear"), Signal(name="last")
-        m.d.comb += [clear0.eq(accept & tile_first), last0.eq(accept & array.in_last)]
+        m.d.comb += [clear0.eq(accept & tile_first), last0.eq(accept & ends)]
         # The controls ride along the rows with the activations (``OSCell``): row r's edge
         # gets them r + 1 (clear) and r + 1 + L (readout load) cycles after the beat.
         clear = delay_line(m, clear0, rows + 1, "clear")
         bus = cfg.readout is Readout.BUS
         readout = readout_grid(bus)
+        row_valid, row_data = acc_valid, acc_data
+        if groups:  # the group sums go to the column feet first
+            row_valid = Signal(name="group_row_valid")
+            row_data = [Signal(acc_shape(self.config.acc), name=f"group_row_c{c}")
+                        for c in range(cols)]
         if bus:
             offset = 1 + lat + cfg.bus_resolve_cycles
             last = delay_line(m, last0, max(rows + lat, offset + cols - 1) + 1, "last")
-            bus_control(m, cfg, last, offset, acc_valid)
+            bus_control(m, cfg, last, offset, row_valid)
             shifts = None
         else:
             drain_tap = rows + cols - 1 + lat - (2 if rows > 1 else 0)  # drain_control's
             last = delay_line(m, last0, max(rows + lat, drain_tap) + 1, "last")
-            shift_early = drain_control(m, cfg, last, 1 + lat, acc_valid)
+            shift_early = drain_control(m, cfg, last, 1 + lat, row_valid)
             shifts = (self.spread_shift(array, m, shift_early) if shift_early is not None
                       else None)
         ctl = []
@@ -229,7 +239,83 @@ class Cell:
                     *readout["chains"]],
             collect=readout["collect"],
             taps=[*([Tap("shift", tuple(shifts), cols, 1, 0)] if shifts is not None else [])]))
-        connect_readout(array, m, exits, bus, acc_data)
+        connect_readout(array, m, exits, bus, row_data)
+        if groups:
+            self.group_feet(array, m, accept, last0, tile_first, a_edge, row_valid, row_data,
+                            acc_valid, acc_data)
+
+    def group_feet(self, array: SystolicArray, m: Module, accept, end0, group_first, a_edge,
+                   row_valid, row_data, acc_valid, acc_data) -> None:
+        """Output-stationary groups: the column feet (see the module docstring, "Groups").
+
+        A group's rows leave the buses ``D = drain_start - group_foot_cycles`` cycles after
+        its last beat (``end0``), row ``r`` ``r`` cycles later. What the feet need of the
+        group (the scales, zero points, the rows' activation sums, whether it is its tile's
+        first and last group) is taken at ``end0`` and delayed ``D`` cycles (``gmeta``),
+        then held while the rows pass. Each column scales ``(sum - zero * asum)`` (two
+        registers) into its accumulator ring (``WSColumn``: R entries, one per row)."""
+        cfg = self.array
+        rows, cols = cfg.rows, cfg.cols
+        zp = cfg.zero_points
+        # Is the group ending now the first of its tile (``tile_start``) / the last?
+        tile_start = Signal(init=1, name="group_tile_first")
+        with m.If(end0):
+            m.d.sync += tile_start.eq(array.in_last)
+        fields = [array.s_in.as_value()]
+        asum_shape = signed(cfg.asum_bits)
+        if zp:
+            fields.append(array.z_in.as_value())
+            for r in range(rows):  # the row's activations summed over the group
+                beat = Signal(asum_shape, name=f"asum_beat_r{r}")
+                m.d.comb += beat.eq(sum(a_edge[r][lane] for lane in range(cfg.lanes)))
+                held = Signal(asum_shape, name=f"asum_r{r}", reset_less=True)
+                total = Signal(asum_shape, name=f"asum_total_r{r}")
+                m.d.comb += total.eq(Mux(group_first, 0, held) + beat)
+                with m.If(accept):
+                    m.d.sync += held.eq(total)
+                fields.append(total)
+        fields += [tile_start, array.in_last]
+        meta0 = Signal(sum(len(Value.cast(f)) for f in fields), name="gmeta")
+        m.d.comb += meta0.eq(Cat(*fields))
+        depth = cfg.drain_start - cfg.group_foot_cycles
+        meta_at = delay(m, meta0, depth, "gmeta")
+        fire = delay_line(m, end0, depth + 1, "group_end")[depth]
+        hold = Signal(len(meta0), name="gmeta_hold", reset_less=True)
+        with m.If(fire):
+            m.d.sync += hold.eq(meta_at)
+        cur = Signal(len(meta0), name="gmeta_now")
+        m.d.comb += cur.eq(Mux(fire, meta_at, hold))
+        sb, zb = cfg.scale_bits, cfg.weight.bits
+        pos = cols * sb
+        scales = [cur[c * sb:(c + 1) * sb] for c in range(cols)]
+        zeros, asum = [], None
+        if zp:
+            zeros = [cur[pos + c * zb:pos + (c + 1) * zb] for c in range(cols)]
+            pos += cols * zb
+            # The rows' sums pass in order: row 0 in the ``fire`` cycle, then one per row.
+            width = cfg.asum_bits
+            rest = Signal((rows - 1) * width or 1, name="asum_next", reset_less=True)
+            with m.If(fire):
+                m.d.sync += rest.eq(meta_at[pos + width:pos + rows * width])
+            with m.Elif(row_valid):
+                m.d.sync += rest.eq(rest >> width)
+            asum = Signal(asum_shape, name="asum_now")
+            m.d.comb += asum.eq(Mux(fire, meta_at[pos:pos + width], rest[:width]))
+            pos += rows * width
+        first, tile_last = cur[pos], cur[pos + 1]
+        values = []
+        for c in range(cols):
+            g = Value.cast(row_data[c])
+            corrected = g - zeros[c] * asum if zp else g
+            scaled = Signal(signed(len(g) + (zb + cfg.asum_bits + 1 if zp else 1)
+                                   + cfg.group.growth_bits + 1), name=f"group_scaled_c{c}")
+            m.d.comb += scaled.eq(scale_partial_sum(corrected, scales[c], cfg.group))
+            values.append(delay(m, scaled, 2, f"group_value_c{c}"))
+        step = delay_line(m, row_valid, 3, "group_step")
+        ring_first = delay_line(m, first, 3, "group_first_row")
+        self.place_columns(array, m, values, 2, step, ring_first, None, acc_data)
+        out = delay_line(m, row_valid & tile_last, 4, "group_out")
+        m.d.comb += acc_valid.eq(out[3])
 
     def spread_shift(self, array: SystolicArray, m: Module, early) -> list:
         """The drain shift flag (``drain_control``'s, two cycles early) for each drain
@@ -327,6 +413,22 @@ class Cell:
         return num(cfg.product_bits + ((r + 1) * cfg.lanes - 1).bit_length())
 
 
+def group_ends(m: Module, cfg: ArrayConfig, accept, last) -> Signal:
+    """Output-stationary groups: whether the offered beat ends a group (its tile's last beat,
+    or the ``group_beats``-th of a group; ``group_beat`` counts the accepted beats of the
+    group, from 0 after reset and after every group's end)."""
+    gb = cfg.group_beats
+    ends = Signal(name="group_last")
+    if gb == 1:
+        m.d.comb += ends.eq(1)
+        return ends
+    count = Signal(range(gb), name="group_beat")
+    m.d.comb += ends.eq(last | (count == gb - 1))
+    with m.If(accept):
+        m.d.sync += count.eq(Mux(ends, 0, count + 1))
+    return ends
+
+
 class WSColumn(wiring.Component):
     """The end of a weight-stationary column: the kind's ``column_sum`` of the partial sum
     (itself, or the bit-serial Horner step with ``plane_first``), into the accumulator ring
@@ -379,10 +481,10 @@ def readout_grid(bus: bool) -> dict:
 def bus_shape(cfg: ArrayConfig):
     """What an output-stationary column's result bus carries: the accumulator, or a
     carry-save accumulator's redundant form (sum vector, then saved carries)."""
-    pe = cfg.pe_config
+    pe = cfg.cell_pe_config
     if carry_save(pe):
         return unsigned(pe.acc.bits + pe.saved_carries)
-    return acc_shape(cfg.acc)
+    return acc_shape(pe.acc)
 
 
 def readout_ports(acc, bus: bool, linked: bool, bus_width=None) -> tuple[dict, dict]:
@@ -466,7 +568,7 @@ class OSCell(wiring.Component):
                  bus: bool):
         self._cell, self._registers_row, self._linked = cell, registers_row, linked
         self._ctl_reg, self._bus = ctl_reg, bus
-        acc = acc_shape(cell.array.acc)
+        acc = acc_shape(cell.config.acc)
         ins, outs = readout_ports(acc, bus, linked, bus_shape(cell.array))
         members = {"row_in": In(cell.row_layout()), "ctl_in": In(2),
                    "w_in": In(cell.weight_layout()), **ins,
@@ -485,7 +587,7 @@ class OSCell(wiring.Component):
         m.domains.pe = pe_domain = ClockDomain("pe", reset_less=True, local=True)
         m.d.comb += pe_domain.clk.eq(ClockSignal())
         m.submodules.pe = pe = DomainRenamer("pe")(cell.pe(cell.config))
-        acc = Signal(acc_shape(cell.array.acc), name="acc")
+        acc = Signal(acc_shape(cell.config.acc), name="acc")
         m.d.comb += [pe.in_valid.eq(1), pe.clear.eq(clear), pe.weight.eq(wgt),
                      getattr(pe, cell.row_port).eq(row), acc.eq(pe.acc)]
         # The bus takes a carry-save accumulator's redundant form, the drain its resolved sum.
@@ -605,6 +707,11 @@ class SystolicArray(ConfigComponent):
         }
         if config.dataflow is Dataflow.WS:
             members["in_first"] = In(1)
+        if config.group is not None:
+            members["s_in"] = In(data.ArrayLayout(unsigned(config.scale_bits), config.cols))
+            if config.zero_points:
+                members["z_in"] = In(data.ArrayLayout(unsigned(config.weight.bits),
+                                                      config.cols))
         rq = config.requantizer
         if rq is not None:
             members |= {

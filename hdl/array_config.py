@@ -13,8 +13,27 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
-from .config import PEConfig, Pipelined, carry_save, check_bool, check_int, no_effect
-from .formats import AccType, Format, QType, parse_enum, show
+from .config import (
+    DEPTH_MAX,
+    PEConfig,
+    Pipelined,
+    _field_default,
+    carry_save,
+    check_bool,
+    check_int,
+    no_effect,
+)
+from .formats import (
+    ACC_MAX_BITS,
+    AccType,
+    Format,
+    GroupScale,
+    Overflow,
+    QType,
+    ScaleKind,
+    parse_enum,
+    show,
+)
 from .kinds import default_kind, get_kind
 
 __all__ = [
@@ -111,6 +130,14 @@ class ArrayConfig:
         requant_scale_bits: width of the requantization scale (1 to 16).
         readout: output-stationary readout (``Readout``: a result bus per column, or shadow
             drain registers).
+        group_size: per-group dequantization (0: none): every ``group_size`` reduction
+            indices of a tile form a group whose exact sum is scaled once, at the foot of
+            its column (``qtpe.hdl.array``, "Groups"); a multiple of ``lanes``.
+        group_scale: ``ScaleKind.INT`` (an unsigned ``scale_bits``-bit integer scale per
+            group and column) or ``ScaleKind.POT`` (an exponent: the sum is shifted left).
+        scale_bits: width of the scale field (1..16 for int, 1..4 for pot).
+        zero_points: a zero point per group and column (``uint<N>`` weights): the group
+            sum is of ``(w - zero) * a``.
     """
 
     pe_config: PEConfig
@@ -120,6 +147,10 @@ class ArrayConfig:
     requant: bool = False
     requant_scale_bits: int = 16
     readout: Readout = Readout.BUS
+    group_size: int = 0
+    group_scale: ScaleKind = ScaleKind.INT
+    scale_bits: int = 8
+    zero_points: bool = False
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, ARRAY_MAX)
@@ -145,6 +176,40 @@ class ArrayConfig:
                       "accumulators")
         check_bool("requant", self.requant)
         check_int("requant_scale_bits", self.requant_scale_bits, 1, REQUANT_SCALE_MAX_BITS)
+        self._check_groups()
+
+    def _check_groups(self) -> None:
+        check_int("group_size", self.group_size, 0, DEPTH_MAX)
+        check_bool("zero_points", self.zero_points)
+        if not isinstance(self.group_scale, ScaleKind):
+            raise TypeError(f"group_scale must be a ScaleKind, not {show(self.group_scale)}")
+        if self.group_size == 0:
+            for key in ("group_scale", "scale_bits", "zero_points"):
+                no_effect(self, key, "there are no groups (group_size = 0)")
+            return
+        _ = self.group  # validates scale_bits for the scale kind
+        G = self.group_size
+        if not self.pe_config.ARRAY_GROUPS:
+            raise ValueError(f"group_size = {G}: arrays of pe = {show(self.pe)} do not take "
+                             f"groups yet (mac, shiftadd and lut arrays do); leave it out")
+        if self.dataflow is not Dataflow.OS:
+            raise ValueError(f"group_size = {G}: weight-stationary arrays do not take groups "
+                             f"yet (output-stationary ones do)")
+        if self.readout is not Readout.BUS:
+            raise ValueError(f"group_size = {G} needs readout = 'bus' (the groups' sums leave "
+                             f"on the column buses), not {show(self.readout.value)}")
+        if carry_save(self.pe_config):
+            raise ValueError(f"group_size = {G} needs accumulate = 'plain' (the PEs hold a "
+                             f"group's exact sum), not 'carry_save'")
+        if G % self.lanes:
+            raise ValueError(f"group_size must be a multiple of the reduction indices one beat "
+                             f"carries (lanes = {self.lanes}), not {G}")
+        w = self.weight
+        if self.zero_points and not (isinstance(w, QType) and not w.signed):
+            raise ValueError(f"zero_points = true needs uint<N> weights, not {w}")
+        if self.pe_config.acc_bits is None and self.derived_group_acc_bits > ACC_MAX_BITS:
+            raise ValueError(f"derived accumulator width {self.derived_group_acc_bits} exceeds "
+                             f"{ACC_MAX_BITS}; lower depth or scale_bits, or give acc_bits")
 
     # -- the PE's values, so that reports read the same for PEs and arrays ------------------
     @property
@@ -165,7 +230,52 @@ class ArrayConfig:
 
     @property
     def acc(self) -> AccType:
-        return self.pe_config.acc
+        """The accumulators the results come from (the PE config's; with groups, the
+        column feet's: derived from the PE's product, the zero point, ``depth`` and the
+        scale's growth unless the PE config gives ``acc_bits``)."""
+        pe = self.pe_config
+        if self.group_size == 0:
+            return pe.acc
+        signed = pe.signed or self.zero_points
+        bits = pe.acc_bits if pe.acc_bits is not None else self.derived_group_acc_bits
+        return AccType(bits, signed, pe.overflow)
+
+    @property
+    def group(self) -> GroupScale | None:
+        """The group scale record, or ``None`` without groups."""
+        if self.group_size == 0:
+            return None
+        return GroupScale(self.group_size, self.group_scale, self.scale_bits)
+
+    @property
+    def group_beats(self) -> int:
+        """OS: beats per group (``group_size / lanes``); 0 without groups."""
+        return self.group_size // self.lanes
+
+    @property
+    def derived_group_acc_bits(self) -> int:
+        pe = self.pe_config
+        return (pe.product_bits + int(self.zero_points) + (pe.depth - 1).bit_length()
+                + self.group.growth_bits)
+
+    @property
+    def cell_pe_config(self) -> PEConfig:
+        """The PE config the cells are built from: ``pe_config``, or with groups one whose
+        accumulator holds a group's exact sum (``product_bits + log2(group_size)`` bits,
+        never overflowing)."""
+        pe = self.pe_config
+        if self.group_size == 0:
+            return pe
+        bits = max(pe.product_bits + (self.group_size - 1).bit_length(), 2)
+        return dataclasses.replace(pe, acc_bits=bits, overflow=Overflow.WRAP,
+                                   depth=_field_default(type(pe), "depth"))
+
+    @property
+    def asum_bits(self) -> int:
+        """Zero points: width of a row's activation sum over a group (signed)."""
+        a = self.activation
+        top = max(abs(a.min), abs(a.max)) * self.group_size
+        return top.bit_length() + 1
 
     @property
     def signed(self) -> bool:
@@ -250,8 +360,15 @@ class ArrayConfig:
         column adder has its own register: ``bus_resolve_cycles``), drain readout
         ``R + C + L``."""
         if self.readout is Readout.BUS:
-            return self.cols + self.pe_latency + 1 + self.bus_resolve_cycles
+            return (self.cols + self.pe_latency + 1 + self.bus_resolve_cycles
+                    + self.group_foot_cycles)
         return self.rows + self.cols + self.pe_latency
+
+    @property
+    def group_foot_cycles(self) -> int:
+        """OS with groups: cycles the column feet add (the scaled group sum is registered
+        twice, then accumulated: 3); 0 without groups."""
+        return 3 if self.group_size else 0
 
     @property
     def bus_resolve_cycles(self) -> int:
@@ -296,6 +413,10 @@ class ArrayConfig:
             if key not in allowed:
                 raise ValueError(f"unknown key {show(key)} for an array of pe = {show(kind.name)}; "
                                  f"allowed: {', '.join(sorted(allowed))}")
+        if data.get("group_size") and not kind.config.ARRAY_GROUPS:  # before the PE's checks
+            raise ValueError(f"group_size = {show(data['group_size'])}: arrays of pe = "
+                             f"{show(kind.name)} do not take groups yet (mac, shiftadd and "
+                             f"lut arrays do); leave it out")
         pe_config = PEConfig.from_dict(pe_keys)
         kwargs = {k: cls.parse_key(k, v) for k, v in data.items() if k in own_keys}
         return cls(pe_config=pe_config, **kwargs)
@@ -315,6 +436,11 @@ class ArrayConfig:
             out.update(requant=True, requant_scale_bits=self.requant_scale_bits)
         if self.readout is not Readout.BUS:
             out.update(readout=self.readout.value)
+        if self.group_size:
+            out.update(group_size=self.group_size, group_scale=self.group_scale.value,
+                       scale_bits=self.scale_bits)
+            if self.zero_points:
+                out.update(zero_points=True)
         return out
 
 
@@ -354,8 +480,10 @@ def bench_array_presets(pe_config: PEConfig, key: str, what: str) -> dict:
 
 
 def example_array(pe_type: type, dataflow: str, rows: int, cols: int, requant: bool = False,
-                  scale_bits: int = 16, name: str = "arr", **pe) -> ArrayConfig:
-    """A small array of ``pe_type(name=name, **pe)`` (a kind's ``array_examples``)."""
+                  scale_bits: int = 16, name: str = "arr", groups: dict | None = None,
+                  **pe) -> ArrayConfig:
+    """A small array of ``pe_type(name=name, **pe)`` (a kind's ``array_examples``);
+    ``groups``: the array's group keys (``group_size``, ``group_scale``, ...)."""
     return ArrayConfig(pe_type(name=name, **pe), rows=rows, cols=cols,
                        dataflow=Dataflow(dataflow), requant=requant,
-                       requant_scale_bits=scale_bits)
+                       requant_scale_bits=scale_bits, **(groups or {}))

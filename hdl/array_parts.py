@@ -262,7 +262,8 @@ def ws_ring(m: Module, cfg: ArrayConfig, psum: Value, step: Value, first: Value,
     acc = acc_shape(cfg.acc)
     ring = [Signal(acc, name=f"acc_r{k}", reset_less=True) for k in range(rows)]
     base = Signal(acc, name="ring_base")
-    total = Signal(signed(max(cfg.acc.bits, cfg.psum_bits) + 2), name="ring_sum")
+    total = Signal(signed(max(cfg.acc.bits, cfg.psum_bits, len(Value.cast(psum))) + 2),
+                   name="ring_sum")
     m.d.comb += [base.eq(Mux(first, Const(0, acc), ring[0])), total.eq(base + psum)]
     for k in range(rows - 1):
         with m.If(step[k]):

@@ -127,6 +127,9 @@ class PEConfig:
 
     #: The kind's name (the ``pe`` key); set by the kind's subclass.
     KIND: ClassVar[str]
+    #: Whether the kind's array cells take per-group dequantization (``ArrayConfig``
+    #: ``group_size``): kinds whose cells use the shared output-stationary dataflow say so.
+    ARRAY_GROUPS: ClassVar[bool] = False
     #: The formats each operand takes; a kind overrides the entries it narrows or widens.
     FORMATS: ClassVar[dict[str, OperandRule]] = {
         "weight": OperandRule((QType,), 1, 16), "activation": OperandRule((QType,), 1, 16),

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from .array_config import ArrayConfig, Dataflow, bench_array_presets, example_array
 from .config import Accumulate, CarrySave, OperandRule, PEConfig, check_bool, check_int, span_bits
-from .formats import Format, Overflow, PlaneType, QType
+from .formats import Format, Overflow, PlaneType, QType, ScaleKind
 from .kinds import Kind, Preset, register
 
 __all__ = ["LutConfig", "LUT_G", "LUT_WEIGHT_BITS", "LUT_ACTIVATION_BITS", "LUT_SHARING_MAX"]
@@ -58,6 +58,7 @@ class LutConfig(CarrySave, PEConfig):
     """
 
     KIND: ClassVar[str] = "lut"
+    ARRAY_GROUPS: ClassVar[bool] = True
     FORMATS: ClassVar[dict] = {
         "weight": OperandRule((QType, PlaneType), *LUT_WEIGHT_BITS),
         "activation": OperandRule((QType,), *LUT_ACTIVATION_BITS),
@@ -224,6 +225,10 @@ _a = functools.partial(example_array, LutConfig)  # small arrays, top level "arr
 SAT = Overflow.SATURATE
 #: Small arrays for the array contract tests (Amaranth simulator, tests/test_hdl_array.py).
 ARRAY_EXAMPLES = (
+    _a("os", 2, 3, weight=QType(2), groups={"group_size": 8, "scale_bits": 5}),
+    _a("os", 2, 2, weight=PlaneType.parse("ternary"), g=3, symmetric=False, acc_bits=12,
+       overflow=Overflow.SATURATE,
+       groups={"group_size": 6, "group_scale": ScaleKind.POT, "scale_bits": 3}),
     _a("os", 2, 3, weight=QType(2), acc_bits=24),
     _a("os", 3, 2, weight=PlaneType.parse("ternary"), g=3, symmetric=False, acc_bits=10,
        overflow=Overflow.SATURATE),
@@ -239,6 +244,8 @@ ARRAY_EXAMPLES = (
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
 ARRAY_REGRESSION = (
+    ArrayConfig(LutConfig(name="lut_os_2x3_int2_g8pot", weight=QType(2)), rows=2, cols=3,
+                dataflow=OS, group_size=8, group_scale=ScaleKind.POT, scale_bits=2),
     ArrayConfig(LutConfig(name="lut_os_1x1_ternary", weight=_TERNARY, acc_bits=16), rows=1,
                 cols=1, dataflow=OS),
     ArrayConfig(LutConfig(name="lut_os_2x3_sym2_g3_plain_sat", weight=_SYM2, g=3,

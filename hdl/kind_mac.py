@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from .array_config import ArrayConfig, Dataflow, Readout, array_preset, example_array
 from .config import Accumulate, CarrySave, Lanes, PEConfig, Pipelined
-from .formats import Overflow, QType
+from .formats import Overflow, QType, ScaleKind
 from .kinds import Kind, Preset, register
 
 __all__ = ["MacConfig"]
@@ -31,6 +31,7 @@ class MacConfig(CarrySave, Lanes, Pipelined, PEConfig):
     """
 
     KIND: ClassVar[str] = "mac"
+    ARRAY_GROUPS: ClassVar[bool] = True
 
     name: str = "qtpe_mac"
 
@@ -107,6 +108,12 @@ _a = functools.partial(example_array, MacConfig)  # small arrays, top level "arr
 SAT = Overflow.SATURATE
 #: Small arrays for the array contract tests (Amaranth simulator, tests/test_hdl_array.py).
 ARRAY_EXAMPLES = (
+    # groups: int scales, zero points on uint weights, saturation; pot scales, 2 lanes
+    _a("os", 2, 3, weight=QType(4, False), groups={"group_size": 4, "zero_points": True}),
+    _a("os", 3, 2, weight=QType(3, False), acc_bits=14, overflow=Overflow.SATURATE,
+       groups={"group_size": 3, "scale_bits": 3, "zero_points": True}),
+    _a("os", 2, 2, weight=QType(2), lanes=2, pipeline=True,
+       groups={"group_size": 4, "group_scale": ScaleKind.POT, "scale_bits": 3}),
     _a("os", 1, 1, acc_bits=32),
     _a("os", 2, 3, acc_bits=32),
     _a("os", 3, 2, weight=QType(4), activation=QType(8, False), acc_bits=12,
@@ -130,6 +137,11 @@ ARRAY_EXAMPLES = (
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
 ARRAY_REGRESSION = (
+    ArrayConfig(MacConfig(name="arr_os_4x4_u4_g4_zp", weight=QType(4, False)), rows=4, cols=4,
+                dataflow=OS, group_size=4, zero_points=True),
+    ArrayConfig(MacConfig(name="arr_os_2x2_u3_g2_zp_sat", weight=QType(3, False), acc_bits=12,
+                          overflow=Overflow.SATURATE), rows=2, cols=2, dataflow=OS,
+                group_size=2, scale_bits=3, zero_points=True),
     ArrayConfig(MacConfig(name="arr_os_1x1", acc_bits=32), rows=1, cols=1, dataflow=OS),
     ArrayConfig(MacConfig(name="arr_ws_1x1_w2a8_sat", weight=QType(2), acc_bits=8,
                           overflow=Overflow.SATURATE), rows=1, cols=1, dataflow=WS),

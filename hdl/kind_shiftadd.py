@@ -49,6 +49,7 @@ class ShiftAddConfig(CarrySave, GroupScaled, Lanes, Pipelined, PEConfig):
     """
 
     KIND: ClassVar[str] = "shiftadd"
+    ARRAY_GROUPS: ClassVar[bool] = True
     FORMATS: ClassVar[dict] = {
         "weight": OperandRule((QType, PotType), 2, 8),
         "activation": OperandRule((QType,), 4, 16),
@@ -117,6 +118,10 @@ _a = functools.partial(example_array, ShiftAddConfig)  # small arrays, top level
 SAT = Overflow.SATURATE
 #: Small arrays for the array contract tests (Amaranth simulator, tests/test_hdl_array.py).
 ARRAY_EXAMPLES = (
+    _a("os", 2, 3, weight=PotType.parse("pot4"),
+       groups={"group_size": 2, "group_scale": ScaleKind.POT, "scale_bits": 2}),
+    _a("os", 2, 2, weight=QType(4, False), lanes=2, acc_bits=16, overflow=Overflow.SATURATE,
+       groups={"group_size": 4, "scale_bits": 4, "zero_points": True}),
     _a("os", 2, 3, weight=PotType.parse("pot4"), acc_bits=32),
     _a("os", 3, 2, weight=PotType.parse("apot5"), lanes=2, acc_bits=14,
        overflow=Overflow.SATURATE, pipeline=True),
@@ -131,6 +136,8 @@ ARRAY_EXAMPLES = (
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
 ARRAY_REGRESSION = (
+    ArrayConfig(ShiftAddConfig(name="sa_os_3x2_pot4_g2pot", weight=_POT4), rows=3, cols=2,
+                dataflow=OS, group_size=2, group_scale=ScaleKind.POT, scale_bits=3),
     ArrayConfig(ShiftAddConfig(name="sa_os_1x1_pot4", weight=_POT4, acc_bits=32), rows=1,
                 cols=1, dataflow=OS),
     ArrayConfig(ShiftAddConfig(name="sa_os_2x3_apot5_l2_sat_pipe", weight=_APOT5, lanes=2,

@@ -1,7 +1,8 @@
 """cocotb test behind ``qtpe gemm``: one GEMM from ``.npy`` files through the harness.
 
 ``QTPE_GEMM_DIR`` holds ``A.npy``, ``W.npy`` (and ``scale.npy``, ``shift.npy`` with
-requantization); the test writes ``C.npy`` and ``stats.json`` there (cycles, wall seconds of
+requantization, ``group_scales.npy`` and ``zero_points.npy`` with groups); the test writes
+``C.npy`` and ``stats.json`` there (cycles, wall seconds of
 the simulation phase, mismatches against the golden model).
 """
 
@@ -13,6 +14,7 @@ import cocotb
 import numpy as np
 
 from qtpe.tb.array import GemmHarness, load_array_config
+from qtpe.tb.models.operands import GroupOperands
 
 
 @cocotb.test()
@@ -23,8 +25,12 @@ async def gemm_from_files(dut):
     scale = shift = None
     if cfg.requant:
         scale, shift = np.load(folder / "scale.npy"), np.load(folder / "shift.npy")
+    groups = None
+    if cfg.group_size:
+        zeros = np.load(folder / "zero_points.npy") if cfg.zero_points else None
+        groups = GroupOperands(np.load(folder / "group_scales.npy"), zeros)
     h = GemmHarness(dut, cfg)
-    run = await h.run(A, W, scale, shift)
+    run = await h.run(A, W, scale, shift, groups)
     h.report(run, f"{A.shape[0]}x{A.shape[1]}x{W.shape[1]}")
     np.save(folder / "C.npy", run.C)
     (folder / "stats.json").write_text(json.dumps({

@@ -34,6 +34,11 @@ def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
                     for lane in range(cfg.lanes):
                         ctx.set(dut.w_in[c][lane], int(sched.w[i, c, lane]))
                 ctx.set(dut.in_last, int(sched.last[i]))
+                if cfg.group_size:
+                    for c in range(cfg.cols):
+                        ctx.set(dut.s_in[c], int(sched.g_scale[i, c]))
+                        if cfg.zero_points:
+                            ctx.set(dut.z_in[c], int(sched.g_zero[i, c]))
                 if cfg.dataflow is Dataflow.WS:
                     ctx.set(dut.in_first, int(sched.first[i]))
             else:

@@ -28,10 +28,10 @@ def array(dataflow, rows, cols, **keys):
 
 
 #: Every registered kind's small arrays (``Kind.array_examples``), and their output-stationary
-#: ones with the drain readout too (the default is the bus).
+#: ones with the drain readout too (the default is the bus; groups take the bus only).
 CASES = [cfg for kind in all_kinds() for cfg in kind.array_examples]
 CASES += [dataclasses.replace(cfg, readout=Readout.DRAIN) for cfg in CASES
-          if cfg.dataflow is Dataflow.OS]
+          if cfg.dataflow is Dataflow.OS and not cfg.group_size]
 
 
 def case_id(cfg):
@@ -40,7 +40,9 @@ def case_id(cfg):
             f"{cfg.acc}-l{cfg.lanes}{'-pipe' if getattr(cfg.pe_config, 'pipeline', 0) else ''}"
             f"{'-rq' if cfg.requant else ''}"
             f"{'-cs' if carry_save(cfg.pe_config) else ''}"
-            f"{'-' + cfg.readout.value if cfg.dataflow is Dataflow.OS else ''}")
+            f"{'-' + cfg.readout.value if cfg.dataflow is Dataflow.OS else ''}"
+            f"{f'-g{cfg.group_size}{cfg.group_scale.value}' if cfg.group_size else ''}"
+            f"{'-zp' if cfg.zero_points else ''}")
 
 
 @pytest.mark.parametrize("cfg", CASES, ids=case_id)
@@ -48,20 +50,23 @@ def case_id(cfg):
     map(str, s)))
 def test_gemm_matches_model(cfg, shape):
     rng = np.random.default_rng(sum(shape))
-    A, W, scale, shift = random_gemm(cfg, rng, *shape)
-    sched = schedule(cfg, A, W, scale, shift)
+    A, W, scale, shift, groups = random_gemm(cfg, rng, *shape)
+    sched = schedule(cfg, A, W, scale, shift, groups)
     rows, _, _ = run_array(cfg, sched, bubbles=0.2, seed=1)
-    np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, scale, shift))
+    np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, scale, shift, groups))
 
 
 @pytest.mark.parametrize("cfg", CASES, ids=case_id)
 def test_latency_and_back_to_back(cfg):
     rng = np.random.default_rng(3)
     K = max(cfg.min_tile_period, 4) * cfg.lanes + 1
-    A, W, scale, shift = random_gemm(cfg, rng, 2 * cfg.rows, K, 2 * cfg.cols)
-    sched = schedule(cfg, A, W, scale, shift)
+    if cfg.group_size:  # two whole groups, each long enough (a short one is held back)
+        assert cfg.group_beats >= cfg.min_tile_period
+        K = 2 * cfg.group_size
+    A, W, scale, shift, groups = random_gemm(cfg, rng, 2 * cfg.rows, K, 2 * cfg.cols)
+    sched = schedule(cfg, A, W, scale, shift, groups)
     rows, out_cycles, accepted = run_array(cfg, sched)
-    np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, scale, shift))
+    np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, scale, shift, groups))
     # No bubbles offered and tiles long enough: a beat every k = beat_cycles cycles (the
     # kind's; bit-serial cells take one per weight bit), results exactly latency after their
     # beat, expected_cycles.
@@ -82,7 +87,7 @@ def test_os_short_tiles_stall_on_last():
     stay exact."""
     cfg = array("os", 3, 3, acc_bits=32)
     rng = np.random.default_rng(5)
-    A, W, _, _ = random_gemm(cfg, rng, 6, 2, 6)
+    A, W, _, _, _ = random_gemm(cfg, rng, 6, 2, 6)
     sched = schedule(cfg, A, W)
     rows, _, accepted = run_array(cfg, sched)
     np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W))

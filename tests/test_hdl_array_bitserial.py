@@ -43,7 +43,7 @@ def test_os_short_tiles_stall_on_last(cfg):
     """Tiles shorter than min_tile_period (for k = 8 they are not: no stall): in_ready holds
     the 'last' beat back, results stay exact, the cycle count is ``expected_cycles``."""
     rng = np.random.default_rng(5)
-    A, W, _, _ = random_gemm(cfg, rng, 2 * cfg.rows, 2 * cfg.lanes, 2 * cfg.cols)
+    A, W, _, _, _ = random_gemm(cfg, rng, 2 * cfg.rows, 2 * cfg.lanes, 2 * cfg.cols)
     sched = schedule(cfg, A, W)
     rows, out_cycles, accepted = run_array(cfg, sched)
     np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W))

@@ -76,7 +76,7 @@ def test_a_kind_in_one_file_goes_through_everything(toy):
 
     # GEMMs through both dataflows, against the shared golden model.
     for arr in toy.KIND.array_examples:
-        A, W, _, _ = random_gemm(arr, rng, 5, 7, 4)
+        A, W, _, _, _ = random_gemm(arr, rng, 5, 7, 4)
         sched = schedule(arr, A, W)
         rows, _, _ = run_array(arr, sched, bubbles=0.2)
         np.testing.assert_array_equal(sched.assemble(rows), gemm(arr, A, W))

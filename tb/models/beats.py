@@ -29,7 +29,9 @@ RESULTS_FILE = "gemm_results.hex"
 @dataclass(frozen=True)
 class BeatLayout:
     """Bit layout of one harness input word: ``a_in`` at 0, ``w_in`` above it, then
-    ``in_first`` and ``in_last``; and the widths of the result and requantization words."""
+    ``in_first`` and ``in_last``, then (arrays with groups) ``s_in`` (``cols`` scales of
+    ``g_scale_bits``) and ``z_in`` (``cols`` zero points of ``g_zero_bits``, with zero
+    points); and the widths of the result and requantization words."""
 
     a_bits: int
     w_bits: int
@@ -39,6 +41,8 @@ class BeatLayout:
     rq_scale_bits: int = 0
     rq_shift_bits: int = 0
     cols: int = 1
+    g_scale_bits: int = 0
+    g_zero_bits: int = 0
 
     @property
     def first_bit(self) -> int:
@@ -49,8 +53,18 @@ class BeatLayout:
         return self.first_bit + 1
 
     @property
-    def beat_bits(self) -> int:
+    def scale_lo(self) -> int:
+        """The lowest bit of ``s_in``."""
         return self.last_bit + 1
+
+    @property
+    def zero_lo(self) -> int:
+        """The lowest bit of ``z_in``."""
+        return self.scale_lo + self.cols * self.g_scale_bits
+
+    @property
+    def beat_bits(self) -> int:
+        return self.zero_lo + self.cols * self.g_zero_bits
 
     @property
     def rq_bits(self) -> int:
@@ -70,6 +84,8 @@ def beat_layout(cfg: ArrayConfig) -> BeatLayout:
         rq_scale_bits=rq.scale_bits if rq else 0,
         rq_shift_bits=rq.shift_bits if rq else 0,
         cols=cfg.cols,
+        g_scale_bits=cfg.scale_bits if cfg.group_size else 0,
+        g_zero_bits=cfg.weight.bits if cfg.zero_points else 0,
     )
 
 
@@ -101,6 +117,8 @@ def pack_beats(cfg: ArrayConfig, sched: Schedule) -> list[str]:
         _fields_to_bits(sched.w.reshape(n, -1), cfg.weight.bits),
         sched.first[:, None].astype(np.uint8),
         sched.last[:, None].astype(np.uint8),
+        *([_fields_to_bits(sched.g_scale, cfg.scale_bits)] if cfg.group_size else []),
+        *([_fields_to_bits(sched.g_zero, cfg.weight.bits)] if cfg.zero_points else []),
     ], axis=1)
     return _bits_to_hex(bits)
 

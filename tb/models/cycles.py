@@ -16,7 +16,8 @@ def expected_cycles(cfg: ArrayConfig, sched: Schedule) -> int:
     first beat to the cycle that takes the last result row, inclusive.
 
     A beat is accepted every ``beat_cycles`` cycles (``k``: 1, bit-serial ``weight.bits``).
-    OS: a ``last`` beat also waits until ``min_tile_period`` cycles after the previous one;
+    OS: a ``last`` beat (with groups: a beat that ends a group) also waits until
+    ``min_tile_period`` cycles after the previous one;
     the last tile's R rows end ``latency + R - 1`` cycles after its ``last`` beat. WS: the
     last row leaves ``latency`` cycles after the last beat."""
     k = cfg.beat_cycles
@@ -24,7 +25,7 @@ def expected_cycles(cfg: ArrayConfig, sched: Schedule) -> int:
         return (sched.beats - 1) * k + cfg.latency + 1
     period = cfg.min_tile_period
     t, t_last, nxt = 0, None, 0  # t: cycle the beat 'nxt' can be accepted
-    for i in np.flatnonzero(sched.last):
+    for i in np.flatnonzero(sched.readout_beats):
         here = t + (int(i) - nxt) * k  # beats before a 'last' flow freely
         t_last = here if t_last is None else max(here, t_last + period)
         nxt, t = int(i) + 1, t_last + k

@@ -26,8 +26,9 @@ import numpy as np
 from qtpe.hdl.array_config import ArrayConfig, Dataflow
 from qtpe.hdl.formats import Overflow
 
+from .dequant import grouped_gemm
 from .formats import Operand, fit
-from .operands import ceil_div, check_gemm
+from .operands import ceil_div, check_gemm, check_groups
 
 __all__ = ["gemm", "requantize", "pad", "GemmRun"]
 
@@ -68,9 +69,17 @@ def _wrap64(x: np.ndarray) -> np.ndarray:
                     dtype=np.int64).reshape(x.shape)
 
 
-def gemm(cfg: ArrayConfig, A, W, scale=None, shift=None) -> np.ndarray:
-    """``C = A @ W`` (M x N, int64) exactly as the array computes it (see the module doc)."""
+def gemm(cfg: ArrayConfig, A, W, scale=None, shift=None, groups=None) -> np.ndarray:
+    """``C = A @ W`` (M x N, int64) exactly as the array computes it (see the module doc);
+    with ``group_size``, per-group dequantization with ``groups``
+    (``qtpe.tb.models.dequant.grouped_gemm``: each group's exact sum of ``(w - zero) * a``
+    scaled and accumulated, the accumulator wrapping or saturating after every group)."""
     A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
+    groups = check_groups(cfg, A.shape[1], W.shape[1], groups)
+    if groups is not None:
+        acc = grouped_gemm(Operand(cfg.activation).values(A), Operand(cfg.weight).values(W),
+                           cfg.group, groups.scales, groups.zeros, cfg.acc)
+        return requantize(acc, scale, shift) if cfg.requant else acc
     step = cfg.lanes if cfg.dataflow is Dataflow.OS else cfg.ws_tile_k
     K = A.shape[1]
     Kp = ceil_div(K, step) * step

@@ -11,13 +11,28 @@ Pure numpy.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from qtpe.hdl.array_config import ArrayConfig
+from qtpe.hdl.formats import ScaleKind
 
 from .formats import Operand
 
-__all__ = ["GemmOperandError", "check_gemm", "random_gemm", "ceil_div"]
+__all__ = ["GemmOperandError", "GroupOperands", "check_gemm", "check_groups", "random_gemm",
+           "ceil_div"]
+
+
+@dataclass(frozen=True)
+class GroupOperands:
+    """The per-group dequantization operands of a GEMM on an array with ``group_size``:
+    ``scales`` (groups x N, ``groups = ceil(K / group_size)``: integer scales, or exponents
+    for ``group_scale = "pot"``) and ``zeros`` (groups x N zero points, with
+    ``zero_points``; else ``None``)."""
+
+    scales: np.ndarray
+    zeros: np.ndarray | None = None
 
 
 class GemmOperandError(ValueError):
@@ -101,18 +116,69 @@ def check_gemm(cfg: ArrayConfig, A, W, scale=None, shift=None):
     return A, W, out[0], out[1]
 
 
+def check_groups(cfg: ArrayConfig, K: int, N: int, groups) -> GroupOperands | None:
+    """The group operands of a K x N weight matrix as int64, or ``GemmOperandError`` naming
+    the first problem (missing where the array has groups, given where it has none, a
+    wrong shape, a value out of range)."""
+    group = cfg.group
+    if group is None:
+        if groups is not None:
+            raise GemmOperandError("group scales and zero points need an array with "
+                                   "group_size > 0")
+        return None
+    n_groups = ceil_div(K, group.size)
+    if groups is None:
+        raise GemmOperandError(f"group_size = {group.size} needs group scales ({n_groups} x "
+                               f"{N}: groups x N)")
+    out = []
+    pot = group.kind is ScaleKind.POT
+    for name, v, hi, what in (
+            ("group scales", groups.scales, group.max_scale,
+             f"{group.bits}-bit {'exponents' if pot else 'scales'}"),
+            ("zero points", groups.zeros, (1 << cfg.weight.bits) - 1,
+             f"{cfg.weight} zero points")):
+        if name == "zero points" and not cfg.zero_points:
+            if v is not None:
+                raise GemmOperandError("zero points need an array with zero_points = true")
+            out.append(None)
+            continue
+        if v is None:
+            raise GemmOperandError(f"zero_points = true needs zero points ({n_groups} x {N})")
+        v = np.asarray(v)
+        if v.dtype == object or not np.issubdtype(v.dtype, np.integer) or \
+                v.shape != (n_groups, N):
+            raise GemmOperandError(f"{name} must be an integer {n_groups} x {N} array (groups "
+                                   f"of {group.size} along K = {K} x N), not {v.dtype} of "
+                                   f"shape {v.shape}")
+        out.append(_check_range(v, 0, hi, name, what))
+    return GroupOperands(out[0], out[1])
+
+
 def random_gemm(cfg: ArrayConfig, rng: np.random.Generator, M: int, K: int, N: int,
                 corner_fraction: float = 0.25, max_shift: int | None = None):
-    """Random operands ``(A, W, scale, shift)`` of ``cfg``'s formats for an M x K x N GEMM:
-    uniform operands (values or codes, ``Operand``) with a share of corners; a scale and
-    a shift (at most ``max_shift``, default the requantizer's) per column with
-    requantization, else ``None``."""
+    """Random operands ``(A, W, scale, shift, groups)`` of ``cfg``'s formats for an M x K x N
+    GEMM: uniform operands (values or codes, ``Operand``) with a share of corners; a scale
+    and a shift (at most ``max_shift``, default the requantizer's) per column with
+    requantization, else ``None``; with ``group_size``, uniform group scales (a share of the
+    largest) and zero points (``GroupOperands``), else ``None``."""
     A = Operand(cfg.activation).random(rng, (M, K), corner_fraction)
     W = Operand(cfg.weight).random(rng, (K, N), corner_fraction)
+    groups = None
+    if cfg.group is not None:
+        shape = (ceil_div(K, cfg.group_size), N)
+        top = cfg.group.max_scale
+        scales = rng.integers(0, top, shape, endpoint=True)
+        scales[rng.random(shape) < corner_fraction] = top
+        zeros = None
+        if cfg.zero_points:
+            zmax = (1 << cfg.weight.bits) - 1
+            zeros = rng.integers(0, zmax, shape, endpoint=True)
+            zeros[rng.random(shape) < corner_fraction] = zmax
+        groups = GroupOperands(scales, zeros)
     if not cfg.requant:
-        return A, W, None, None
+        return A, W, None, None, groups
     rq = cfg.requantizer
     top = rq.max_shift if max_shift is None else min(rq.max_shift, max_shift)
     scale = rng.integers(0, rq.max_scale, N, endpoint=True)
     shift = rng.integers(0, top, N, endpoint=True)
-    return A, W, scale, shift
+    return A, W, scale, shift, groups

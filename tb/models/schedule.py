@@ -17,7 +17,7 @@ from qtpe.hdl.array_config import ArrayConfig, Dataflow
 
 from .formats import Operand
 from .gemm import pad
-from .operands import ceil_div, check_gemm
+from .operands import ceil_div, check_gemm, check_groups
 
 __all__ = ["Schedule", "layout", "schedule"]
 
@@ -29,7 +29,10 @@ class Schedule:
     ``a`` (beats, rows, lanes), ``w`` (beats, cols, lanes), ``first``/``last`` (beats,);
     result row ``i`` (in the order the array puts them out) is ``C[out_m[i], out_n0[i] + c]``
     for ``c`` = 0..cols-1 (entries beyond M or N are padding). ``rq_scale``/``rq_shift``
-    (results, cols) with requantization.
+    (results, cols) with requantization. With groups (OS): ``group_last`` (beats,), the
+    beats that end a group (the array's readout beats), and ``g_scale``/``g_zero`` (beats,
+    cols): the scale and zero point of each beat's group per column (``g_zero`` ``None``
+    without zero points).
     """
 
     M: int
@@ -43,6 +46,15 @@ class Schedule:
     out_n0: np.ndarray
     rq_scale: np.ndarray | None = None
     rq_shift: np.ndarray | None = None
+    group_last: np.ndarray | None = None
+    g_scale: np.ndarray | None = None
+    g_zero: np.ndarray | None = None
+
+    @property
+    def readout_beats(self) -> np.ndarray:
+        """OS: the beats that end what a PE sums (a tile, or a group): ``in_ready`` holds
+        each back until ``min_tile_period`` cycles after the previous one."""
+        return self.last if self.group_last is None else self.group_last
 
     @property
     def beats(self) -> int:
@@ -68,20 +80,22 @@ class Schedule:
         return full[: self.M, : self.N]
 
 
-def schedule(cfg: ArrayConfig, A, W, scale=None, shift=None) -> Schedule:
-    """Tile ``A @ W`` onto the array (operands are checked first, see ``check_gemm``).
+def schedule(cfg: ArrayConfig, A, W, scale=None, shift=None, groups=None) -> Schedule:
+    """Tile ``A @ W`` onto the array (operands are checked first, see ``check_gemm`` and
+    ``check_groups``).
 
     OS: output tiles in order (M tile, N tile), each ``ceil(K / lanes)`` beats. WS: periods
     in order (N tile, M block of R rows, K tile of ``R * lanes``), after one weight-only
     period; every period loads the next one's weights.
     """
     A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
+    groups = check_groups(cfg, A.shape[1], W.shape[1], groups)
     A = Operand(cfg.activation).codes(A)  # the beats carry what the wires take
     W = Operand(cfg.weight).codes(W)
-    return layout(cfg, A, W, scale, shift)
+    return layout(cfg, A, W, scale, shift, groups)
 
 
-def layout(cfg: ArrayConfig, A, W, scale=None, shift=None) -> Schedule:
+def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, groups=None) -> Schedule:
     """The tiling of ``schedule`` applied to integer arrays as they are (no checks, no
     encoding; padding is 0): ``schedule`` lays out operand codes with it, the proofs
     (``qtpe.gen.prove``) element numbers, to see where each operand goes."""
@@ -135,5 +149,21 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None) -> Schedule:
         sp[:N], hp[:N] = scale, shift
         cols = out_n0[:, None] + np.arange(C)[None, :]
         rq_scale, rq_shift = sp[cols], hp[cols]
+    group_last = g_scale = g_zero = None
+    if groups is not None:  # OS: beat kb of a tile is in group kb // group_beats
+        gb = cfg.group_beats
+        kb = np.arange(Kb)
+        group_last = np.tile((kb % gb == gb - 1) | (kb == Kb - 1), Mt * Nt)
+        tiles_n_beats = np.repeat(tiles_n, Kb)
+        cols = tiles_n_beats[:, None] * C + np.arange(C)[None, :]
+        g_of_beat = np.tile(kb // gb, Mt * Nt)
+
+        def per_beat(x):
+            xp = np.zeros((x.shape[0], Nt * C), dtype=np.int64)
+            xp[:, :N] = x
+            return xp[g_of_beat[:, None], cols]
+
+        g_scale = per_beat(groups.scales)
+        g_zero = None if groups.zeros is None else per_beat(groups.zeros)
     return Schedule(M, N, K, np.ascontiguousarray(a), np.ascontiguousarray(w), first, last,
-                    out_m, out_n0, rq_scale, rq_shift)
+                    out_m, out_n0, rq_scale, rq_shift, group_last, g_scale, g_zero)

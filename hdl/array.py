@@ -77,6 +77,17 @@ needs in the same cycle (the output-stationary drain readout's shift, the weight
 ring step and first flags) come through two-level register trees made two cycles early
 (``qtpe.hdl.array_grid.spread``: per row or column, then per cell or ring entry).
 
+**Groups** (``config.group_size``, output-stationary, bus readout; the kinds whose configs
+set ``ARRAY_GROUPS``): a group is ``group_beats`` beats of a tile (``group_ends``); the PEs
+clear at a group's first beat and put the group's exact sum on the bus at its last, which
+``in_ready`` holds back until ``min_tile_period`` cycles after the previous one (as a tile's
+``last`` beat). ``s_in`` (and ``z_in``) are read with a group's last beat, with each row's
+activation sum over the group (``asum_total_r{r}``); ``group_feet`` delays them to the
+column feet, where each column adds ``scale * (sum - zero * asum)`` (exact, two registers)
+to a ring of R accumulators (``WSColumn``), one per tile row, zeroed by a tile's first group
+and wrapped or saturated after every group; the rows of a tile's last group are the output,
+``group_foot_cycles`` = 3 later than without groups.
+
 **Requantization** (``config.requant``): the accumulator rows above appear on ``acc_valid`` /
 ``acc_data``; in each cycle with ``acc_valid`` the array reads the row's per-column ``rq_scale``
 and ``rq_shift`` and shows ``clamp(round(acc * scale / 2^shift), -128, 127)`` (ties toward

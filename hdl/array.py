@@ -77,8 +77,9 @@ needs in the same cycle (the output-stationary drain readout's shift, the weight
 ring step and first flags) come through two-level register trees made two cycles early
 (``qtpe.hdl.array_grid.spread``: per row or column, then per cell or ring entry).
 
-**Groups** (``config.group_size``, output-stationary, bus readout; the kinds whose configs
-set ``ARRAY_GROUPS``): a group is ``group_beats`` beats of a tile (``group_ends``); the PEs
+**Groups** (``config.group_size``; the kinds whose configs set ``ARRAY_GROUPS``).
+Weight-stationary: ``ws_group_taps`` and the column ends' two rings (``WSColumn``).
+Output-stationary (bus readout): a group is ``group_beats`` beats of a tile (``group_ends``); the PEs
 clear at a group's first beat and put the group's exact sum on the bus at its last, which
 ``in_ready`` holds back until ``min_tile_period`` cycles after the previous one (as a tile's
 ``last`` beat). ``s_in`` (and ``z_in``) are read with a group's last beat, with each row's
@@ -136,7 +137,7 @@ from .config import carry_save
 from .dequant import scale_partial_sum
 from .kinds import kind_of
 from .pe import ConfigComponent
-from .shapes import acc_shape, wire_shape
+from .shapes import acc_shape, fit_to_acc, wire_shape
 
 __all__ = ["SystolicArray", "Cell", "OSCell", "WSCell", "WSColumn", "control_register",
            "ws_load_taps", "ws_load_ports", "ws_cell_load"]
@@ -377,17 +378,70 @@ class Cell:
         psums_out = array.skew(m, psums, -1, cols - 1, "psum_deskew")
 
         # Accumulator rings: entry 0 is the oldest beat of the period, entry R-1 the newest.
-        self.place_columns(array, m, psums_out, ring_tap, valid, first, None, acc_data)
+        group = (self.ws_group_taps(array, m, accept, swap0, a_edge, ring_tap)
+                 if cfg.group is not None else None)
+        self.place_columns(array, m, psums_out, ring_tap, valid, first, None, acc_data,
+                           group)
         m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
 
+    def ws_group_taps(self, array: SystolicArray, m: Module, accept, period_start, a_edge,
+                      tap: int) -> list:
+        """Weight-stationary groups: what the column ends need besides the partial sums, at
+        tap ``tap`` (when a beat's de-skewed partial sum reaches them): the beat's column
+        scales and zero points (``s_in``, ``z_in``, read with the beat: its activations'
+        group), its activation sum (``asum``, for the zero points), and whether its K tile
+        starts or ends a group (``g_first``, ``g_last``; the position ``group_pos`` counts
+        the periods of a sum, from a beat with ``in_first``, in groups of ``group_tiles``)
+        and whether that group is the sum's first (``g_base``: its ring entry starts at 0)."""
+        cfg = self.array
+        rows, cols = cfg.rows, cfg.cols
+        T = cfg.group_tiles
+        pos = Signal(range(T), name="group_pos")
+        head = Signal(init=1, name="group_head")  # the period is in the sum's first group
+        pos_now, head_now = Signal.like(pos, name="group_pos_now"), Signal(name="group_head_now")
+        step_pos = Mux(pos == T - 1, 0, pos + 1) if T > 1 else Const(0, 1)
+        m.d.comb += [
+            pos_now.eq(Mux(period_start, Mux(array.in_first, 0, step_pos), pos)),
+            head_now.eq(Mux(period_start, array.in_first | (head & (pos != T - 1)), head)),
+        ]
+        with m.If(period_start):
+            m.d.sync += [pos.eq(pos_now), head.eq(head_now)]
+        g_first0, g_last0, g_base0 = (Signal(name=n) for n in ("g_first", "g_last", "g_base"))
+        m.d.comb += [g_first0.eq(accept & (pos_now == 0)),
+                     g_last0.eq(accept & ((pos_now == T - 1) | array.in_last)),
+                     g_base0.eq(accept & head_now)]
+        fields = [array.s_in.as_value()]
+        if cfg.zero_points:
+            asum = Signal(signed(cfg.asum_bits), name="asum_beat")
+            m.d.comb += asum.eq(sum(a_edge[r][lane] for r in range(rows)
+                                    for lane in range(cfg.lanes)))
+            fields += [array.z_in.as_value(), asum]
+        meta0 = Signal(sum(len(Value.cast(f)) for f in fields), name="gmeta")
+        m.d.comb += meta0.eq(Cat(*fields))
+        meta = delay(m, meta0, tap, "gmeta")
+        sb, zb = cfg.scale_bits, cfg.weight.bits
+        taps = [Tap("scale", tuple(meta[c * sb:(c + 1) * sb] for c in range(cols)), 0, 1, 0)]
+        if cfg.zero_points:
+            pos0 = cols * sb
+            taps += [Tap("zero", tuple(meta[pos0 + c * zb:pos0 + (c + 1) * zb]
+                                       for c in range(cols)), 0, 1, 0),
+                     Tap("asum", (meta[pos0 + cols * zb:].as_signed(),), 0, 0, 0)]
+        for name, flag in (("g_first", g_first0), ("g_last", g_last0), ("g_base", g_base0)):
+            line = delay_line(m, flag, tap + 1, name)
+            flags = (array.spread(m, line[tap - 2], cols, 1, name) if tap >= 2
+                     else [line[tap]] * cols)
+            taps.append(Tap(name, tuple(flags), 0, 1, 0))
+        return taps
+
     def place_columns(self, array, m: Module, psums, tap: int, step, ring_first, plane_first,
-                      acc_data) -> None:
+                      acc_data, group: list | None = None) -> None:
         """The weight-stationary column ends (``WSColumn``, one module for all columns):
         ``psums`` (de-skewed) into the rings; ``acc_data[c]`` shows column ``c``'s. The
         controls are tap ``tap`` of the delay lines ``step``, ``ring_first`` and
         ``plane_first`` (``None``: no Horner step), the same cycle in every column: each
         comes through a tree of registers (``spread``: per column, and ``step`` per ring
-        entry), from tap ``tap - 2`` (arrays too small for that lead take the tap itself)."""
+        entry), from tap ``tap - 2`` (arrays too small for that lead take the tap itself).
+        ``group``: the weight-stationary group inputs (``ws_group_taps``)."""
         rows, cols = self.array.rows, self.array.cols
 
         def spread(line, copies, name):
@@ -403,12 +457,14 @@ class Cell:
         planes = spread(plane_first, 1, "plane_first")
         exits = array.place(m, Grid(
             1, cols, self, name="columns",
-            at=lambda r, c: (WSColumn, (psums[0].shape(), plane_first is not None)),
+            at=lambda r, c: (WSColumn, (psums[0].shape(), plane_first is not None,
+                                        group is not None)),
             chains=[Chain("acc_in", "acc", "down", exits=True)],
             taps=[Tap("psum", tuple(psums), 0, 1, 0), Tap("step", tuple(steps), 0, 1, 0),
                   Tap("ring_first", tuple(firsts), 0, 1, 0),
                   *([Tap("plane_first", tuple(planes), 0, 1, 0)] if planes is not None
-                    else [])]))
+                    else []),
+                  *(group or [])]))
         for c in range(cols):
             m.d.comb += acc_data[c].eq(exits["acc"][c])
 
@@ -447,23 +503,60 @@ class WSColumn(wiring.Component):
     newest entry."""
 
     @staticmethod
-    def variant(psum, horner: bool) -> str:
-        return "column"
+    def variant(psum, horner: bool, group: bool = False) -> str:
+        return "column_group" if group else "column"
 
-    def __init__(self, cell: Cell, psum, horner: bool):
-        self._cell, self._horner = cell, horner
-        members = {"psum": In(psum), "step": In(cell.array.rows), "ring_first": In(1)}
+    def __init__(self, cell: Cell, psum, horner: bool, group: bool = False):
+        self._cell, self._horner, self._group = cell, horner, group
+        cfg = cell.array
+        members = {"psum": In(psum), "step": In(cfg.rows), "ring_first": In(1)}
         if horner:
             members["plane_first"] = In(1)
-        members["acc"] = Out(acc_shape(cell.array.acc))
+        if group:
+            members |= {"scale": In(cfg.scale_bits), "g_first": In(1), "g_last": In(1),
+                        "g_base": In(1)}
+            if cfg.zero_points:
+                members |= {"zero": In(cfg.weight.bits), "asum": In(signed(cfg.asum_bits))}
+        members["acc"] = Out(acc_shape(cfg.acc))
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         cell = self._cell
         value = cell.column_sum(m, self.psum, self.plane_first if self._horner else None)
-        ws_ring(m, cell.array, value, self.step, self.ring_first, self.acc)
+        if self._group:
+            self._group_rings(m, value)
+        else:
+            ws_ring(m, cell.array, value, self.step, self.ring_first, self.acc)
         return m
+
+    def _group_rings(self, m: Module, psum) -> None:
+        """Weight-stationary groups: two rings of R entries (one per beat of a period): the
+        group sums (``gsum_r{k}``, exact: ``(g_first ? 0 : oldest) + psum - zero * asum``)
+        and the accumulators, which take ``scale * group sum`` on the group's last K tile
+        (``(g_base ? 0 : oldest) + ...``, wrapped or saturated) and keep their value
+        otherwise; both turn on every step. ``acc`` shows the newest accumulator."""
+        cfg = self._cell.array
+        rows = cfg.rows
+        corrected = psum - self.zero * self.asum if cfg.zero_points else psum
+        gshape = signed(len(Value.cast(corrected)) + (cfg.group_size - 1).bit_length() + 1)
+        gring = [Signal(gshape, name=f"gsum_r{k}", reset_less=True) for k in range(rows)]
+        gsum = Signal(gshape, name="group_sum")
+        m.d.comb += gsum.eq(Mux(self.g_first, 0, gring[0]) + corrected)
+        scaled = Signal(signed(gshape.width + cfg.group.growth_bits + 1), name="group_scaled")
+        m.d.comb += scaled.eq(scale_partial_sum(gsum, self.scale, cfg.group))
+        acc = acc_shape(cfg.acc)
+        ring = [Signal(acc, name=f"acc_r{k}", reset_less=True) for k in range(rows)]
+        total = Signal(signed(max(cfg.acc.bits, scaled.shape().width) + 2), name="ring_sum")
+        m.d.comb += total.eq(Mux(self.g_base, 0, ring[0]) + scaled)
+        for k in range(rows - 1):
+            with m.If(self.step[k]):
+                m.d.sync += [gring[k].eq(gring[k + 1]), ring[k].eq(ring[k + 1])]
+        with m.If(self.step[rows - 1]):
+            m.d.sync += [gring[rows - 1].eq(gsum),
+                         ring[rows - 1].eq(Mux(self.g_last, fit_to_acc(total, cfg.acc),
+                                               ring[0]))]
+        m.d.comb += self.acc.eq(ring[rows - 1])
 
 
 def ws_load_taps(valid: list, beats, cols: int) -> list:

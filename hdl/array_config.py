@@ -132,7 +132,8 @@ class ArrayConfig:
             drain registers).
         group_size: per-group dequantization (0: none): every ``group_size`` reduction
             indices of a tile form a group whose exact sum is scaled once, at the foot of
-            its column (``qtpe.hdl.array``, "Groups"); a multiple of ``lanes``.
+            its column (``qtpe.hdl.array``, "Groups"); a multiple of ``lanes`` (OS) or of
+            ``rows * lanes`` (WS).
         group_scale: ``ScaleKind.INT`` (an unsigned ``scale_bits``-bit integer scale per
             group and column) or ``ScaleKind.POT`` (an exponent: the sum is shifted left).
         scale_bits: width of the scale field (1..16 for int, 1..4 for pot).
@@ -192,9 +193,10 @@ class ArrayConfig:
         if not self.pe_config.ARRAY_GROUPS:
             raise ValueError(f"group_size = {G}: arrays of pe = {show(self.pe)} do not take "
                              f"groups yet (mac, shiftadd and lut arrays do); leave it out")
-        if self.dataflow is not Dataflow.OS:
-            raise ValueError(f"group_size = {G}: weight-stationary arrays do not take groups "
-                             f"yet (output-stationary ones do)")
+        if self.dataflow is Dataflow.WS and G % self.ws_tile_k:
+            raise ValueError(f"group_size must be a multiple of the reduction tile of a "
+                             f"weight-stationary array (rows x lanes = {self.ws_tile_k}), "
+                             f"not {G}")
         if self.readout is not Readout.BUS:
             raise ValueError(f"group_size = {G} needs readout = 'bus' (the groups' sums leave "
                              f"on the column buses), not {show(self.readout.value)}")
@@ -251,6 +253,11 @@ class ArrayConfig:
     def group_beats(self) -> int:
         """OS: beats per group (``group_size / lanes``); 0 without groups."""
         return self.group_size // self.lanes
+
+    @property
+    def group_tiles(self) -> int:
+        """WS: reduction tiles per group (``group_size / (rows * lanes)``); 0 without."""
+        return self.group_size // self.ws_tile_k
 
     @property
     def derived_group_acc_bits(self) -> int:
@@ -367,8 +374,9 @@ class ArrayConfig:
     @property
     def group_foot_cycles(self) -> int:
         """OS with groups: cycles the column feet add (the scaled group sum is registered
-        twice, then accumulated: 3); 0 without groups."""
-        return 3 if self.group_size else 0
+        twice, then accumulated: 3); 0 without groups (and WS: its column ends scale in the
+        cycle they accumulate)."""
+        return 3 if self.group_size and self.dataflow is Dataflow.OS else 0
 
     @property
     def bus_resolve_cycles(self) -> int:

@@ -226,6 +226,7 @@ SAT = Overflow.SATURATE
 #: Small arrays for the array contract tests (Amaranth simulator, tests/test_hdl_array.py).
 ARRAY_EXAMPLES = (
     _a("os", 2, 3, weight=QType(2), groups={"group_size": 8, "scale_bits": 5}),
+    _a("ws", 2, 2, weight=QType(2), groups={"group_size": 16, "scale_bits": 4}),
     _a("os", 2, 2, weight=PlaneType.parse("ternary"), g=3, symmetric=False, acc_bits=12,
        overflow=Overflow.SATURATE,
        groups={"group_size": 6, "group_scale": ScaleKind.POT, "scale_bits": 3}),
@@ -246,6 +247,8 @@ ARRAY_EXAMPLES = (
 ARRAY_REGRESSION = (
     ArrayConfig(LutConfig(name="lut_os_2x3_int2_g8pot", weight=QType(2)), rows=2, cols=3,
                 dataflow=OS, group_size=8, group_scale=ScaleKind.POT, scale_bits=2),
+    ArrayConfig(LutConfig(name="lut_ws_2x2_int2_g16", weight=QType(2)), rows=2, cols=2,
+                dataflow=WS, group_size=16, scale_bits=5),
     ArrayConfig(LutConfig(name="lut_os_1x1_ternary", weight=_TERNARY, acc_bits=16), rows=1,
                 cols=1, dataflow=OS),
     ArrayConfig(LutConfig(name="lut_os_2x3_sym2_g3_plain_sat", weight=_SYM2, g=3,

@@ -122,6 +122,8 @@ ARRAY_EXAMPLES = (
        groups={"group_size": 2, "group_scale": ScaleKind.POT, "scale_bits": 2}),
     _a("os", 2, 2, weight=QType(4, False), lanes=2, acc_bits=16, overflow=Overflow.SATURATE,
        groups={"group_size": 4, "scale_bits": 4, "zero_points": True}),
+    _a("ws", 2, 3, weight=PotType.parse("pot4"),
+       groups={"group_size": 4, "group_scale": ScaleKind.POT, "scale_bits": 2}),
     _a("os", 2, 3, weight=PotType.parse("pot4"), acc_bits=32),
     _a("os", 3, 2, weight=PotType.parse("apot5"), lanes=2, acc_bits=14,
        overflow=Overflow.SATURATE, pipeline=True),

@@ -20,8 +20,9 @@ from qtpe.hdl.kind_mac import MacConfig
     ({"rows": 2, "pe": "lut", "weight": "uint2"}, r"LUT arrays take int<b>, sym<b> or "
      r"ternary weights \(no zero-point port\), not uint2"),
     ({"rows": 2, "pe": "lut", "sharing": 2}, r"sharing must stay 1, not 2"),
-    ({"rows": 2, "pe": "shiftadd", "dataflow": "ws", "group_size": 8},
-     r"group_size = 8: weight-stationary arrays do not take groups yet"),
+    ({"rows": 2, "pe": "shiftadd", "dataflow": "ws", "group_size": 3},
+     r"group_size must be a multiple of the reduction tile of a weight-stationary array "
+     r"\(rows x lanes = 2\), not 3"),
     ({"rows": 2, "pe": "bitserial", "dtype": "special", "group_size": 4},
      r"group_size = 4: arrays of pe = 'bitserial' do not take groups yet"),
     ({"rows": 2, "pe": "fpmac", "group_size": 4},

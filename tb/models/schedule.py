@@ -150,7 +150,23 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, groups=None) -> Sched
         cols = out_n0[:, None] + np.arange(C)[None, :]
         rq_scale, rq_shift = sp[cols], hp[cols]
     group_last = g_scale = g_zero = None
-    if groups is not None:  # OS: beat kb of a tile is in group kb // group_beats
+    if groups is not None and cfg.dataflow is Dataflow.WS:
+        # Beat j of period (nt, mb, kt) reads the group of K tile kt, columns nt*C + c; the
+        # weight-only first period reads nothing.
+        T = cfg.group_tiles
+        ktb = np.broadcast_to(np.arange(Kt)[None, None, :, None], (Nt, Mt, Kt, R)).reshape(-1)
+        ntb = np.broadcast_to(np.arange(Nt)[:, None, None, None], (Nt, Mt, Kt, R)).reshape(-1)
+        cols = ntb[:, None] * C + np.arange(C)[None, :]
+
+        def per_beat(x):
+            xp = np.zeros((x.shape[0], Nt * C), dtype=np.int64)
+            xp[:, :N] = x
+            return np.concatenate([np.zeros((R, C), dtype=np.int64),
+                                   xp[(ktb // T)[:, None], cols]])
+
+        g_scale = per_beat(groups.scales)
+        g_zero = None if groups.zeros is None else per_beat(groups.zeros)
+    elif groups is not None:  # OS: beat kb of a tile is in group kb // group_beats
         gb = cfg.group_beats
         kb = np.arange(Kb)
         group_last = np.tile((kb % gb == gb - 1) | (kb == Kb - 1), Mt * Nt)

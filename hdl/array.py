@@ -79,14 +79,14 @@ ring step and first flags) come through two-level register trees made two cycles
 
 **Groups** (``config.group_size``; the kinds whose configs set ``ARRAY_GROUPS``).
 Weight-stationary: ``ws_group_taps`` and the column ends' two rings (``WSColumn``).
-Output-stationary (bus readout): a group is ``group_beats`` beats of a tile (``group_ends``); the PEs
-clear at a group's first beat and put the group's exact sum on the bus at its last, which
-``in_ready`` holds back until ``min_tile_period`` cycles after the previous one (as a tile's
-``last`` beat). ``s_in`` (and ``z_in``) are read with a group's last beat, with each row's
-activation sum over the group (``asum_total_r{r}``); ``group_feet`` delays them to the
-column feet, where each column adds ``scale * (sum - zero * asum)`` (exact, two registers)
-to a ring of R accumulators (``WSColumn``), one per tile row, zeroed by a tile's first group
-and wrapped or saturated after every group; the rows of a tile's last group are the output,
+Output-stationary (bus readout): a group is ``group_beats`` beats of a tile (``group_ends``);
+the PEs clear at a group's first beat and put the group's exact sum on the bus at its last,
+which ``in_ready`` holds back until ``min_tile_period`` cycles after the previous one (as a
+tile's ``last`` beat). ``s_in`` (and ``z_in``) are read with a group's last beat, with each
+row's activation sum over the group (``asum_total_r{r}``); ``group_feet`` delays them to the
+column feet, where each column adds ``scale * (sum - zero * asum)`` (exact, two registers) to a
+ring of R accumulators (``WSColumn``), one per tile row, zeroed by a tile's first group and
+wrapped or saturated after every group; the rows of a tile's last group are the output,
 ``group_foot_cycles`` = 3 later than without groups.
 
 **Requantization** (``config.requant``): the accumulator rows above appear on ``acc_valid`` /

@@ -108,16 +108,16 @@ def simulate(cfg: Config, simulator: str = "icarus", workdir: str | Path = "buil
 
 
 def gemm(cfg: ArrayConfig, A, W, *, simulator: str = "verilator", scale=None, shift=None,
-         groups=None, workdir: str | Path | None = None,
+         quant=None, workdir: str | Path | None = None,
          seed: int | None = None) -> GemmResult:
     """``C = A @ W`` through the simulated array (``result.C``), checked against the golden
     model (``result.ok``), with the cycles and the utilization. ``groups``
-    (``qtpe.tb.models.operands.GroupOperands``): the group scales and zero points of an
+    (``qtpe.tb.models.operands.QuantOperands``): the group scales and zero points of an
     array with ``group_size``. ``workdir`` keeps the build for reuse; without it a
     temporary folder is used."""
     with work_folder(workdir, "gemm") as tmp:
         return _gemm.run_gemm(cfg, A, W, simulator, tmp, scale=scale, shift=shift,
-                              groups=groups, seed=seed)
+                              quant=quant, seed=seed)
 
 
 def synthesize(cfg: Config, target: str = "generic", workdir: str | Path | None = None):

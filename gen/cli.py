@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="(group_size) group scales (or pot exponents), groups x N integers")
     p.add_argument("--zeros", type=str, metavar="Z.npy",
                    help="(zero_points) zero points, groups x N integers")
+    p.add_argument("--wbits", type=str, metavar="B.npy",
+                   help="(bit-serial arrays) the precision of each row of W, K integers "
+                        "1..weight bits (the rows of one beat, WS one K tile, share it)")
     p.add_argument("--build", type=str, help="build folder to keep and reuse "
                    "(default: a temporary one)")
     p.add_argument("--seed", type=int, help="cocotb random seed")
@@ -205,7 +208,8 @@ def _cmd_gemm(args) -> int:
 
     result = gemm_command(_config(args), args.a, args.w, args.out, args.sim,
                           scale_path=args.scale, shift_path=args.shift,
-                          scales_path=args.scales, zeros_path=args.zeros, build=args.build,
+                          scales_path=args.scales, zeros_path=args.zeros,
+                          wbits_path=args.wbits, build=args.build,
                           seed=args.seed)
     say(result.summary())
     say(f"wrote {args.out}")

@@ -20,7 +20,7 @@ from qtpe.hdl.array_config import ArrayConfig
 from qtpe.hdl.formats import show
 from qtpe.sim.runner import SimError, SimResult, run_cocotb
 from qtpe.tb.models.gemm import GemmRun, gemm
-from qtpe.tb.models.operands import GemmOperandError, GroupOperands, check_gemm, check_groups
+from qtpe.tb.models.operands import GemmOperandError, QuantOperands, check_gemm, check_quant
 from qtpe.tb.models.schedule import schedule
 
 from .emit import write_design
@@ -121,7 +121,7 @@ def _frac_bits(cfg) -> int:
 
 
 def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=None,
-             shift=None, groups: GroupOperands | None = None, seed: int | None = None,
+             shift=None, quant: QuantOperands | None = None, seed: int | None = None,
              dut: list[Path] | None = None,
              build_args: list[str] | None = None, waves: bool = False,
              own_dumps: bool = False, optimize: bool = True,
@@ -134,8 +134,8 @@ def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=Non
         raise GemmOperandError(f"{cfg.name} is a single PE; GEMMs run on an array config "
                                f"(give rows, cols and dataflow, or an array_* preset)")
     A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
-    groups = check_groups(cfg, A.shape[1], W.shape[1], groups)
-    sched = schedule(cfg, A, W, scale, shift, groups)
+    quant = check_quant(cfg, W, quant)
+    sched = schedule(cfg, A, W, scale, shift, quant)
     _log.info(f"GEMM {A.shape[0]} x {A.shape[1]} x {W.shape[1]} on {simulator}: "
               f"{sched.beats} beats through {cfg.name}")
     workdir = Path(workdir)
@@ -149,10 +149,11 @@ def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=Non
     if cfg.requant:
         np.save(data_dir / "scale.npy", scale)
         np.save(data_dir / "shift.npy", shift)
-    if groups is not None:
-        np.save(data_dir / "group_scales.npy", groups.scales)
-        if groups.zeros is not None:
-            np.save(data_dir / "zero_points.npy", groups.zeros)
+    for name, value in (("group_scales", quant and quant.scales),
+                        ("zero_points", quant and quant.zeros), ("wbits", quant and quant.wbits)):
+        (data_dir / f"{name}.npy").unlink(missing_ok=True)
+        if value is not None:
+            np.save(data_dir / f"{name}.npy", value)
     result = _run(cfg, simulator, build_dir, "qtpe.tb.test_array_gemm", _pow2(sched.beats),
                   _pow2(sched.results), {"QTPE_GEMM_DIR": str(data_dir.resolve())}, seed=seed,
                   dut=dut, build_args=build_args, waves=waves, own_dumps=own_dumps,
@@ -162,7 +163,7 @@ def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=Non
         raise SimError(f"{simulator} GEMM run wrote no results; log {result.log}:\n"
                        f"{result.log.read_text(errors='replace')[-3000:]}")
     stats = json.loads(stats_path.read_text())
-    return GemmResult(cfg, np.load(data_dir / "C.npy"), gemm(cfg, A, W, scale, shift, groups),
+    return GemmResult(cfg, np.load(data_dir / "C.npy"), gemm(cfg, A, W, scale, shift, quant),
                       stats["cycles"], stats["expected_cycles"], stats["seconds"], stats["macs"],
                       simulator)
 
@@ -184,8 +185,8 @@ def load_operand(path, name: str) -> np.ndarray:
 
 
 def gemm_command(cfg, a_path, w_path, out, simulator: str, *, scale_path=None,
-                 shift_path=None, scales_path=None, zeros_path=None, build=None,
-                 seed: int | None = None) -> GemmResult:
+                 shift_path=None, scales_path=None, zeros_path=None, wbits_path=None,
+                 build=None, seed: int | None = None) -> GemmResult:
     """``qtpe gemm``: check the operands and the output location (before building anything),
     run the GEMM, write ``out`` (int64 ``.npy``) and return the result (``ok`` says if it
     matches the golden model)."""
@@ -195,15 +196,14 @@ def gemm_command(cfg, a_path, w_path, out, simulator: str, *, scale_path=None,
     A, W = load_operand(a_path, "A"), load_operand(w_path, "W")
     scale = load_operand(scale_path, "scale") if scale_path is not None else None
     shift = load_operand(shift_path, "shift") if shift_path is not None else None
-    groups = None
-    if scales_path is not None or zeros_path is not None:
-        if scales_path is None:
-            raise GemmOperandError("--zeros needs --scales (the group scales)")
-        groups = GroupOperands(
-            load_operand(scales_path, "group scales"),
-            load_operand(zeros_path, "zero points") if zeros_path is not None else None)
-    check_gemm(cfg, A, W, scale, shift)
-    check_groups(cfg, np.shape(A)[1], np.shape(W)[1], groups)
+    if zeros_path is not None and scales_path is None:
+        raise GemmOperandError("--zeros needs --scales (the group scales)")
+    quant = QuantOperands(*(load_operand(path, name) if path is not None else None
+                            for path, name in ((scales_path, "group scales"),
+                                               (zeros_path, "zero points"),
+                                               (wbits_path, "wbits"))))
+    _, checked_w, _, _ = check_gemm(cfg, A, W, scale, shift)
+    check_quant(cfg, checked_w, quant)
     if cfg.acc.bits > 64:
         raise GemmOperandError(f"qtpe gemm writes int64 results, but the accumulator of "
                                f"{cfg.name} is {cfg.acc.bits} bits (give acc_bits=64 or less, "
@@ -213,7 +213,7 @@ def gemm_command(cfg, a_path, w_path, out, simulator: str, *, scale_path=None,
         build = check_dir(build, "build folder")
     with work_folder(build, "gemm") as workdir:
         result = run_gemm(cfg, A, W, simulator, workdir, scale=scale, shift=shift,
-                          groups=groups, seed=seed)
+                          quant=quant, seed=seed)
     buffer = io.BytesIO()
     np.save(buffer, result.C.astype(np.int64))
     write_file(out, buffer.getvalue())

@@ -57,7 +57,9 @@ def harness_verilog(cfg: ArrayConfig, depth: int, results: int) -> str:
     if cfg.group_size:
         ports.append(f".s_in(word[{lay.zero_lo - 1}:{lay.scale_lo}])")
     if cfg.zero_points:
-        ports.append(f".z_in(word[{lay.beat_bits - 1}:{lay.zero_lo}])")
+        ports.append(f".z_in(word[{lay.wbits_lo - 1}:{lay.zero_lo}])")
+    if cfg.pe_config.ARRAY_WBITS:
+        ports.append(f".in_wbits(word[{lay.beat_bits - 1}:{lay.wbits_lo}])")
     rq_decl = rq_logic = ""
     if rq:
         sb = cfg.cols * lay.rq_scale_bits

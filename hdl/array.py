@@ -811,6 +811,8 @@ class SystolicArray(ConfigComponent):
         }
         if config.dataflow is Dataflow.WS:
             members["in_first"] = In(1)
+        if pe.ARRAY_WBITS:
+            members["in_wbits"] = In(pe.wbits_bits)
         if config.group is not None:
             members["s_in"] = In(data.ArrayLayout(unsigned(config.scale_bits), config.cols))
             if config.zero_points:

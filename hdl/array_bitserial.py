@@ -73,11 +73,21 @@ from .shapes import acc_shape, fit_to_acc, tree_sum
 __all__ = ["BitSerialCell", "BitSerialOSCell", "BitSerialWSCell"]
 
 
-def _planes(m: Module, accept, k: int):
+def beat_precision(m: Module, wbits, k: int) -> Signal:
+    """The precision a beat runs at: ``wbits`` if 1..``k``, else ``k`` (0 means full)."""
+    eff = Signal(range(k + 1), name="beat_wbits")
+    wide = (1 << len(wbits)) - 1 > k  # else "> k" is constant (Verilator: CMPCONST)
+    full = ~wbits.any() | (wbits > k) if wide else ~wbits.any()  # ~any: a lint-clean == 0
+    m.d.comb += eff.eq(Mux(full, k, wbits))
+    return eff
+
+
+def _planes(m: Module, accept, k: int, eff=None):
     """The edge's plane counter. Returns ``(ready, plane, first, last)``: ``ready`` is low for
-    the ``k - 1`` cycles after an accepted beat; in the ``k`` cycles after it ``plane`` counts
-    the bit position ``k-1 .. 0`` (``None`` for ``k = 1``) and ``first``/``last`` mark the
-    first and last of them."""
+    the ``p - 1`` cycles after an accepted beat of precision ``p`` (``eff``, the beat's
+    ``beat_precision``; default ``k``); in the ``p`` cycles after it ``plane`` counts the bit
+    position ``p-1 .. 0`` (``None`` for ``k = 1``) and ``first``/``last`` mark the first and
+    last of them."""
     busy = Signal(name="plane_busy")
     first, last = Signal(name="plane_first"), Signal(name="plane_last")
     ready = Signal(name="beat_ready")
@@ -86,16 +96,17 @@ def _planes(m: Module, accept, k: int):
         m.d.comb += [first.eq(busy), last.eq(busy), ready.eq(1)]
         return ready, None, first, last
     plane = Signal(range(k), name="plane")
+    fresh = Signal(name="plane_fresh")  # the first cycle of a beat's planes
     at_lsb = Signal(name="plane_at_lsb")
     m.d.comb += at_lsb.eq(~plane.any())
     with m.If(accept):
-        m.d.sync += [busy.eq(1), plane.eq(k - 1)]
+        m.d.sync += [busy.eq(1), fresh.eq(1), plane.eq((k if eff is None else eff) - 1)]
     with m.Elif(~at_lsb):
-        m.d.sync += plane.eq(plane - 1)
+        m.d.sync += [plane.eq(plane - 1), fresh.eq(0)]
     with m.Else():
-        m.d.sync += busy.eq(0)
+        m.d.sync += [busy.eq(0), fresh.eq(0)]
     m.d.comb += [
-        first.eq(busy & (plane == k - 1)),
+        first.eq(busy & fresh),
         last.eq(busy & at_lsb),
         ready.eq(~busy | at_lsb),
     ]
@@ -149,7 +160,8 @@ class BitSerialCell(Cell):
 
         accept = Signal(name="accept")
         m.d.comb += accept.eq(array.in_valid & array.in_ready)
-        ready, _, first0, commit0 = _planes(m, accept, k)
+        eff = beat_precision(m, array.in_wbits, k)
+        ready, _, first0, commit0 = _planes(m, accept, k, eff)
         m.d.comb += array.in_ready.eq(tile_ready(m, cfg, accept, array.in_last, ready))
 
         # The next accepted beat starts a tile (after reset and after a 'last' beat).
@@ -187,13 +199,16 @@ class BitSerialCell(Cell):
 
         held = _held(m, array.a_in, accept, "a_held")
         sources = array.skew(m, [held[r] for r in range(rows)], 1, 0, "a_skew")
-        # One weight schedule per column: a shift register puts out the beat's planes MSB first.
+        # One weight schedule per column: a shift register puts out the beat's planes MSB first
+        # (a beat at precision p < W: its code shifted up by W - p, so bit p - 1 leads).
+        up = Signal(range(W), name="plane_align")
+        m.d.comb += up.eq(W - eff)
         tops = []
         for c in range(cols):
             sreg = Signal(data.ArrayLayout(unsigned(W), lanes), name=f"wplanes_c{c}",
                           reset_less=True)
             with m.If(accept):
-                m.d.sync += [sreg[lane].eq(array.w_in[c][lane].as_unsigned())
+                m.d.sync += [sreg[lane].eq((array.w_in[c][lane].as_unsigned() << up)[:W])
                              for lane in range(lanes)]
             with m.Else():
                 m.d.sync += [sreg[lane].eq(sreg[lane] << 1) for lane in range(lanes)]
@@ -221,7 +236,8 @@ class BitSerialCell(Cell):
 
         accept = Signal(name="accept")
         m.d.comb += accept.eq(array.in_valid & array.in_ready)
-        ready, plane0, first0, commit0 = _planes(m, accept, k)
+        ready, plane0, first0, commit0 = _planes(m, accept, k,
+                                                 beat_precision(m, array.in_wbits, k))
         m.d.comb += array.in_ready.eq(ready)
 
         # Weight loading, per accepted beat (as the MAC array).

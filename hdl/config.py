@@ -130,6 +130,9 @@ class PEConfig:
     #: Whether the kind's array cells take per-group dequantization (``ArrayConfig``
     #: ``group_size``): kinds whose cells use the shared output-stationary dataflow say so.
     ARRAY_GROUPS: ClassVar[bool] = False
+    #: Whether the kind's arrays take a precision per beat (an ``in_wbits`` port of
+    #: ``wbits_bits``; 0 is the full ``weight.bits``): bit-serial arrays.
+    ARRAY_WBITS: ClassVar[bool] = False
     #: The formats each operand takes; a kind overrides the entries it narrows or widens.
     FORMATS: ClassVar[dict[str, OperandRule]] = {
         "weight": OperandRule((QType,), 1, 16), "activation": OperandRule((QType,), 1, 16),

@@ -58,6 +58,7 @@ class BitSerialConfig(GroupScaled, Lanes, PEConfig):
     """
 
     KIND: ClassVar[str] = "bitserial"
+    ARRAY_WBITS: ClassVar[bool] = True
     FORMATS: ClassVar[dict] = PEConfig.FORMATS | {"activation": OperandRule((QType,), 2, 16)}
 
     name: str = "qtpe_bitserial"

@@ -126,14 +126,14 @@ class GemmHarness:
         await FallingEdge(dut.done)
         return rows, cycles, seconds
 
-    async def run(self, A, W, scale=None, shift=None, groups=None) -> GemmRun:
+    async def run(self, A, W, scale=None, shift=None, quant=None) -> GemmRun:
         """``A @ W`` through the array (with ``groups``: its group scales and zero points,
-        ``GroupOperands``), with the golden result and the expected cycles."""
-        sched = schedule(self.cfg, A, W, scale, shift, groups)
+        ``QuantOperands``), with the golden result and the expected cycles."""
+        sched = schedule(self.cfg, A, W, scale, shift, quant)
         self.coverage.sample("tiling", tiling_hits(self.cfg, sched.M, sched.K, sched.N))
         rows, cycles, seconds = await self.run_schedule(sched)
         return GemmRun(self.cfg, sched.assemble(rows),
-                       gemm(self.cfg, A, W, scale, shift, groups),
+                       gemm(self.cfg, A, W, scale, shift, quant),
                        cycles, expected_cycles(self.cfg, sched), seconds, sched.macs)
 
     def report(self, run: GemmRun, what: str) -> str:

@@ -49,11 +49,13 @@ async def extreme_gemms(dut):
     w_min, w_max = Operand(cfg.weight).extremes()
     W = np.full((K, N), w_min if cfg.weight.signed else w_max)
     W[:, 1::2] = w_max
-    _, _, scale, shift, groups = random_gemm(cfg, rng, M, K, N)
-    if groups is not None:  # the largest scales (and zero points 0: the largest w - z)
-        groups = type(groups)(np.full_like(groups.scales, cfg.group.max_scale),
-                              None if groups.zeros is None else np.zeros_like(groups.zeros))
-    check(h, await h.run(A, W, scale, shift, groups), f"extreme {M}x{K}x{N}")
+    _, _, scale, shift, quant = random_gemm(cfg, rng, M, K, N)
+    if quant is not None:  # the largest scales (and zero points 0: the largest w - z), at
+        # full precision
+        quant = type(quant)(
+            None if quant.scales is None else np.full_like(quant.scales, cfg.group.max_scale),
+            None if quant.zeros is None else np.zeros_like(quant.zeros))
+    check(h, await h.run(A, W, scale, shift, quant), f"extreme {M}x{K}x{N}")
     check(h, await h.run(*random_gemm(cfg, rng, M, K, N, corner_fraction=1.0)),
           f"corners {M}x{K}x{N}")
 

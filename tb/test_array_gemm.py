@@ -1,9 +1,9 @@
 """cocotb test behind ``qtpe gemm``: one GEMM from ``.npy`` files through the harness.
 
 ``QTPE_GEMM_DIR`` holds ``A.npy``, ``W.npy`` (and ``scale.npy``, ``shift.npy`` with
-requantization, ``group_scales.npy`` and ``zero_points.npy`` with groups); the test writes
-``C.npy`` and ``stats.json`` there (cycles, wall seconds of
-the simulation phase, mismatches against the golden model).
+requantization, ``group_scales.npy``, ``zero_points.npy``, ``wbits.npy`` where given); the
+test writes ``C.npy`` and ``stats.json`` there (cycles, wall seconds of the simulation
+phase, mismatches against the golden model).
 """
 
 import json
@@ -14,7 +14,7 @@ import cocotb
 import numpy as np
 
 from qtpe.tb.array import GemmHarness, load_array_config
-from qtpe.tb.models.operands import GroupOperands
+from qtpe.tb.models.operands import QuantOperands
 
 
 @cocotb.test()
@@ -25,12 +25,13 @@ async def gemm_from_files(dut):
     scale = shift = None
     if cfg.requant:
         scale, shift = np.load(folder / "scale.npy"), np.load(folder / "shift.npy")
-    groups = None
-    if cfg.group_size:
-        zeros = np.load(folder / "zero_points.npy") if cfg.zero_points else None
-        groups = GroupOperands(np.load(folder / "group_scales.npy"), zeros)
+    def optional(name):
+        path = folder / f"{name}.npy"
+        return np.load(path) if path.exists() else None
+
+    quant = QuantOperands(optional("group_scales"), optional("zero_points"), optional("wbits"))
     h = GemmHarness(dut, cfg)
-    run = await h.run(A, W, scale, shift, groups)
+    run = await h.run(A, W, scale, shift, quant)
     h.report(run, f"{A.shape[0]}x{A.shape[1]}x{W.shape[1]}")
     np.save(folder / "C.npy", run.C)
     (folder / "stats.json").write_text(json.dumps({

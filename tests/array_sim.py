@@ -34,6 +34,8 @@ def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
                     for lane in range(cfg.lanes):
                         ctx.set(dut.w_in[c][lane], int(sched.w[i, c, lane]))
                 ctx.set(dut.in_last, int(sched.last[i]))
+                if sched.wbits is not None:
+                    ctx.set(dut.in_wbits, int(sched.wbits[i]))
                 if cfg.group_size:
                     for c in range(cfg.cols):
                         ctx.set(dut.s_in[c], int(sched.g_scale[i, c]))

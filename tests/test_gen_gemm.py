@@ -215,14 +215,14 @@ def test_group_quantized_layers_equal_numpy(tmp_path, sets):
     zero points), odd M, K, N: the 4x4 array's result equals numpy's dequantize-then-matmul
     (Icarus; the regression runs the group arrays on Verilator too)."""
     from qtpe.hdl.array_config import config_from_dict
-    from qtpe.tb.models.operands import GroupOperands
+    from qtpe.tb.models.operands import QuantOperands
 
     cfg = config_from_dict({"rows": 4, "cols": 4, "dataflow": "os", "name": "arr_layer"}
                            | sets)
     rng = np.random.default_rng(17)
     A, q = _layer(cfg, rng, 5, 301, 9)
     result = run_gemm(cfg, A, q.weights, "icarus", tmp_path,
-                      groups=GroupOperands(q.scales, q.zeros))
+                      quant=QuantOperands(q.scales, q.zeros))
     assert result.ok and result.cycles == result.expected_cycles
     np.testing.assert_array_equal(result.C, _reference(A, q, cfg.acc))
     # Groups never hold the array up: utilization is what the padding of M = 5, N = 9
@@ -262,3 +262,50 @@ def test_cli_gemm_group_scales_and_zeros(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and needle in lines[0], proc.stderr
         assert not (tmp_path / "C2.npy").exists()
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_cli_gemm_bitserial_mixed_precision(tmp_path, dataflow):
+    """A layer whose K groups of 32 are W2, W3 and W4 (per-row precisions, ``--wbits``)
+    through a 4x4 bit-serial array: the result equals A @ W, and the cycles follow the
+    documented formula (each beat takes its precision in cycles), fewer than at full
+    precision."""
+    from qtpe.hdl.array_config import config_from_dict
+    from qtpe.tb.models.cycles import expected_cycles
+    from qtpe.tb.models.schedule import schedule
+
+    cfg = config_from_dict({"pe": "bitserial", "weight": "int4", "rows": 4, "cols": 4,
+                            "dataflow": dataflow, "name": "bs_mixed"})
+    rng = np.random.default_rng(23)
+    K = 96
+    wbits = np.repeat([2, 3, 4], 32)
+    hi = (1 << (wbits - 1)) - 1
+    W = rng.integers(-hi - 1, hi + 1, (3, K)).T  # (K, 3) within each row's precision
+    A = rng.integers(-128, 128, (5, K))
+    for name, value in {"A": A, "W": W, "B": wbits, "Bbad": np.repeat([2, 4], 48),
+                        "Bshort": wbits[:10]}.items():
+        np.save(tmp_path / f"{name}.npy", value)
+    proc = run_cli("gemm", "--preset", "array_os_bitserial_w4a8_8x8", "--set", "rows=4",
+                   "--set", "cols=4", "--set", f"dataflow={dataflow}", "--set", "name=bs_mixed",
+                   "--a", "A.npy", "--w", "W.npy", "--wbits", "B.npy", "-o", "C.npy",
+                   "--sim", "icarus", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "C.npy"), A @ W)
+    from qtpe.tb.models.operands import QuantOperands
+
+    mixed = expected_cycles(cfg, schedule(cfg, A, W, quant=QuantOperands(wbits=wbits)))
+    full = expected_cycles(cfg, schedule(cfg, A, W))
+    assert f"cycles      {mixed}" in proc.stdout and mixed < full
+    # Each beat saves 4 - wbits cycles. OS: 2 x 1 output tiles of 96 beats, one per row,
+    # saving 32 * 2 + 32 * 1 each. WS: 2 M blocks x 24 K tiles of 4 rows, 4 beats a period,
+    # saving 4 * (8 * 2 + 8 * 1) per block, and the weight-only period's 4 beats run at the
+    # first tile's precision (2).
+    assert full - mixed == (2 * 96 if dataflow == "os" else 2 * 96 + 4 * 2)
+    for args, needle in [
+        (["--w", "W.npy", "--wbits", "Bbad.npy"], "does not fit its row's precision wbits = 2"),
+        (["--w", "W.npy", "--wbits", "Bshort.npy"], "wbits must be an integer vector of K = 96"),
+    ]:
+        proc = run_cli("gemm", "--preset", "array_os_bitserial_w4a8_8x8", "--set", "rows=4",
+                       "--set", "cols=4", "--a", "A.npy", *args, "-o", "C2.npy", cwd=tmp_path)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and needle in lines[0], proc.stderr

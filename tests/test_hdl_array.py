@@ -19,6 +19,7 @@ from qtpe.hdl.config import carry_save
 from qtpe.hdl.kinds import all_kinds, default_kind
 from qtpe.tb.models.cycles import expected_cycles
 from qtpe.tb.models.gemm import gemm
+from qtpe.tb.models.operands import QuantOperands
 from qtpe.tb.models.schedule import schedule
 
 
@@ -50,10 +51,10 @@ def case_id(cfg):
     map(str, s)))
 def test_gemm_matches_model(cfg, shape):
     rng = np.random.default_rng(sum(shape))
-    A, W, scale, shift, groups = random_gemm(cfg, rng, *shape)
-    sched = schedule(cfg, A, W, scale, shift, groups)
+    A, W, scale, shift, quant = random_gemm(cfg, rng, *shape)
+    sched = schedule(cfg, A, W, scale, shift, quant)
     rows, _, _ = run_array(cfg, sched, bubbles=0.2, seed=1)
-    np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, scale, shift, groups))
+    np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, scale, shift, quant))
 
 
 @pytest.mark.parametrize("cfg", CASES, ids=case_id)
@@ -63,23 +64,42 @@ def test_latency_and_back_to_back(cfg):
     if cfg.group_size:  # two whole groups, each long enough (a short one is held back)
         assert cfg.group_beats >= cfg.min_tile_period
         K = 2 * cfg.group_size
-    A, W, scale, shift, groups = random_gemm(cfg, rng, 2 * cfg.rows, K, 2 * cfg.cols)
-    sched = schedule(cfg, A, W, scale, shift, groups)
+    A, W, scale, shift, quant = random_gemm(cfg, rng, 2 * cfg.rows, K, 2 * cfg.cols)
+    if cfg.pe_config.ARRAY_WBITS:  # bit-serial: the precisions k, 1, 2, .. in turn
+        W, quant = stepped_precisions(cfg, W, quant)
+    sched = schedule(cfg, A, W, scale, shift, quant)
     rows, out_cycles, accepted = run_array(cfg, sched)
-    np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, scale, shift, groups))
+    np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, scale, shift, quant))
     # No bubbles offered and tiles long enough: a beat every k = beat_cycles cycles (the
-    # kind's; bit-serial cells take one per weight bit), results exactly latency after their
-    # beat, expected_cycles.
+    # kind's; bit-serial cells take one per weight bit, at the beat's precision wbits),
+    # results exactly latency after their beat (k - wbits sooner), expected_cycles.
     k = cfg.beat_cycles
-    assert accepted == list(range(accepted[0], accepted[0] + k * sched.beats, k))
-    last_beats = [accepted[i] for i in np.flatnonzero(sched.last)]
+    cycles = sched.beat_cycles(cfg)
+    assert accepted == (accepted[0] + np.concatenate([[0], np.cumsum(cycles)[:-1]])).tolist()
+    if sched.wbits is not None:  # stepped_precisions: min(k, beats (WS: tiles) of a sum)
+        unit = cfg.lanes if cfg.dataflow is Dataflow.OS else cfg.ws_tile_k
+        assert len(set(cycles.tolist())) == min(k, -(-K // unit))
+    ends = np.flatnonzero(sched.last)
+    done = [accepted[i] + cfg.latency - (k - int(cycles[i])) for i in ends]
     if cfg.dataflow is Dataflow.OS:
         firsts = out_cycles[:: cfg.rows]
-        assert firsts == [t + cfg.latency for t in last_beats]
+        assert firsts == done
         assert out_cycles == [f + r for f in firsts for r in range(cfg.rows)]
     else:
-        assert out_cycles == [t + cfg.latency for t in last_beats]
+        assert out_cycles == done
     assert out_cycles[-1] - accepted[0] + 1 == expected_cycles(cfg, sched)
+
+
+def stepped_precisions(cfg, W, quant):
+    """W's rows at the precisions k, 1, 2, .. k - 1, k, 1, .. per beat (WS: per reduction
+    tile), W clipped into them; the other quantization operands kept."""
+    unit = cfg.lanes if cfg.dataflow is Dataflow.OS else cfg.ws_tile_k
+    k = cfg.weight.bits
+    units = -(-W.shape[0] // unit)
+    wbits = np.repeat((np.arange(units) + k - 1) % k + 1, unit)[: W.shape[0]]
+    lo = np.where(cfg.weight.signed, -(1 << (wbits - 1)), 0)[:, None]
+    hi = np.where(cfg.weight.signed, (1 << (wbits - 1)) - 1, (1 << wbits) - 1)[:, None]
+    return np.clip(W, lo, hi), QuantOperands(wbits=wbits)
 
 
 def test_os_short_tiles_stall_on_last():

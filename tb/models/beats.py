@@ -31,7 +31,8 @@ class BeatLayout:
     """Bit layout of one harness input word: ``a_in`` at 0, ``w_in`` above it, then
     ``in_first`` and ``in_last``, then (arrays with groups) ``s_in`` (``cols`` scales of
     ``g_scale_bits``) and ``z_in`` (``cols`` zero points of ``g_zero_bits``, with zero
-    points); and the widths of the result and requantization words."""
+    points), then (bit-serial arrays) ``in_wbits``; and the widths of the result and
+    requantization words."""
 
     a_bits: int
     w_bits: int
@@ -43,6 +44,7 @@ class BeatLayout:
     cols: int = 1
     g_scale_bits: int = 0
     g_zero_bits: int = 0
+    wbits_bits: int = 0
 
     @property
     def first_bit(self) -> int:
@@ -63,8 +65,13 @@ class BeatLayout:
         return self.scale_lo + self.cols * self.g_scale_bits
 
     @property
-    def beat_bits(self) -> int:
+    def wbits_lo(self) -> int:
+        """The lowest bit of ``in_wbits`` (bit-serial arrays)."""
         return self.zero_lo + self.cols * self.g_zero_bits
+
+    @property
+    def beat_bits(self) -> int:
+        return self.wbits_lo + self.wbits_bits
 
     @property
     def rq_bits(self) -> int:
@@ -86,6 +93,7 @@ def beat_layout(cfg: ArrayConfig) -> BeatLayout:
         cols=cfg.cols,
         g_scale_bits=cfg.scale_bits if cfg.group_size else 0,
         g_zero_bits=cfg.weight.bits if cfg.zero_points else 0,
+        wbits_bits=cfg.pe_config.wbits_bits if cfg.pe_config.ARRAY_WBITS else 0,
     )
 
 
@@ -119,6 +127,8 @@ def pack_beats(cfg: ArrayConfig, sched: Schedule) -> list[str]:
         sched.last[:, None].astype(np.uint8),
         *([_fields_to_bits(sched.g_scale, cfg.scale_bits)] if cfg.group_size else []),
         *([_fields_to_bits(sched.g_zero, cfg.weight.bits)] if cfg.zero_points else []),
+        *([_fields_to_bits(sched.wbits[:, None], cfg.pe_config.wbits_bits)]
+          if cfg.pe_config.ARRAY_WBITS else []),
     ], axis=1)
     return _bits_to_hex(bits)
 

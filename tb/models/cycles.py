@@ -15,18 +15,24 @@ def expected_cycles(cfg: ArrayConfig, sched: Schedule) -> int:
     """Cycles the harness counts for ``sched`` when it offers a beat every cycle: from the
     first beat to the cycle that takes the last result row, inclusive.
 
-    A beat is accepted every ``beat_cycles`` cycles (``k``: 1, bit-serial ``weight.bits``).
+    A beat is accepted every ``beat_cycles`` cycles (``k``: 1, bit-serial ``weight.bits``;
+    a bit-serial beat at precision ``wbits``: ``wbits`` cycles, and its results come
+    ``k - wbits`` cycles sooner).
     OS: a ``last`` beat (with groups: a beat that ends a group) also waits until
     ``min_tile_period`` cycles after the previous one;
     the last tile's R rows end ``latency + R - 1`` cycles after its ``last`` beat. WS: the
     last row leaves ``latency`` cycles after the last beat."""
     k = cfg.beat_cycles
+    cycles = sched.beat_cycles(cfg)
+    # a shorter last beat (bit-serial, wbits < k) finishes k - wbits cycles early
+    early = k - int(cycles[-1])
     if cfg.dataflow is Dataflow.WS:
-        return (sched.beats - 1) * k + cfg.latency + 1
+        return int(cycles[:-1].sum()) + cfg.latency - early + 1
     period = cfg.min_tile_period
+    starts = np.concatenate([[0], np.cumsum(cycles)])  # free-flowing offsets
     t, t_last, nxt = 0, None, 0  # t: cycle the beat 'nxt' can be accepted
     for i in np.flatnonzero(sched.readout_beats):
-        here = t + (int(i) - nxt) * k  # beats before a 'last' flow freely
+        here = t + int(starts[i] - starts[nxt])  # beats before a 'last' flow freely
         t_last = here if t_last is None else max(here, t_last + period)
-        nxt, t = int(i) + 1, t_last + k
-    return t_last + cfg.latency + cfg.rows
+        nxt, t = int(i) + 1, t_last + int(cycles[i])
+    return t_last + cfg.latency - early + cfg.rows

@@ -28,7 +28,7 @@ from qtpe.hdl.formats import Overflow
 
 from .dequant import grouped_gemm
 from .formats import Operand, fit
-from .operands import ceil_div, check_gemm, check_groups
+from .operands import ceil_div, check_gemm, check_quant
 
 __all__ = ["gemm", "requantize", "pad", "GemmRun"]
 
@@ -69,16 +69,16 @@ def _wrap64(x: np.ndarray) -> np.ndarray:
                     dtype=np.int64).reshape(x.shape)
 
 
-def gemm(cfg: ArrayConfig, A, W, scale=None, shift=None, groups=None) -> np.ndarray:
+def gemm(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> np.ndarray:
     """``C = A @ W`` (M x N, int64) exactly as the array computes it (see the module doc);
     with ``group_size``, per-group dequantization with ``groups``
     (``qtpe.tb.models.dequant.grouped_gemm``: each group's exact sum of ``(w - zero) * a``
     scaled and accumulated, the accumulator wrapping or saturating after every group)."""
     A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
-    groups = check_groups(cfg, A.shape[1], W.shape[1], groups)
-    if groups is not None:
+    quant = check_quant(cfg, W, quant)
+    if quant is not None and quant.scales is not None:
         acc = grouped_gemm(Operand(cfg.activation).values(A), Operand(cfg.weight).values(W),
-                           cfg.group, groups.scales, groups.zeros, cfg.acc)
+                           cfg.group, quant.scales, quant.zeros, cfg.acc)
         return requantize(acc, scale, shift) if cfg.requant else acc
     step = cfg.lanes if cfg.dataflow is Dataflow.OS else cfg.ws_tile_k
     K = A.shape[1]

@@ -20,19 +20,22 @@ from qtpe.hdl.formats import ScaleKind
 
 from .formats import Operand
 
-__all__ = ["GemmOperandError", "GroupOperands", "check_gemm", "check_groups", "random_gemm",
+__all__ = ["GemmOperandError", "QuantOperands", "check_gemm", "check_quant", "random_gemm",
            "ceil_div"]
 
 
 @dataclass(frozen=True)
-class GroupOperands:
-    """The per-group dequantization operands of a GEMM on an array with ``group_size``:
+class QuantOperands:
+    """The quantization operands of a GEMM besides A and W. On an array with ``group_size``:
     ``scales`` (groups x N, ``groups = ceil(K / group_size)``: integer scales, or exponents
     for ``group_scale = "pot"``) and ``zeros`` (groups x N zero points, with
-    ``zero_points``; else ``None``)."""
+    ``zero_points``). On a bit-serial array: ``wbits`` (K,), the precision each row of W is
+    read at (1 .. ``weight.bits``; the rows one beat or, WS, one reduction tile carries
+    share it). Fields a config does not use are ``None``."""
 
-    scales: np.ndarray
+    scales: np.ndarray | None = None
     zeros: np.ndarray | None = None
+    wbits: np.ndarray | None = None
 
 
 class GemmOperandError(ValueError):
@@ -116,26 +119,39 @@ def check_gemm(cfg: ArrayConfig, A, W, scale=None, shift=None):
     return A, W, out[0], out[1]
 
 
-def check_groups(cfg: ArrayConfig, K: int, N: int, groups) -> GroupOperands | None:
-    """The group operands of a K x N weight matrix as int64, or ``GemmOperandError`` naming
-    the first problem (missing where the array has groups, given where it has none, a
-    wrong shape, a value out of range)."""
+def check_quant(cfg: ArrayConfig, W: np.ndarray, quant) -> QuantOperands | None:
+    """The quantization operands (``QuantOperands``) of the checked K x N weight operands
+    ``W`` as int64, or ``GemmOperandError`` naming the first problem: group scales missing
+    where the array has groups or given where it has none, a wrong shape, a value out of
+    range; a precision outside 1 .. ``weight.bits``, differing within one beat (WS: one
+    reduction tile), or too narrow for a weight of its row. ``None`` when there is nothing
+    to give."""
+    K, N = W.shape
+    quant = quant if quant is not None else QuantOperands()
+    scales, zeros = _check_groups(cfg, K, N, quant)
+    wbits = _check_wbits(cfg, W, quant.wbits)
+    if scales is None and wbits is None:
+        return None
+    return QuantOperands(scales, zeros, wbits)
+
+
+def _check_groups(cfg: ArrayConfig, K: int, N: int, quant: QuantOperands):
     group = cfg.group
     if group is None:
-        if groups is not None:
+        if quant.scales is not None or quant.zeros is not None:
             raise GemmOperandError("group scales and zero points need an array with "
                                    "group_size > 0")
-        return None
+        return None, None
     n_groups = ceil_div(K, group.size)
-    if groups is None:
+    if quant.scales is None:
         raise GemmOperandError(f"group_size = {group.size} needs group scales ({n_groups} x "
                                f"{N}: groups x N)")
     out = []
     pot = group.kind is ScaleKind.POT
     for name, v, hi, what in (
-            ("group scales", groups.scales, group.max_scale,
+            ("group scales", quant.scales, group.max_scale,
              f"{group.bits}-bit {'exponents' if pot else 'scales'}"),
-            ("zero points", groups.zeros, (1 << cfg.weight.bits) - 1,
+            ("zero points", quant.zeros, (1 << cfg.weight.bits) - 1,
              f"{cfg.weight} zero points")):
         if name == "zero points" and not cfg.zero_points:
             if v is not None:
@@ -151,19 +167,64 @@ def check_groups(cfg: ArrayConfig, K: int, N: int, groups) -> GroupOperands | No
                                    f"of {group.size} along K = {K} x N), not {v.dtype} of "
                                    f"shape {v.shape}")
         out.append(_check_range(v, 0, hi, name, what))
-    return GroupOperands(out[0], out[1])
+    return out[0], out[1]
+
+
+def _check_wbits(cfg: ArrayConfig, W: np.ndarray, wbits) -> np.ndarray | None:
+    if wbits is None:
+        return None
+    if not cfg.pe_config.ARRAY_WBITS:
+        raise GemmOperandError(f"wbits (a precision per row of W) needs a bit-serial array, "
+                               f"not pe = {cfg.pe!r}")
+    K = W.shape[0]
+    v = np.asarray(wbits)
+    if v.dtype == object or not np.issubdtype(v.dtype, np.integer) or v.shape != (K,):
+        raise GemmOperandError(f"wbits must be an integer vector of K = {K} precisions (one "
+                               f"per row of W), not {v.dtype} of shape {v.shape}")
+    top = cfg.weight.bits
+    v = _check_range(v, 1, top, "wbits", f"the precisions of {cfg.weight}")
+    unit = cfg.lanes if cfg.dataflow.value == "os" else cfg.ws_tile_k
+    for k0 in range(0, K, unit):
+        chunk = v[k0:k0 + unit]
+        if (chunk != chunk[0]).any():
+            bad = k0 + int(np.argmax(chunk != chunk[0]))
+            raise GemmOperandError(
+                f"wbits of rows {k0} and {bad} differ ({int(chunk[0])} and {int(v[bad])}); "
+                f"the {unit} rows of one {'beat' if unit == cfg.lanes else 'reduction tile'} "
+                f"share one precision")
+    lo = np.where(cfg.weight.signed, -(1 << (v - 1)), 0)
+    hi = np.where(cfg.weight.signed, (1 << (v - 1)) - 1, (1 << v) - 1)
+    out = (W < lo[:, None]) | (W > hi[:, None])
+    if out.any():
+        k, n = (int(i) for i in np.argwhere(out)[0])
+        raise GemmOperandError(f"W (weights) value {int(W[k, n])} at [{k}, {n}] does not fit "
+                               f"its row's precision wbits = {int(v[k])} "
+                               f"(allowed {int(lo[k])}..{int(hi[k])})")
+    return v
 
 
 def random_gemm(cfg: ArrayConfig, rng: np.random.Generator, M: int, K: int, N: int,
                 corner_fraction: float = 0.25, max_shift: int | None = None):
-    """Random operands ``(A, W, scale, shift, groups)`` of ``cfg``'s formats for an M x K x N
+    """Random operands ``(A, W, scale, shift, quant)`` of ``cfg``'s formats for an M x K x N
     GEMM: uniform operands (values or codes, ``Operand``) with a share of corners; a scale
     and a shift (at most ``max_shift``, default the requantizer's) per column with
     requantization, else ``None``; with ``group_size``, uniform group scales (a share of the
-    largest) and zero points (``GroupOperands``), else ``None``."""
+    largest) and zero points, and on bit-serial arrays a random precision per beat (WS: per
+    reduction tile; a share at full precision) with W clipped into it (``QuantOperands``),
+    else ``None``."""
     A = Operand(cfg.activation).random(rng, (M, K), corner_fraction)
     W = Operand(cfg.weight).random(rng, (K, N), corner_fraction)
-    groups = None
+    quant = None
+    if cfg.pe_config.ARRAY_WBITS:  # a random precision per beat (WS: per K tile), W within it
+        unit = cfg.lanes if cfg.dataflow.value == "os" else cfg.ws_tile_k
+        top = cfg.weight.bits
+        per_unit = rng.integers(1, top, ceil_div(K, unit), endpoint=True)
+        per_unit[rng.random(per_unit.shape) < corner_fraction] = top
+        wbits = np.repeat(per_unit, unit)[:K]
+        lo = np.where(cfg.weight.signed, -(1 << (wbits - 1)), 0)[:, None]
+        hi = np.where(cfg.weight.signed, (1 << (wbits - 1)) - 1, (1 << wbits) - 1)[:, None]
+        W = np.clip(W, lo, hi)
+        quant = QuantOperands(wbits=wbits)
     if cfg.group is not None:
         shape = (ceil_div(K, cfg.group_size), N)
         top = cfg.group.max_scale
@@ -174,11 +235,11 @@ def random_gemm(cfg: ArrayConfig, rng: np.random.Generator, M: int, K: int, N: i
             zmax = (1 << cfg.weight.bits) - 1
             zeros = rng.integers(0, zmax, shape, endpoint=True)
             zeros[rng.random(shape) < corner_fraction] = zmax
-        groups = GroupOperands(scales, zeros)
+        quant = QuantOperands(scales, zeros, None if quant is None else quant.wbits)
     if not cfg.requant:
-        return A, W, None, None, groups
+        return A, W, None, None, quant
     rq = cfg.requantizer
     top = rq.max_shift if max_shift is None else min(rq.max_shift, max_shift)
     scale = rng.integers(0, rq.max_scale, N, endpoint=True)
     shift = rng.integers(0, top, N, endpoint=True)
-    return A, W, scale, shift, groups
+    return A, W, scale, shift, quant

@@ -17,7 +17,7 @@ from qtpe.hdl.array_config import ArrayConfig, Dataflow
 
 from .formats import Operand
 from .gemm import pad
-from .operands import ceil_div, check_gemm, check_groups
+from .operands import ceil_div, check_gemm, check_quant
 
 __all__ = ["Schedule", "layout", "schedule"]
 
@@ -32,7 +32,8 @@ class Schedule:
     (results, cols) with requantization. With groups (OS): ``group_last`` (beats,), the
     beats that end a group (the array's readout beats), and ``g_scale``/``g_zero`` (beats,
     cols): the scale and zero point of each beat's group per column (``g_zero`` ``None``
-    without zero points).
+    without zero points). Bit-serial arrays: ``wbits`` (beats,), each beat's precision (0:
+    full).
     """
 
     M: int
@@ -49,6 +50,15 @@ class Schedule:
     group_last: np.ndarray | None = None
     g_scale: np.ndarray | None = None
     g_zero: np.ndarray | None = None
+    wbits: np.ndarray | None = None
+
+    def beat_cycles(self, cfg: ArrayConfig) -> np.ndarray:
+        """Cycles each beat occupies: ``cfg.beat_cycles``, or a bit-serial beat's precision
+        (``wbits``; 0 is the full ``weight.bits``)."""
+        k = cfg.beat_cycles
+        if self.wbits is None:
+            return np.full(self.beats, k, dtype=np.int64)
+        return np.where(self.wbits == 0, k, self.wbits)
 
     @property
     def readout_beats(self) -> np.ndarray:
@@ -80,22 +90,22 @@ class Schedule:
         return full[: self.M, : self.N]
 
 
-def schedule(cfg: ArrayConfig, A, W, scale=None, shift=None, groups=None) -> Schedule:
+def schedule(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> Schedule:
     """Tile ``A @ W`` onto the array (operands are checked first, see ``check_gemm`` and
-    ``check_groups``).
+    ``check_quant``).
 
     OS: output tiles in order (M tile, N tile), each ``ceil(K / lanes)`` beats. WS: periods
     in order (N tile, M block of R rows, K tile of ``R * lanes``), after one weight-only
     period; every period loads the next one's weights.
     """
     A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
-    groups = check_groups(cfg, A.shape[1], W.shape[1], groups)
+    quant = check_quant(cfg, W, quant)
     A = Operand(cfg.activation).codes(A)  # the beats carry what the wires take
     W = Operand(cfg.weight).codes(W)
-    return layout(cfg, A, W, scale, shift, groups)
+    return layout(cfg, A, W, scale, shift, quant)
 
 
-def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, groups=None) -> Schedule:
+def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> Schedule:
     """The tiling of ``schedule`` applied to integer arrays as they are (no checks, no
     encoding; padding is 0): ``schedule`` lays out operand codes with it, the proofs
     (``qtpe.gen.prove``) element numbers, to see where each operand goes."""
@@ -150,7 +160,8 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, groups=None) -> Sched
         cols = out_n0[:, None] + np.arange(C)[None, :]
         rq_scale, rq_shift = sp[cols], hp[cols]
     group_last = g_scale = g_zero = None
-    if groups is not None and cfg.dataflow is Dataflow.WS:
+    groups = quant is not None and quant.scales is not None
+    if groups and cfg.dataflow is Dataflow.WS:
         # Beat j of period (nt, mb, kt) reads the group of K tile kt, columns nt*C + c; the
         # weight-only first period reads nothing.
         T = cfg.group_tiles
@@ -164,9 +175,9 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, groups=None) -> Sched
             return np.concatenate([np.zeros((R, C), dtype=np.int64),
                                    xp[(ktb // T)[:, None], cols]])
 
-        g_scale = per_beat(groups.scales)
-        g_zero = None if groups.zeros is None else per_beat(groups.zeros)
-    elif groups is not None:  # OS: beat kb of a tile is in group kb // group_beats
+        g_scale = per_beat(quant.scales)
+        g_zero = None if quant.zeros is None else per_beat(quant.zeros)
+    elif groups:  # OS: beat kb of a tile is in group kb // group_beats
         gb = cfg.group_beats
         kb = np.arange(Kb)
         group_last = np.tile((kb % gb == gb - 1) | (kb == Kb - 1), Mt * Nt)
@@ -179,7 +190,17 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, groups=None) -> Sched
             xp[:, :N] = x
             return xp[g_of_beat[:, None], cols]
 
-        g_scale = per_beat(groups.scales)
-        g_zero = None if groups.zeros is None else per_beat(groups.zeros)
+        g_scale = per_beat(quant.scales)
+        g_zero = None if quant.zeros is None else per_beat(quant.zeros)
+    wbits = None
+    if cfg.pe_config.ARRAY_WBITS:  # each beat's precision (0: the full weight.bits)
+        rows_w = (quant.wbits if quant is not None and quant.wbits is not None
+                  else np.zeros(K, dtype=np.int64))
+        if cfg.dataflow is Dataflow.OS:  # beat kb of every tile reads row kb * lanes on
+            wbits = np.tile(rows_w[np.arange(Kb) * lanes], Mt * Nt)
+        else:  # period (nt, mb, kt) reads K tile kt; the weight-only period as the first
+            per = np.broadcast_to(rows_w[np.arange(Kt) * R * lanes][None, None, :, None],
+                                  (Nt, Mt, Kt, R)).reshape(-1)
+            wbits = np.concatenate([np.full(R, per[0]), per])
     return Schedule(M, N, K, np.ascontiguousarray(a), np.ascontiguousarray(w), first, last,
-                    out_m, out_n0, rq_scale, rq_shift, group_last, g_scale, g_zero)
+                    out_m, out_n0, rq_scale, rq_shift, group_last, g_scale, g_zero, wbits)

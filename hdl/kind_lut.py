@@ -247,8 +247,6 @@ ARRAY_EXAMPLES = (
 ARRAY_REGRESSION = (
     ArrayConfig(LutConfig(name="lut_os_2x3_int2_g8pot", weight=QType(2)), rows=2, cols=3,
                 dataflow=OS, group_size=8, group_scale=ScaleKind.POT, scale_bits=2),
-    ArrayConfig(LutConfig(name="lut_ws_2x2_int2_g16", weight=QType(2)), rows=2, cols=2,
-                dataflow=WS, group_size=16, scale_bits=5),
     ArrayConfig(LutConfig(name="lut_os_1x1_ternary", weight=_TERNARY, acc_bits=16), rows=1,
                 cols=1, dataflow=OS),
     ArrayConfig(LutConfig(name="lut_os_2x3_sym2_g3_plain_sat", weight=_SYM2, g=3,

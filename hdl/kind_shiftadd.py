@@ -138,8 +138,6 @@ ARRAY_EXAMPLES = (
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
 ARRAY_REGRESSION = (
-    ArrayConfig(ShiftAddConfig(name="sa_os_3x2_pot4_g2pot", weight=_POT4), rows=3, cols=2,
-                dataflow=OS, group_size=2, group_scale=ScaleKind.POT, scale_bits=3),
     ArrayConfig(ShiftAddConfig(name="sa_os_1x1_pot4", weight=_POT4, acc_bits=32), rows=1,
                 cols=1, dataflow=OS),
     ArrayConfig(ShiftAddConfig(name="sa_os_2x3_apot5_l2_sat_pipe", weight=_APOT5, lanes=2,

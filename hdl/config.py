@@ -127,6 +127,9 @@ class PEConfig:
 
     #: The kind's name (the ``pe`` key); set by the kind's subclass.
     KIND: ClassVar[str]
+    #: Array dataflows (``qtpe.hdl.array_config.Dataflow`` values) the kind's array cell does
+    #: not build, each with the reason (one line); empty: it builds every dataflow.
+    NO_DATAFLOW: ClassVar[dict[str, str]] = {}
     #: The formats each operand takes; a kind overrides the entries it narrows or widens.
     FORMATS: ClassVar[dict[str, OperandRule]] = {
         "weight": OperandRule((QType,), 1, 16), "activation": OperandRule((QType,), 1, 16),

@@ -58,6 +58,9 @@ class BitSerialConfig(GroupScaled, Lanes, PEConfig):
     """
 
     KIND: ClassVar[str] = "bitserial"
+    NO_DATAFLOW: ClassVar[dict] = {
+        "is": "its cells walk the weight bit-planes with their own timing "
+              "(qtpe.hdl.array_bitserial); an input-stationary bit-serial cell is not built yet"}
     FORMATS: ClassVar[dict] = PEConfig.FORMATS | {"activation": OperandRule((QType,), 2, 16)}
 
     name: str = "qtpe_bitserial"

@@ -17,10 +17,11 @@ def expected_cycles(cfg: ArrayConfig, sched: Schedule) -> int:
 
     A beat is accepted every ``beat_cycles`` cycles (``k``: 1, bit-serial ``weight.bits``).
     OS: a ``last`` beat also waits until ``min_tile_period`` cycles after the previous one;
-    the last tile's R rows end ``latency + R - 1`` cycles after its ``last`` beat. WS: the
-    last row leaves ``latency`` cycles after the last beat."""
+    the last tile's R rows end ``latency + R - 1`` cycles after its ``last`` beat. WS, IS: the
+    last result leaves ``latency`` cycles after the last beat (every beat is accepted at
+    once)."""
     k = cfg.beat_cycles
-    if cfg.dataflow is Dataflow.WS:
+    if cfg.dataflow is not Dataflow.OS:
         return (sched.beats - 1) * k + cfg.latency + 1
     period = cfg.min_tile_period
     t, t_last, nxt = 0, None, 0  # t: cycle the beat 'nxt' can be accepted

@@ -7,6 +7,7 @@
   the accumulator (as ``MacPE``). With ``lanes = 1`` that is one product per step.
 * **WS**: the reduction is cut into tiles of ``rows * lanes`` (zero padded at the end); each
   tile's partial sum is exact and is added to the accumulator, which wraps or saturates.
+* **IS**: the same with tiles of ``rows * cols * lanes`` (an activation tile).
 * With wrapping both equal ``A @ W`` wrapped once; with saturation they differ from
   ``clip(A @ W)`` only where a partial sum leaves the range.
 * Operands are as ``qtpe.tb.models.formats.Operand`` says: values of integer grids, codes of
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qtpe.hdl.array_config import ArrayConfig, Dataflow
+from qtpe.hdl.array_config import ArrayConfig
 from qtpe.hdl.formats import Overflow
 
 from .formats import Operand, fit
@@ -71,7 +72,7 @@ def _wrap64(x: np.ndarray) -> np.ndarray:
 def gemm(cfg: ArrayConfig, A, W, scale=None, shift=None) -> np.ndarray:
     """``C = A @ W`` (M x N, int64) exactly as the array computes it (see the module doc)."""
     A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
-    step = cfg.lanes if cfg.dataflow is Dataflow.OS else cfg.ws_tile_k
+    step = cfg.tile_k
     K = A.shape[1]
     Kp = ceil_div(K, step) * step
     aop, wop = Operand(cfg.activation), Operand(cfg.weight)

@@ -15,12 +15,18 @@ import pytest
 
 from qtpe.gen.config import PRESETS
 from qtpe.gen.emit import write_design
-from qtpe.hdl.array_config import ArrayConfig
+from qtpe.hdl.array_config import ArrayConfig, Dataflow
 from qtpe.hdl.config import carry_save
+from qtpe.hdl.formats import PotType
+from qtpe.hdl.kind_shiftadd import ShiftAddConfig
 from qtpe.synth.buffers import net_loads
 from qtpe.synth.tools import run_yosys
 
 BENCH = [p.config for p in PRESETS.values() if p.bench and isinstance(p.config, ArrayConfig)]
+#: Input-stationary arrays (no bench preset yet): the GEMV preset, and shift-add cells.
+BENCH += [PRESETS["array_is_w8a8_8x8"].config,
+          ArrayConfig(ShiftAddConfig(name="sa_is", weight=PotType.parse("pot4"), lanes=2,
+                                     acc_bits=24), dataflow=Dataflow.IS)]
 
 
 def flip_flop_loads(cfg: ArrayConfig, workdir) -> list[tuple[int, str]]:

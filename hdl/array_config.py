@@ -48,6 +48,11 @@ class Dataflow(enum.Enum):
         return {"os": "output-stationary", "ws": "weight-stationary",
                 "is": "input-stationary"}[self.value]
 
+    @property
+    def a_title(self) -> str:
+        """The title with its article (``"an input-stationary"``)."""
+        return ("an " if self.title[0] in "aeiou" else "a ") + self.title
+
 
 class Readout(enum.Enum):
     """How an output-stationary array hands a finished tile to its output (both give the same
@@ -147,10 +152,10 @@ class ArrayConfig:
         df = self.dataflow
         if df is not Dataflow.OS and isinstance(self.pe_config, Pipelined) and \
                 self.pe_config.pipeline:
-            raise ValueError(f"pipeline = true has no effect in a {df.title} array (its "
+            raise ValueError(f"pipeline = true has no effect in {df.a_title} array (its "
                              "cells have no accumulator to pipeline); leave it out")
         if df is not Dataflow.OS and carry_save(self.pe_config):
-            raise ValueError(f"accumulate = 'carry_save' has no effect in a {df.title} "
+            raise ValueError(f"accumulate = 'carry_save' has no effect in {df.a_title} "
                              "array (its cells have no accumulator); leave it out")
         if not self.requant:
             no_effect(self, "requant_scale_bits", "requant is false")

@@ -60,7 +60,7 @@ class LutConfig(CarrySave, PEConfig):
     KIND: ClassVar[str] = "lut"
     NO_DATAFLOW: ClassVar[dict] = {
         "is": "its row operand is a table of activation subset sums built per row; an "
-              "input-stationary LUT cell (a stationary table indexed by streamed weights) is "
+              "input-stationary LUT cell, a stationary table indexed by streamed weights, is "
               "not built yet"}
     FORMATS: ClassVar[dict] = {
         "weight": OperandRule((QType, PlaneType), *LUT_WEIGHT_BITS),

@@ -1,4 +1,4 @@
-"""R x C systolic arrays of PEs: output-stationary and weight-stationary, skew inside.
+"""R x C systolic arrays of PEs: output-, weight- and input-stationary, skew inside.
 
 A GEMM ``C = A @ W`` (``A`` activations M x K, ``W`` weights K x N) is cut into tiles by the
 user (``qtpe.tb.models.schedule.schedule`` does it); the array takes plain, unskewed vectors: one
@@ -55,6 +55,34 @@ its entry (``in_first``: to 0) and wrapped or saturated to the accumulator forma
 The first period of a stream only loads weights (send ``in_first`` = ``in_last`` = 0; its
 activations are don't-care); ``in_ready`` is always high.
 
+**Input-stationary** (``Dataflow.IS``, for GEMV: one activation row against the weights,
+where the other dataflows fill one PE row of R; PE ``(r, c)`` holds one activation ``lanes``
+wide, double-buffered like the WS weights): the reduction is cut into *activation tiles* of
+``T = R * C * lanes`` indices of ONE row ``m`` of A, spread over every PE: PE ``(r, c)`` holds
+``A[m, k0 + (c*R + r)*lanes + l]``. Beats come in periods of exactly R beats (counted from
+reset); a period computes R outputs with the active tile. Beat ``j`` of a period carries
+``w_in[c*R + r] = W[k0 + (c*R + r)*lanes + l, n]`` (``R * C`` weights, one per PE, all of one
+output column ``n``: the K tile of that column, in order) and ``a_in[c]``, row ``j`` of the
+*next* period's activation tile (``C`` activations; they shift down the columns into the
+shadow registers as the WS weights do, PE row ``R-1-j`` keeps beat ``j``'s). A PE's weight
+reaches it ``r + c + 1`` cycles after the beat (skew ``r + c``, then the cell's weight
+register), where it meets the activation the PE swapped in for this period; partial sums
+(exact) flow down each column and leave its foot ``R + c + 1`` cycles after the beat; along
+the bottom edge column ``c`` adds its sum to the running sum from the left (``is_sum_c{c}``,
+one register per column), and the array's sum of ``T`` products enters one accumulator ring
+of R entries (one per beat of a period) ``R + C + 1`` cycles after the beat: ``in_first``
+starts the entry from 0, every beat wraps or saturates it, and a beat with ``in_last`` puts
+out its one result ``C[m, n]`` ``latency`` = ``R + C + 2`` cycles later. ``out_data`` holds
+ONE result (``config.out_cols``): an IS beat completes one output, so a row of C would have
+to wait for C beats in a buffer; one result per ``in_last`` beat keeps the latency fixed and
+the port narrow (requantization: one ``rq_scale``/``rq_shift``). The first period of a
+stream only loads activations (``in_first`` = ``in_last`` = 0, weights don't-care);
+``in_ready`` is always high, so a GEMV streams at one beat per cycle with all R C PEs busy:
+``ceil(K / T) * ceil(N / R)`` periods, ``M > 1`` row by row (no weight reuse: a beat's
+``R * C`` weights are used once). Cells: the generic ``ISCell`` (kinds whose ``ws_dot``
+takes plain activations: MAC, shift-add, FP MAC); LUT and bit-serial arrays refuse
+``dataflow = "is"`` (``PEConfig.NO_DATAFLOW``).
+
 **Bit-serial cells** (``pe = "bitserial"``, built by ``qtpe.hdl.array_bitserial``): same beats,
 ports and results, but every op runs at full precision ``k = weight.bits``
 (``config.beat_cycles``), one weight bit-plane per cycle, MSB first: an accepted beat occupies
@@ -71,11 +99,13 @@ written (a PE accumulator restarts on its tile's first beat). Nor do the control
 that ride along the rows (``control_register`` says why that is safe).
 
 **Fanout** (the same at any size): no flip-flop drives more loads as the array grows. Per-cell
-controls ride along the rows (``ctl_in``/``ctl_out``); a weight-stationary cell registers its
-shadow-load flag from its column's taps a cycle early (``ws_load_taps``); flags every cell
-needs in the same cycle (the output-stationary drain readout's shift, the weight-stationary
-ring step and first flags) come through two-level register trees made two cycles early
-(``qtpe.hdl.array_grid.spread``: per row or column, then per cell or ring entry).
+controls ride along the rows (``ctl_in``/``ctl_out``); a weight- or input-stationary cell
+registers its shadow-load flag from its column's taps a cycle early (``ws_load_taps``); flags
+every cell needs in the same cycle (the output-stationary drain readout's shift, the
+weight- and input-stationary ring step and first flags) come through two-level register
+trees made two cycles early (``qtpe.hdl.array_grid.spread``: per row or column, then per
+cell or ring entry). An input-stationary PE's weight has its own skew register chain
+(``w_skew_r{r}``, lane ``c`` delayed ``r + c``): no register feeds more than one.
 
 **Requantization** (``config.requant``): the accumulator rows above appear on ``acc_valid`` /
 ``acc_data``; in each cycle with ``acc_valid`` the array reads the row's per-column ``rq_scale``
@@ -284,9 +314,15 @@ class Cell:
         m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
 
     # -- input-stationary -------------------------------------------------------------------
-    def act_layout(self):
-        """What an input-stationary cell holds: ``lanes`` activations."""
+    def is_layout(self):
+        """What an input-stationary cell holds (its stationary operand): ``lanes`` activations
+        (LUT: their table)."""
         return data.ArrayLayout(wire_shape(self.config.activation), self.array.lanes)
+
+    def is_source(self, m: Module, entry, c: int):
+        """What enters input-stationary column ``c``'s shadow chain from ``entry`` (the
+        column's skewed activations), ``config.is_source_latency`` cycles later: ``entry``."""
+        return entry
 
     def elaborate_is(self, array: SystolicArray, m: Module, acc_valid, acc_data) -> None:
         """The input-stationary dataflow (module docstring): the weight-stationary periods,
@@ -309,9 +345,12 @@ class Cell:
         # A beat's weights reach PE (r, c) r + c + 1 cycles after it is accepted (the skew,
         # then the cell's weight register); its partial sum leaves column c's foot at
         # R + c + 1 and the bottom edge (is_sum_c{C-1}) at R + C + 1, the ring's step.
-        ring_tap = rows + cols + 1
-        valid = delay_line(m, valid0, max(ring_tap - 1, cols), "valid")
-        swap = delay_line(m, swap0, rows, "swap")  # along the rows (ISCell's ctl_in)
+        # A column source with a register (LUT: the table precompute, lead = 1) delays the
+        # loads, and with them the swaps, the weights and the sums, by ``lead`` cycles.
+        lead = cfg.pe_config.is_source_latency
+        ring_tap = rows + cols + 1 + lead
+        valid = delay_line(m, valid0, max(ring_tap - 1, cols + lead), "valid")
+        swap = delay_line(m, swap0, rows + lead, "swap")  # along the rows (ISCell's ctl_in)
         first = delay_line(m, first0, ring_tap - 1, "first")
         last = delay_line(m, last0, ring_tap + 1, "last")
 
@@ -320,19 +359,23 @@ class Cell:
         # a_in[c] shifts down column c into the shadows (beat j stops in row R-1-j), as the
         # weight-stationary weights do; w_in[c * R + r] is PE (r, c)'s weight, delayed r + c
         # (one skew module per row: lane c of row r's delayed c + r).
-        a_top = array.skew(m, [a_edge[c] for c in range(cols)], 1, 0, "a_skew")
-        w_rows = [array.skew(m, [w_edge[c * rows + r] for c in range(cols)], 1, r,
+        a_skewed = array.skew(m, [a_edge[c] for c in range(cols)], 1, 0, "a_skew")
+        a_top = [self.is_source(m, a_skewed[c], c) for c in range(cols)]
+        w_rows = [array.skew(m, [w_edge[c * rows + r] for c in range(cols)], 1, r + lead,
                              f"w_skew_r{r}") for r in range(rows)]
+        if lead and beats is not None:  # the beat index one more cycle, for the load taps
+            beats = [*beats, *delay_line(m, beats[-1], lead + 1, "beat_lead")[1:]]
         exits = array.place(m, Grid(
             rows, cols, self,
             at=lambda r, c: (ISCell, (c > 0, self.psum_shape(r - 1) if r else None,
                                       self.psum_shape(r))),
             chains=[Chain("a_in", "a_out", "down", tuple(a_top)),
-                    Chain("ctl_in", "ctl_out", "right", tuple(swap)),
+                    Chain("ctl_in", "ctl_out", "right", tuple(swap[lead:])),
                     Chain("psum_in", "psum_out", "down", exits=True)],
             taps=[Tap("w_in", tuple(w_rows[r][c] for r in range(rows) for c in range(cols)),
                       cols, 1, 0),
-                  *ws_load_taps(valid, beats, cols)]))
+                  *ws_load_taps(valid[lead:], beats[lead:] if beats is not None else None,
+                                cols)]))
         psums = [exits["psum_out"][c].as_signed() if self.psum_shape(0).signed
                  else exits["psum_out"][c] for c in range(cols)]
         total = None
@@ -415,11 +458,11 @@ class ISCell(wiring.Component):
 
     def __init__(self, cell: Cell, ctl_reg: bool, psum_in, psum):
         self._cell, self._r, self._ctl_reg = cell, psum_in is not None, ctl_reg
-        members = {"a_in": In(cell.act_layout()), "w_in": In(cell.weight_layout()),
+        members = {"a_in": In(cell.is_layout()), "w_in": In(cell.weight_layout()),
                    **ws_load_ports(cell.array), "ctl_in": In(1)}
         if psum_in is not None:
             members["psum_in"] = In(psum_in)
-        members |= {"a_out": Out(cell.act_layout()), "ctl_out": Out(1), "psum_out": Out(psum)}
+        members |= {"a_out": Out(cell.is_layout()), "ctl_out": Out(1), "psum_out": Out(psum)}
         super().__init__(members)
 
     def elaborate(self, platform):

@@ -316,14 +316,15 @@ class ArrayConfig:
         completes: OS ``drain_start`` (``C + L + 1`` or ``R + C + L``, from a tile's
         ``last`` beat; its R rows follow on consecutive cycles), WS ``R + C + k`` (from a
         beat with ``in_last``; ``k`` =
-        ``beat_cycles``: 1, or ``weight.bits`` for bit-serial cells), IS ``R + C + 2`` (from
-        a beat with ``in_last`` to its one result: the weight skew and register, R partial
-        sums down a column, C across the bottom, the ring); +1 with requantization.
+        ``beat_cycles``: 1, or ``weight.bits`` for bit-serial cells), IS ``R + C + 2 + s``
+        (from a beat with ``in_last`` to its one result: the weight skew and register, R
+        partial sums down a column, C across the bottom, the ring; ``s`` =
+        ``is_source_latency``: 0, LUT 1); +1 with requantization.
         Bit-serial OS: ``L = k``."""
         if self.dataflow is Dataflow.OS:
             base = self.drain_start
         elif self.dataflow is Dataflow.IS:
-            base = self.rows + self.cols + 2
+            base = self.rows + self.cols + 2 + self.pe_config.is_source_latency
         else:
             base = self.rows + self.cols + self.beat_cycles
         return base + self.requant_latency

@@ -280,6 +280,12 @@ class PEConfig:
         them (the PE's ``latency`` unless the kind says otherwise)."""
         return self.latency
 
+    @property
+    def is_source_latency(self) -> int:
+        """Cycles an input-stationary array's column source adds to the activations on their
+        way into the shadow registers (0: none; LUT: 1, its table-precompute register)."""
+        return 0
+
     def check_in_array(self) -> None:
         """ValueError (one line) for what an array cell of this kind does not take. Default:
         no per-group dequantization inside the PEs (an array scales once, after the

@@ -37,8 +37,6 @@ from qtpe.hdl.kind_mac import MacConfig
     ({"rows": 2, "accumulate": "carrysave"}, r"carrysave"),
     ({"rows": 2, "readout": "shadow"}, r"shadow"),
     ({"rows": 2, "dataflow": "ws", "readout": "drain"}, r"readout = 'drain' has no effect"),
-    ({"dataflow": "is", "pe": "lut"}, r"^pe = 'lut' arrays take no dataflow = 'is' \(its row "
-     r"operand is a table .*\); use 'os' or 'ws'$"),
     ({"dataflow": "is", "pe": "bitserial"}, r"^pe = 'bitserial' arrays take no dataflow = 'is' "
      r"\(its cells walk the weight bit-planes .*\); use 'os' or 'ws'$"),
     ({"dataflow": "is", "pipeline": True},

@@ -79,9 +79,11 @@ the port narrow (requantization: one ``rq_scale``/``rq_shift``). The first perio
 stream only loads activations (``in_first`` = ``in_last`` = 0, weights don't-care);
 ``in_ready`` is always high, so a GEMV streams at one beat per cycle with all R C PEs busy:
 ``ceil(K / T) * ceil(N / R)`` periods, ``M > 1`` row by row (no weight reuse: a beat's
-``R * C`` weights are used once). Cells: the generic ``ISCell`` (kinds whose ``ws_dot``
-takes plain activations: MAC, shift-add, FP MAC); LUT and bit-serial arrays refuse
-``dataflow = "is"`` (``PEConfig.NO_DATAFLOW``).
+``R * C`` weights are used once). Cells: the generic ``ISCell`` with the kind's ``ws_dot``
+(MAC, shift-add, FP MAC: the cell holds activations; LUT: it holds their table, built by one
+precompute unit per column on the way into the shadows, ``Cell.is_source``, whose register
+delays the loads, swaps, weights and sums by ``is_source_latency`` = 1 cycle: latency
+``R + C + 3``); bit-serial arrays refuse ``dataflow = "is"`` (``PEConfig.NO_DATAFLOW``).
 
 **Bit-serial cells** (``pe = "bitserial"``, built by ``qtpe.hdl.array_bitserial``): same beats,
 ports and results, but every op runs at full precision ``k = weight.bits``

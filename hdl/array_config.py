@@ -145,10 +145,12 @@ class ArrayConfig:
         if not isinstance(self.pe_config, PEConfig):
             raise TypeError(f"pe_config must be a PE config record, not {show(self.pe_config)}")
         self.pe_config.check_in_array()
-        why = type(self.pe_config).NO_DATAFLOW.get(self.dataflow.value)
+        refused = type(self.pe_config).NO_DATAFLOW
+        why = refused.get(self.dataflow.value)
         if why is not None:
+            take = " or ".join(repr(d.value) for d in Dataflow if d.value not in refused)
             raise ValueError(f"pe = {show(self.pe)} arrays take no dataflow = "
-                             f"{show(self.dataflow.value)} ({why}); use 'os' or 'ws'")
+                             f"{show(self.dataflow.value)} ({why}); use {take}")
         df = self.dataflow
         if df is not Dataflow.OS and isinstance(self.pe_config, Pipelined) and \
                 self.pe_config.pipeline:
@@ -316,15 +318,16 @@ class ArrayConfig:
         completes: OS ``drain_start`` (``C + L + 1`` or ``R + C + L``, from a tile's
         ``last`` beat; its R rows follow on consecutive cycles), WS ``R + C + k`` (from a
         beat with ``in_last``; ``k`` =
-        ``beat_cycles``: 1, or ``weight.bits`` for bit-serial cells), IS ``R + C + 2 + s``
+        ``beat_cycles``: 1, or ``weight.bits`` for bit-serial cells), IS ``R + C + 1 + k + s``
         (from a beat with ``in_last`` to its one result: the weight skew and register, R
-        partial sums down a column, C across the bottom, the ring; ``s`` =
-        ``is_source_latency``: 0, LUT 1); +1 with requantization.
+        partial sums down a column, C across the bottom, the ring, after the beat's ``k``
+        planes; ``s`` = ``is_source_latency``: 0, LUT 1); +1 with requantization.
         Bit-serial OS: ``L = k``."""
         if self.dataflow is Dataflow.OS:
             base = self.drain_start
         elif self.dataflow is Dataflow.IS:
-            base = self.rows + self.cols + 2 + self.pe_config.is_source_latency
+            base = (self.rows + self.cols + 1 + self.beat_cycles
+                    + self.pe_config.is_source_latency)
         else:
             base = self.rows + self.cols + self.beat_cycles
         return base + self.requant_latency

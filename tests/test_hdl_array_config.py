@@ -1,6 +1,7 @@
 """ArrayConfig: validation with one-line messages, flat keys, derived timing values."""
 
 import dataclasses
+import typing
 
 import pytest
 
@@ -37,8 +38,6 @@ from qtpe.hdl.kind_mac import MacConfig
     ({"rows": 2, "accumulate": "carrysave"}, r"carrysave"),
     ({"rows": 2, "readout": "shadow"}, r"shadow"),
     ({"rows": 2, "dataflow": "ws", "readout": "drain"}, r"readout = 'drain' has no effect"),
-    ({"dataflow": "is", "pe": "bitserial"}, r"^pe = 'bitserial' arrays take no dataflow = 'is' "
-     r"\(its cells walk the weight bit-planes .*\); use 'os' or 'ws'$"),
     ({"dataflow": "is", "pipeline": True},
      r"pipeline = true has no effect in an input-stationary array"),
     ({"dataflow": "is", "accumulate": "carry_save"},
@@ -87,6 +86,20 @@ def test_derived_values():
     assert is_.macs_per_cycle == 24 and ArrayConfig.from_dict(is_.to_dict()) == is_
     one = ArrayConfig(MacConfig(pipeline=True), rows=1, cols=1)
     assert one.min_tile_period == 1 and one.latency == 1 + 2 + 1
+
+
+def test_a_kind_can_refuse_a_dataflow():
+    """A kind whose cell does not build a dataflow says so (``NO_DATAFLOW``): one line with
+    its reason and the dataflows it takes."""
+
+    @dataclasses.dataclass(frozen=True)
+    class NoInputStationary(MacConfig):
+        NO_DATAFLOW: typing.ClassVar[dict] = {"is": "its cells have their own timing"}
+
+    ArrayConfig(NoInputStationary(), dataflow=Dataflow.WS)
+    with pytest.raises(ValueError, match=r"^pe = 'mac' arrays take no dataflow = 'is' \(its "
+                       r"cells have their own timing\); use 'os' or 'ws'$"):
+        ArrayConfig(NoInputStationary(), dataflow=Dataflow.IS)
 
 
 def test_pe_config_type_checked():

@@ -24,6 +24,7 @@ from qtpe.gen.emit import write_design
 from qtpe.hdl.array_config import ArrayConfig, Dataflow
 from qtpe.hdl.config import carry_save
 from qtpe.hdl.formats import QType
+from qtpe.hdl.kind_bitserial import BitSerialConfig
 from qtpe.hdl.kind_lut import LutConfig
 from qtpe.hdl.kinds import kind_of
 from qtpe.synth.buffers import net_loads
@@ -31,9 +32,12 @@ from qtpe.synth.tools import run_yosys
 
 BENCH = [p.config for p in PRESETS.values() if p.bench and isinstance(p.config, ArrayConfig)]
 #: Input-stationary arrays (no bench preset yet): the GEMV preset (the generic ``ISCell``
-#: that MAC, shift-add and FP MAC share) and LUT cells (with the column precompute units).
+#: that MAC, shift-add and FP MAC share), LUT cells (with the column precompute units) and
+#: bit-serial cells (their own).
 BENCH += [PRESETS["array_is_w8a8_8x8"].config,
           ArrayConfig(LutConfig(name="lut_is", weight=QType(2), acc_bits=24),
+                      dataflow=Dataflow.IS),
+          ArrayConfig(BitSerialConfig(name="abs_is", weight=QType(4), acc_bits=24),
                       dataflow=Dataflow.IS)]
 
 

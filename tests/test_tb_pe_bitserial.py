@@ -73,7 +73,7 @@ def test_wrong_rtl_fails(mutant, simulator, tmp_path):
 ARRAY_COCOTB_TESTS = 3  # qtpe.tb.test_array
 
 
-@pytest.mark.parametrize("dataflow", [Dataflow.OS, Dataflow.WS], ids=lambda d: d.value)
+@pytest.mark.parametrize("dataflow", list(Dataflow), ids=lambda d: d.value)
 def test_wrong_bitserial_rtl_fails(dataflow, tmp_path):
     """Bit-serial cell (1, 0) of a 2x2 array (the one cell of its module) takes every weight
     bit as set instead of the bit-plane it is given: the testbench must report mismatches."""
@@ -85,6 +85,8 @@ def test_wrong_bitserial_rtl_fails(dataflow, tmp_path):
                       r"(assign plane_term_cell_l0 = )\S+ \? (act_in) : 8'h00;"),
         Dataflow.WS: ("ws_cell_p8_9(",
                       r"(assign plane_term_cell_l0 = )\S+ \? (act_in) : 8'h00;"),
+        Dataflow.IS: ("is_cell_p8_9(",
+                      r"(assign plane_sum_cell = )\S+ \? (act) : 8'h00;"),
     }[dataflow]
     head, sep, cell = vpath.read_text().partition(f"module {cfg.name}_{module}")
     cell, hits = re.subn(good, r"\1\2;", cell, count=1)

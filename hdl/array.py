@@ -83,7 +83,9 @@ stream only loads activations (``in_first`` = ``in_last`` = 0, weights don't-car
 (MAC, shift-add, FP MAC: the cell holds activations; LUT: it holds their table, built by one
 precompute unit per column on the way into the shadows, ``Cell.is_source``, whose register
 delays the loads, swaps, weights and sums by ``is_source_latency`` = 1 cycle: latency
-``R + C + 3``); bit-serial arrays refuse ``dataflow = "is"`` (``PEConfig.NO_DATAFLOW``).
+``R + C + 3``); bit-serial cells have their own (``qtpe.hdl.array_bitserial``: latency
+``R + C + 1 + k``). A kind whose cell does not build a dataflow lists it in
+``PEConfig.NO_DATAFLOW`` (the config refuses it in one line).
 
 **Bit-serial cells** (``pe = "bitserial"``, built by ``qtpe.hdl.array_bitserial``): same beats,
 ports and results, but every op runs at full precision ``k = weight.bits``

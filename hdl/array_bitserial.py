@@ -1,6 +1,6 @@
 """Bit-serial systolic arrays (``pe = "bitserial"``): one weight bit-plane per cycle.
 
-``BitSerialCell`` is the kind's array cell (``qtpe.hdl.array.Cell``): it overrides both
+``BitSerialCell`` is the kind's array cell (``qtpe.hdl.array.Cell``): it overrides all three
 dataflows. Ports, beats and result rows are those of the MAC array (``qtpe.hdl.array``); the
 differences are in time. Every op runs at the full precision ``k = weight.bits``
 (``ArrayConfig.beat_cycles``): an accepted beat occupies ``k`` cycles, its weight bit-planes
@@ -37,6 +37,17 @@ de-skew) one Horner unit builds the beat's exact partial sum over its ``k`` plan
 negated) and adds it to the column's accumulator ring on the last plane, as the MAC array does
 per beat. A beat with ``in_last`` puts out its row ``latency`` = ``R + C + k`` cycles after it
 was accepted.
+
+**Input-stationary**: every cell holds ``lanes`` activations, double buffered as in the MAC
+array's IS (one activation row per beat shifts down the columns into the shadows; the active
+ones swap at the period's first beat). A beat's ``R * C`` weight codes are held for its ``k``
+planes and skewed by ``r + c``; the plane position rides along the rows with the swap, so
+cell ``(r, c)`` sees plane ``j`` of a beat accepted at ``t`` at ``t + 1 + j + r + c`` and adds
+``sum(bit p of weight ? act : 0)`` over its lanes to the plane partial sum from above
+(exact). The columns' plane sums meet along the bottom edge as in the MAC array's IS; one
+Horner unit below it builds the beat's exact sum over its ``k`` planes (sign plane negated)
+and adds it to the accumulator ring on the last plane. A beat with ``in_last`` puts out its
+one result ``latency`` = ``R + C + 1 + k`` cycles after it was accepted.
 """
 
 from __future__ import annotations

@@ -156,8 +156,6 @@ ARRAY_REGRESSION = (
                 requant=True, requant_scale_bits=8),
     ArrayConfig(MacConfig(name="arr_is_1x1_w2a8_sat", weight=QType(2), acc_bits=8,
                           overflow=Overflow.SATURATE), rows=1, cols=1, dataflow=IS),
-    ArrayConfig(MacConfig(name="arr_is_2x3_u4a8_l2_sat", weight=QType(4, False), lanes=2,
-                          acc_bits=14, overflow=Overflow.SATURATE), rows=2, cols=3, dataflow=IS),
     ArrayConfig(MacConfig(name="arr_is_3x4_rq", acc_bits=32), rows=3, cols=4, dataflow=IS,
                 requant=True),
 )

@@ -98,9 +98,9 @@ sums until the accumulator).
 
 Reset (synchronous) clears the control: the delay lines, the tile and period counters and the
 valid flags. Datapath registers (operand pipelines, PE accumulators, drain registers, weights,
-partial sums, accumulator rings) have no reset: the protocol never uses one before it is
-written (a PE accumulator restarts on its tile's first beat). Nor do the control registers
-that ride along the rows (``control_register`` says why that is safe).
+held activations, partial sums, accumulator rings) have no reset: the protocol never uses one
+before it is written (a PE accumulator restarts on its tile's first beat). Nor do the control
+registers that ride along the rows (``control_register`` says why that is safe).
 
 **Fanout** (the same at any size): no flip-flop drives more loads as the array grows. Per-cell
 controls ride along the rows (``ctl_in``/``ctl_out``); a weight- or input-stationary cell

@@ -105,3 +105,11 @@ def test_component_exposes_config_and_timing():
     ws_dut = SystolicArray(ws)
     ws_dut._MustUse__silence = True
     assert ws.latency == 4 + 3 + 1 and "in_first" in ws_dut.signature.members
+    # Input-stationary: C activations and R C weights per beat, one result per out_valid.
+    is_ = array("is", 4, 3, acc_bits=32, requant=True)
+    is_dut = SystolicArray(is_)
+    is_dut._MustUse__silence = True
+    members = is_dut.signature.members
+    assert members["a_in"].shape.length == 3 and members["w_in"].shape.length == 12
+    assert members["out_data"].shape.length == members["rq_scale"].shape.length == 1
+    assert is_.latency == 4 + 3 + 2 + 1 and "in_first" in members

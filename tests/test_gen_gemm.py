@@ -38,7 +38,7 @@ def operands(tmp_path):
     return tmp_path, files
 
 
-@pytest.mark.parametrize("dataflow", ["os", "ws"])
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
 def test_cli_gemm_writes_checked_result(operands, dataflow):
     tmp, files = operands
     out = tmp / f"C_{dataflow}.npy"

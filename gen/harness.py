@@ -45,7 +45,7 @@ def harness_verilog(cfg: ArrayConfig, depth: int, results: int) -> str:
     lay = beat_layout(cfg)
     ab, wb = lay.a_bits, lay.w_bits
     rq = cfg.requant
-    ws = cfg.dataflow is Dataflow.WS
+    ws = cfg.dataflow is not Dataflow.OS  # in_first
     aw, rw = _bits(depth), _bits(results)
     ports = [
         ".clk(clk)", ".rst(rst)", ".in_valid(in_valid)", ".in_ready(in_ready)",
@@ -62,7 +62,7 @@ def harness_verilog(cfg: ArrayConfig, depth: int, results: int) -> str:
         ports.append(f".in_wbits(word[{lay.beat_bits - 1}:{lay.wbits_lo}])")
     rq_decl = rq_logic = ""
     if rq:
-        sb = cfg.cols * lay.rq_scale_bits
+        sb = lay.cols * lay.rq_scale_bits
         ports += [f".rq_scale(rq_word[{sb - 1}:0])",
                   f".rq_shift(rq_word[{lay.rq_bits - 1}:{sb}])",
                   ".acc_valid(acc_valid)", ".acc_data(acc_data)"]
@@ -70,7 +70,7 @@ def harness_verilog(cfg: ArrayConfig, depth: int, results: int) -> str:
     reg  [{lay.rq_bits - 1}:0] rq_mem [0:{results - 1}];
     reg  [{rw - 1}:0] acc_count;
     wire acc_valid;
-    wire [{cfg.cols * cfg.acc.bits - 1}:0] acc_data;
+    wire [{lay.cols * cfg.acc.bits - 1}:0] acc_data;
     wire [{lay.rq_bits - 1}:0] rq_word = acc_valid ? rq_mem[acc_count] : {lay.rq_bits}'d0;
 """
         rq_logic = """

@@ -24,7 +24,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
-from qtpe.hdl.array_config import ArrayConfig
+from qtpe.hdl.array_config import ArrayConfig, Dataflow
 from qtpe.hdl.config import PEConfig
 from qtpe.hdl.formats import Overflow, show
 from qtpe.synth.formal import ProofResult, run_proof
@@ -65,6 +65,9 @@ def check_provable(cfg: PEConfig | ArrayConfig) -> None:
     if cfg.requant:
         raise ConfigError("requant: array proofs check accumulator rows (give requant = "
                           "false)")
+    if cfg.dataflow is Dataflow.IS:
+        raise ConfigError("dataflow = 'is': array proofs cover 'os' and 'ws' arrays (the "
+                          "input-stationary array is checked in simulation only)")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""R x C systolic arrays of PEs: output-stationary and weight-stationary, skew inside.
+"""R x C systolic arrays of PEs: output-, weight- and input-stationary, skew inside.
 
 A GEMM ``C = A @ W`` (``A`` activations M x K, ``W`` weights K x N) is cut into tiles by the
 user (``qtpe.tb.models.schedule.schedule`` does it); the array takes plain, unskewed vectors: one
@@ -55,6 +55,38 @@ its entry (``in_first``: to 0) and wrapped or saturated to the accumulator forma
 The first period of a stream only loads weights (send ``in_first`` = ``in_last`` = 0; its
 activations are don't-care); ``in_ready`` is always high.
 
+**Input-stationary** (``Dataflow.IS``, for GEMV: one activation row against the weights,
+where the other dataflows fill one PE row of R; PE ``(r, c)`` holds one activation ``lanes``
+wide, double-buffered like the WS weights): the reduction is cut into *activation tiles* of
+``T = R * C * lanes`` indices of ONE row ``m`` of A, spread over every PE: PE ``(r, c)`` holds
+``A[m, k0 + (c*R + r)*lanes + l]``. Beats come in periods of exactly R beats (counted from
+reset); a period computes R outputs with the active tile. Beat ``j`` of a period carries
+``w_in[c*R + r] = W[k0 + (c*R + r)*lanes + l, n]`` (``R * C`` weights, one per PE, all of one
+output column ``n``: the K tile of that column, in order) and ``a_in[c]``, row ``j`` of the
+*next* period's activation tile (``C`` activations; they shift down the columns into the
+shadow registers as the WS weights do, PE row ``R-1-j`` keeps beat ``j``'s). A PE's weight
+reaches it ``r + c + 1`` cycles after the beat (skew ``r + c``, then the cell's weight
+register), where it meets the activation the PE swapped in for this period; partial sums
+(exact) flow down each column and leave its foot ``R + c + 1`` cycles after the beat; along
+the bottom edge column ``c`` adds its sum to the running sum from the left (``is_sum_c{c}``,
+one register per column), and the array's sum of ``T`` products enters one accumulator ring
+of R entries (one per beat of a period) ``R + C + 1`` cycles after the beat: ``in_first``
+starts the entry from 0, every beat wraps or saturates it, and a beat with ``in_last`` puts
+out its one result ``C[m, n]`` ``latency`` = ``R + C + 2`` cycles later. ``out_data`` holds
+ONE result (``config.out_cols``): an IS beat completes one output, so a row of C would have
+to wait for C beats in a buffer; one result per ``in_last`` beat keeps the latency fixed and
+the port narrow (requantization: one ``rq_scale``/``rq_shift``). The first period of a
+stream only loads activations (``in_first`` = ``in_last`` = 0, weights don't-care);
+``in_ready`` is always high, so a GEMV streams at one beat per cycle with all R C PEs busy:
+``ceil(K / T) * ceil(N / R)`` periods, ``M > 1`` row by row (no weight reuse: a beat's
+``R * C`` weights are used once). Cells: the generic ``ISCell`` with the kind's ``ws_dot``
+(MAC, shift-add, FP MAC: the cell holds activations; LUT: it holds their table, built by one
+precompute unit per column on the way into the shadows, ``Cell.is_source``, whose register
+delays the loads, swaps, weights and sums by ``is_source_latency`` = 1 cycle: latency
+``R + C + 3``); bit-serial cells have their own (``qtpe.hdl.array_bitserial``: latency
+``R + C + 1 + k``). A kind whose cell does not build a dataflow lists it in
+``PEConfig.NO_DATAFLOW`` (the config refuses it in one line).
+
 **Bit-serial cells** (``pe = "bitserial"``, built by ``qtpe.hdl.array_bitserial``): same beats,
 ports and results, but every op runs at full precision ``k = weight.bits``
 (``config.beat_cycles``), one weight bit-plane per cycle, MSB first: an accepted beat occupies
@@ -66,16 +98,18 @@ sums until the accumulator).
 
 Reset (synchronous) clears the control: the delay lines, the tile and period counters and the
 valid flags. Datapath registers (operand pipelines, PE accumulators, drain registers, weights,
-partial sums, accumulator rings) have no reset: the protocol never uses one before it is
-written (a PE accumulator restarts on its tile's first beat). Nor do the control registers
-that ride along the rows (``control_register`` says why that is safe).
+held activations, partial sums, accumulator rings) have no reset: the protocol never uses one
+before it is written (a PE accumulator restarts on its tile's first beat). Nor do the control
+registers that ride along the rows (``control_register`` says why that is safe).
 
 **Fanout** (the same at any size): no flip-flop drives more loads as the array grows. Per-cell
-controls ride along the rows (``ctl_in``/``ctl_out``); a weight-stationary cell registers its
-shadow-load flag from its column's taps a cycle early (``ws_load_taps``); flags every cell
-needs in the same cycle (the output-stationary drain readout's shift, the weight-stationary
-ring step and first flags) come through two-level register trees made two cycles early
-(``qtpe.hdl.array_grid.spread``: per row or column, then per cell or ring entry).
+controls ride along the rows (``ctl_in``/``ctl_out``); a weight- or input-stationary cell
+registers its shadow-load flag from its column's taps a cycle early (``ws_load_taps``); flags
+every cell needs in the same cycle (the output-stationary drain readout's shift, the
+weight- and input-stationary ring step and first flags) come through two-level register
+trees made two cycles early (``qtpe.hdl.array_grid.spread``: per row or column, then per
+cell or ring entry). An input-stationary PE's weight has its own skew register chain
+(``w_skew_r{r}``, lane ``c`` delayed ``r + c``): no register feeds more than one.
 
 **Groups** (``config.group_size``; the kinds whose configs set ``ARRAY_GROUPS``).
 Weight-stationary: ``ws_group_taps`` and the column ends' two rings (``WSColumn``).
@@ -139,7 +173,7 @@ from .kinds import kind_of
 from .pe import ConfigComponent
 from .shapes import acc_shape, fit_to_acc, wire_shape
 
-__all__ = ["SystolicArray", "Cell", "OSCell", "WSCell", "WSColumn", "control_register",
+__all__ = ["SystolicArray", "Cell", "OSCell", "WSCell", "WSColumn", "ISCell", "control_register",
            "ws_load_taps", "ws_load_ports", "ws_cell_load"]
 
 
@@ -433,6 +467,92 @@ class Cell:
             taps.append(Tap(name, tuple(flags), 0, 1, 0))
         return taps
 
+
+    # -- input-stationary -------------------------------------------------------------------
+    def is_layout(self):
+        """What an input-stationary cell holds (its stationary operand): ``lanes`` activations
+        (LUT: their table)."""
+        return data.ArrayLayout(wire_shape(self.config.activation), self.array.lanes)
+
+    def is_source(self, m: Module, entry, c: int):
+        """What enters input-stationary column ``c``'s shadow chain from ``entry`` (the
+        column's skewed activations), ``config.is_source_latency`` cycles later: ``entry``."""
+        return entry
+
+    def elaborate_is(self, array: SystolicArray, m: Module, acc_valid, acc_data) -> None:
+        """The input-stationary dataflow (module docstring): the weight-stationary periods,
+        shadow loads and swaps with the roles of the operands exchanged (the activations
+        shift down the columns into the shadows; every PE gets its own weight per beat,
+        skewed by ``r + c``), each column's exact partial sum added across the bottom edge
+        (``is_sum_c{c}``) into one accumulator ring."""
+        cfg = self.array
+        rows, cols = cfg.rows, cfg.cols
+
+        accept = Signal(name="accept")
+        m.d.comb += [array.in_ready.eq(1), accept.eq(array.in_valid)]
+        valid0 = Signal(name="valid")
+        first0, last0 = Signal(name="first"), Signal(name="last")
+        m.d.comb += [
+            valid0.eq(accept), first0.eq(accept & array.in_first),
+            last0.eq(accept & array.in_last),
+        ]
+        beats, swap0 = ws_beats(m, cfg, accept)
+        # A beat's weights reach PE (r, c) r + c + 1 cycles after it is accepted (the skew,
+        # then the cell's weight register); its partial sum leaves column c's foot at
+        # R + c + 1 and the bottom edge (is_sum_c{C-1}) at R + C + 1, the ring's step.
+        # A column source with a register (LUT: the table precompute, lead = 1) delays the
+        # loads, and with them the swaps, the weights and the sums, by ``lead`` cycles.
+        lead = cfg.pe_config.is_source_latency
+        ring_tap = rows + cols + 1 + lead
+        valid = delay_line(m, valid0, max(ring_tap - 1, cols + lead), "valid")
+        swap = delay_line(m, swap0, rows + lead, "swap")  # along the rows (ISCell's ctl_in)
+        first = delay_line(m, first0, ring_tap - 1, "first")
+        last = delay_line(m, last0, ring_tap + 1, "last")
+
+        a_edge = gated(m, array.a_in, accept, "a_edge")
+        w_edge = gated(m, array.w_in, accept, "w_edge")
+        # a_in[c] shifts down column c into the shadows (beat j stops in row R-1-j), as the
+        # weight-stationary weights do; w_in[c * R + r] is PE (r, c)'s weight, delayed r + c
+        # (one skew module per row: lane c of row r's delayed c + r).
+        a_skewed = array.skew(m, [a_edge[c] for c in range(cols)], 1, 0, "a_skew")
+        a_top = [self.is_source(m, a_skewed[c], c) for c in range(cols)]
+        w_rows = [array.skew(m, [w_edge[c * rows + r] for c in range(cols)], 1, r + lead,
+                             f"w_skew_r{r}") for r in range(rows)]
+        if lead and beats is not None:  # the beat index one more cycle, for the load taps
+            beats = [*beats, *delay_line(m, beats[-1], lead + 1, "beat_lead")[1:]]
+        exits = array.place(m, Grid(
+            rows, cols, self,
+            at=lambda r, c: (ISCell, (c > 0, self.psum_shape(r - 1) if r else None,
+                                      self.psum_shape(r))),
+            chains=[Chain("a_in", "a_out", "down", tuple(a_top)),
+                    Chain("ctl_in", "ctl_out", "right", tuple(swap[lead:])),
+                    Chain("psum_in", "psum_out", "down", exits=True)],
+            taps=[Tap("w_in", tuple(w_rows[r][c] for r in range(rows) for c in range(cols)),
+                      cols, 1, 0),
+                  *ws_load_taps(valid[lead:], beats[lead:] if beats is not None else None,
+                                cols)]))
+        psums = [exits["psum_out"][c].as_signed() if self.psum_shape(0).signed
+                 else exits["psum_out"][c] for c in range(cols)]
+        total = None
+        for c in range(cols):  # the bottom edge: column c adds its sum to the running one
+            run = Signal(self.is_sum_shape(c), name=f"is_sum_c{c}", reset_less=True)
+            m.d.sync += run.eq(psums[c] if total is None else total + psums[c])
+            total = run
+
+        # One accumulator ring (one entry per beat of a period); its step and first flags
+        # reach every entry through a register tree made two cycles early.
+        steps = array.spread(m, valid[ring_tap - 2], 1, rows, "ring_step")
+        firsts = array.spread(m, first[ring_tap - 2], 1, 1, "ring_first")
+        ws_ring(m, cfg, total, Cat(*steps), firsts[0], acc_data[0])
+        m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
+
+    def is_sum_shape(self, c: int):
+        """The exact running sum of an input-stationary array's bottom edge after column
+        ``c`` (``(c + 1) * R * lanes`` products)."""
+        cfg = self.array
+        num = signed if cfg.signed else unsigned
+        return num(cfg.product_bits + ((c + 1) * cfg.rows * cfg.lanes - 1).bit_length())
+
     def place_columns(self, array, m: Module, psums, tap: int, step, ring_first, plane_first,
                       acc_data, group: list | None = None) -> None:
         """The weight-stationary column ends (``WSColumn``, one module for all columns):
@@ -494,6 +614,44 @@ def group_ends(m: Module, cfg: ArrayConfig, accept, last) -> Signal:
     with m.If(accept):
         m.d.sync += count.eq(Mux(ends, 0, count + 1))
     return ends
+
+
+class ISCell(wiring.Component):
+    """One cell of an input-stationary array: the double-buffered activation (``load`` into
+    the shadow ``ashadow`` from above, ``swap`` into the active ``act``: the weight-stationary
+    double buffer, ``ws_weights``), the weight register (``wgt``, from the top level's skew,
+    a new weight every beat), the kind's exact dot product (``Cell.ws_dot``) and the
+    partial-sum register (``psum_in + dot``, of shape ``psum``; row 0: ``dot``). ``swap``
+    rides along the row (``ctl_in``), registered in every cell but column 0's
+    (``ctl_reg``)."""
+
+    @staticmethod
+    def variant(ctl_reg: bool, psum_in, psum) -> str:
+        widths = f"{psum_in.width}_{psum.width}" if psum_in is not None else f"{psum.width}_top"
+        return f"is_cell{'' if ctl_reg else '_c0'}_p{widths}"
+
+    def __init__(self, cell: Cell, ctl_reg: bool, psum_in, psum):
+        self._cell, self._r, self._ctl_reg = cell, psum_in is not None, ctl_reg
+        members = {"a_in": In(cell.is_layout()), "w_in": In(cell.weight_layout()),
+                   **ws_load_ports(cell.array), "ctl_in": In(1)}
+        if psum_in is not None:
+            members["psum_in"] = In(psum_in)
+        members |= {"a_out": Out(cell.is_layout()), "ctl_out": Out(1), "psum_out": Out(psum)}
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cell = self._cell
+        swap = control_register(m, self.ctl_in, self._ctl_reg)
+        shadow, active = ws_weights(m, self.a_in, ws_cell_load(m, self, self._ctl_reg), swap,
+                                    ("ashadow", "act"))
+        wgt = Signal(cell.weight_layout(), name="wgt", reset_less=True)
+        m.d.sync += wgt.eq(self.w_in)
+        dot = cell.ws_dot(m, wgt, active, "cell")
+        psum = Signal(self.psum_out.shape(), name="psum", reset_less=True)
+        m.d.sync += psum.eq(dot if not self._r else self.psum_in + dot)
+        m.d.comb += [self.a_out.eq(shadow), self.ctl_out.eq(swap), self.psum_out.eq(psum)]
+        return m
 
 
 class WSColumn(wiring.Component):
@@ -802,14 +960,17 @@ class SystolicArray(ConfigComponent):
         lanes = config.lanes
         a_row = data.ArrayLayout(wire_shape(pe.activation), lanes)
         w_col = data.ArrayLayout(wire_shape(pe.weight), lanes)
+        is_ = config.dataflow is Dataflow.IS
+        n_out = config.out_cols
         members = {
             "in_valid": In(1),
             "in_ready": Out(1),
             "in_last": In(1),
-            "a_in": In(data.ArrayLayout(a_row, config.rows)),
-            "w_in": In(data.ArrayLayout(w_col, config.cols)),
+            "a_in": In(data.ArrayLayout(a_row, config.cols if is_ else config.rows)),
+            "w_in": In(data.ArrayLayout(w_col, config.rows * config.cols if is_
+                                        else config.cols)),
         }
-        if config.dataflow is Dataflow.WS:
+        if config.dataflow is not Dataflow.OS:
             members["in_first"] = In(1)
         if pe.ARRAY_WBITS:
             members["in_wbits"] = In(pe.wbits_bits)
@@ -821,15 +982,15 @@ class SystolicArray(ConfigComponent):
         rq = config.requantizer
         if rq is not None:
             members |= {
-                "rq_scale": In(data.ArrayLayout(unsigned(rq.scale_bits), config.cols)),
-                "rq_shift": In(data.ArrayLayout(unsigned(rq.shift_bits), config.cols)),
+                "rq_scale": In(data.ArrayLayout(unsigned(rq.scale_bits), n_out)),
+                "rq_shift": In(data.ArrayLayout(unsigned(rq.shift_bits), n_out)),
                 "acc_valid": Out(1),
-                "acc_data": Out(data.ArrayLayout(acc_shape(config.acc), config.cols)),
+                "acc_data": Out(data.ArrayLayout(acc_shape(config.acc), n_out)),
             }
         out = wire_shape(config.out_type) if config.requant else acc_shape(config.acc)
         members |= {
             "out_valid": Out(1),
-            "out_data": Out(data.ArrayLayout(out, config.cols)),
+            "out_data": Out(data.ArrayLayout(out, n_out)),
         }
         super().__init__(config, members)
 
@@ -874,6 +1035,8 @@ class SystolicArray(ConfigComponent):
         cell = cell_class(cfg)
         if cfg.dataflow is Dataflow.OS:
             cell.elaborate_os(self, m, acc_valid, acc_data)
+        elif cfg.dataflow is Dataflow.IS:
+            cell.elaborate_is(self, m, acc_valid, acc_data)
         else:
             cell.elaborate_ws(self, m, acc_valid, acc_data)
         if cfg.requant:
@@ -886,7 +1049,7 @@ class SystolicArray(ConfigComponent):
         rq = cfg.requantizer
         out = cfg.out_type
         m.d.sync += self.out_valid.eq(self.acc_valid)
-        for c in range(cfg.cols):
+        for c in range(cfg.out_cols):
             x = self.acc_data[c]
             if not cfg.acc.signed:
                 x = x.as_unsigned()

@@ -1,6 +1,6 @@
 """Bit-serial systolic arrays (``pe = "bitserial"``): one weight bit-plane per cycle.
 
-``BitSerialCell`` is the kind's array cell (``qtpe.hdl.array.Cell``): it overrides both
+``BitSerialCell`` is the kind's array cell (``qtpe.hdl.array.Cell``): it overrides all three
 dataflows. Ports, beats and result rows are those of the MAC array (``qtpe.hdl.array``); the
 differences are in time. Every op runs at the full precision ``k = weight.bits``
 (``ArrayConfig.beat_cycles``): an accepted beat occupies ``k`` cycles, its weight bit-planes
@@ -37,6 +37,17 @@ de-skew) one Horner unit builds the beat's exact partial sum over its ``k`` plan
 negated) and adds it to the column's accumulator ring on the last plane, as the MAC array does
 per beat. A beat with ``in_last`` puts out its row ``latency`` = ``R + C + k`` cycles after it
 was accepted.
+
+**Input-stationary**: every cell holds ``lanes`` activations, double buffered as in the MAC
+array's IS (one activation row per beat shifts down the columns into the shadows; the active
+ones swap at the period's first beat). A beat's ``R * C`` weight codes are held for its ``k``
+planes and skewed by ``r + c``; the plane position rides along the rows with the swap, so
+cell ``(r, c)`` sees plane ``j`` of a beat accepted at ``t`` at ``t + 1 + j + r + c`` and adds
+``sum(bit p of weight ? act : 0)`` over its lanes to the plane partial sum from above
+(exact). The columns' plane sums meet along the bottom edge as in the MAC array's IS; one
+Horner unit below it builds the beat's exact sum over its ``k`` planes (sign plane negated)
+and adds it to the accumulator ring on the last plane. A beat with ``in_last`` puts out its
+one result ``latency`` = ``R + C + 1 + k`` cycles after it was accepted.
 """
 
 from __future__ import annotations
@@ -66,11 +77,12 @@ from .array_parts import (
     gated,
     tile_ready,
     ws_beats,
+    ws_ring,
     ws_weights,
 )
 from .shapes import acc_shape, fit_to_acc, tree_sum
 
-__all__ = ["BitSerialCell", "BitSerialOSCell", "BitSerialWSCell"]
+__all__ = ["BitSerialCell", "BitSerialOSCell", "BitSerialWSCell", "BitSerialISCell"]
 
 
 def beat_precision(m: Module, wbits, k: int) -> Signal:
@@ -290,6 +302,84 @@ class BitSerialCell(Cell):
         self.place_columns(array, m, psums_out, bottom, commit, ring_first, first, acc_data)
         m.d.sync += acc_valid.eq(ring_last)  # 'last' beats are valid beats
 
+    # -- input-stationary -------------------------------------------------------------------
+    def elaborate_is(self, array, m: Module, acc_valid, acc_data) -> None:
+        """The input-stationary bit-serial array into ``m`` (see the module docstring)."""
+        cfg: ArrayConfig = array.config
+        rows, cols = cfg.rows, cfg.cols
+
+        accept = Signal(name="accept")
+        m.d.comb += accept.eq(array.in_valid & array.in_ready)
+        ready, plane0, first0, commit0 = _planes(
+            m, accept, cfg.beat_cycles, beat_precision(m, array.in_wbits, cfg.beat_cycles))
+        m.d.comb += array.in_ready.eq(ready)
+
+        # Activation loading, per accepted beat (as the MAC array's IS).
+        valid0 = Signal(name="valid")
+        m.d.comb += valid0.eq(accept)
+        beats, swap0 = ws_beats(m, cfg, accept)
+        valid = delay_line(m, valid0, cols, "valid")
+        swap = delay_line(m, swap0, rows, "swap")
+
+        # Per-plane controls: the plane position rides along the rows with the swap; the
+        # Horner unit and the ring below the bottom edge take their flags at tap R + C, when
+        # the array's sum of a plane leaves the bottom edge.
+        beat_first, beat_last = Signal(name="beat_first"), Signal(name="beat_last")
+        with m.If(accept):
+            m.d.sync += [beat_first.eq(array.in_first), beat_last.eq(array.in_last)]
+        ring_first0, ring_last0 = Signal(name="ring_first"), Signal(name="ring_last")
+        m.d.comb += [ring_first0.eq(commit0 & beat_first), ring_last0.eq(commit0 & beat_last)]
+        plane = delay_line(m, plane0, rows, "plane") if plane0 is not None else None
+        ctl = []
+        for r in range(rows):
+            edge = Signal(1 + (len(plane[0]) if plane is not None else 0), name=f"ctl_r{r}")
+            m.d.comb += edge.eq(Cat(swap[r], *([plane[r]] if plane is not None else [])))
+            ctl.append(edge)
+        bottom = rows + cols
+        first = delay_line(m, first0, bottom + 1, "first")
+        commit = delay_line(m, commit0, bottom - 1, "commit")
+        ring_first = delay_line(m, ring_first0, bottom - 1, "ring_first")
+        ring_last = delay_line(m, ring_last0, bottom + 1, "ring_last")[bottom]
+
+        # Activations shift down the columns into the shadows (a_in[c], beat j kept by row
+        # R-1-j); PE (r, c)'s weight codes (w_in[c*R + r]) are held for the beat's k planes
+        # and skewed by r + c, so that plane j of a beat accepted at t is at PE (r, c) at
+        # t + 1 + j + r + c, with its plane position.
+        a_edge = gated(m, array.a_in, accept, "a_edge")
+        a_top = array.skew(m, [a_edge[c] for c in range(cols)], 1, 0, "a_skew")
+        held = _held(m, array.w_in, accept, "w_held")
+        w_rows = [array.skew(m, [held[c * rows + r] for c in range(cols)], 1, r,
+                             f"w_skew_r{r}") for r in range(rows)]
+        exits = array.place(m, Grid(
+            rows, cols, self,
+            at=lambda r, c: (BitSerialISCell, (c > 0, self.plane_psum_shape(r - 1) if r else
+                                               None, self.plane_psum_shape(r))),
+            chains=[Chain("a_in", "a_out", "down", tuple(a_top)),
+                    Chain("ctl_in", "ctl_out", "right", tuple(ctl)),
+                    Chain("psum_in", "psum_out", "down", exits=True)],
+            taps=[Tap("w_in", tuple(w_rows[r][c] for r in range(rows) for c in range(cols)),
+                      cols, 1, 0),
+                  *ws_load_taps(valid, beats, cols)]))
+        act_num = signed if cfg.activation.signed else unsigned
+        psum_shape = self.plane_psum_shape(rows - 1)
+        psums = [exits["psum_out"][c].as_signed() if psum_shape.signed else
+                 exits["psum_out"][c] for c in range(cols)]
+        total = None
+        for c in range(cols):  # the bottom edge: column c adds its plane sum to the running one
+            width = cfg.activation.bits + ((c + 1) * rows * cfg.lanes - 1).bit_length()
+            run = Signal(act_num(width), name=f"is_sum_c{c}", reset_less=True)
+            m.d.sync += run.eq(psums[c] if total is None else total + psums[c])
+            total = run
+
+        # One Horner unit (first plane: tap R + C), then the accumulator ring (step on the
+        # beat's last plane), its flags through register trees made two cycles early.
+        num = signed if cfg.signed else unsigned
+        value = _horner(m, cfg, total, first[bottom], num(cfg.psum_bits), "sum")
+        steps = array.spread(m, commit[bottom - 2], 1, rows, "ring_step")
+        firsts = array.spread(m, ring_first[bottom - 2], 1, 1, "ring_first")
+        ws_ring(m, cfg, value, Cat(*steps), firsts[0], acc_data[0])
+        m.d.sync += acc_valid.eq(ring_last)  # 'last' beats are valid beats
+
     def column_sum(self, m: Module, psum, plane_first):
         """The Horner step over the beat's bit-planes (``_horner``)."""
         cfg = self.array
@@ -297,7 +387,8 @@ class BitSerialCell(Cell):
         return _horner(m, cfg, psum, plane_first, num(cfg.psum_bits), "column")
 
     def plane_psum_shape(self, r: int):
-        """The exact plane partial sum leaving row ``r`` of a weight-stationary column."""
+        """The exact plane partial sum leaving row ``r`` of a weight- or input-stationary
+        column."""
         cfg = self.array
         act_num = signed if cfg.activation.signed else unsigned
         return act_num(cfg.activation.bits + ((r + 1) * cfg.lanes - 1).bit_length())
@@ -404,4 +495,49 @@ class BitSerialWSCell(wiring.Component):
         m.d.sync += psum.eq(dot if not self._r else self.psum_in + dot)
         m.d.comb += [self.act_out.eq(act), self.ctl_out.eq(ctl), self.w_out.eq(shadow),
                      self.psum_out.eq(psum)]
+        return m
+
+
+class BitSerialISCell(wiring.Component):
+    """One input-stationary bit-serial cell: the double-buffered activations (``load`` into
+    the shadow ``ashadow`` from above, ``swap`` into the active ``act``), the bit of the
+    beat's weight codes (``w_in``, held and skewed at the top level) that the plane position
+    selects, the plane sum and the plane partial-sum register (``psum_in + plane sum``; row
+    0: the plane sum). ``swap`` and the plane position ride along the row (``ctl_in``),
+    registered in every cell but column 0's (``ctl_reg``)."""
+
+    @staticmethod
+    def variant(ctl_reg: bool, psum_in, psum) -> str:
+        widths = f"{psum_in.width}_{psum.width}" if psum_in is not None else f"{psum.width}_top"
+        return f"is_cell{'' if ctl_reg else '_c0'}_p{widths}"
+
+    def __init__(self, cell: BitSerialCell, ctl_reg: bool, psum_in, psum):
+        self._cell, self._ctl_reg, self._r = cell, ctl_reg, psum_in is not None
+        cfg = cell.array
+        ctl = 1 + (Shape.cast(range(cfg.beat_cycles)).width if cfg.beat_cycles > 1 else 0)
+        members = {"a_in": In(cell.is_layout()), "w_in": In(cell.weight_layout()),
+                   **ws_load_ports(cfg), "ctl_in": In(ctl)}
+        if psum_in is not None:
+            members["psum_in"] = In(psum_in)
+        members |= {"a_out": Out(cell.is_layout()), "ctl_out": Out(ctl), "psum_out": Out(psum)}
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cell.array
+        ctl = control_register(m, self.ctl_in, self._ctl_reg)
+        shadow, active = ws_weights(m, self.a_in, ws_cell_load(m, self, self._ctl_reg), ctl[0],
+                                    ("ashadow", "act"))
+        bits = Signal(cfg.lanes, name="wbits")
+        for lane in range(cfg.lanes):
+            code = self.w_in[lane].as_unsigned()
+            if cfg.beat_cycles > 1:  # the selected bit moves to bit 0
+                shifted = Signal(cfg.weight.bits, name=f"wshift_l{lane}")
+                m.d.comb += shifted.eq(code >> ctl[1:])
+                code = shifted
+            m.d.comb += bits[lane].eq(code[0])
+        dot = _plane_sum(m, cfg, bits, active, "cell")
+        psum = Signal(self.psum_out.shape(), name="psum", reset_less=True)
+        m.d.sync += psum.eq(dot if not self._r else self.psum_in + dot)
+        m.d.comb += [self.a_out.eq(shadow), self.ctl_out.eq(ctl), self.psum_out.eq(psum)]
         return m

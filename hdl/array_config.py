@@ -52,10 +52,25 @@ REQUANT_OUT = QType(8, True)
 class Dataflow(enum.Enum):
     """``OS``: every PE keeps one output's accumulator; activations flow right, weights down.
     ``WS``: every PE keeps one weight; activations flow right, partial sums flow down into
-    per-column accumulators."""
+    per-column accumulators.
+    ``IS``: every PE keeps one activation (a GEMV's activation row spread over all R x C PEs);
+    every beat streams one weight to each PE, partial sums flow down the columns and across
+    the bottom into one accumulator ring."""
 
     OS = "os"
     WS = "ws"
+    IS = "is"
+
+    @property
+    def title(self) -> str:
+        """The dataflow in words (``"weight-stationary"``)."""
+        return {"os": "output-stationary", "ws": "weight-stationary",
+                "is": "input-stationary"}[self.value]
+
+    @property
+    def a_title(self) -> str:
+        """The title with its article (``"an input-stationary"``)."""
+        return ("an " if self.title[0] in "aeiou" else "a ") + self.title
 
 
 class Readout(enum.Enum):
@@ -123,7 +138,8 @@ class ArrayConfig:
 
     Attributes:
         rows, cols: array size R x C, 1 to ``ARRAY_MAX`` (256) each.
-        dataflow: ``Dataflow.OS`` (output-stationary) or ``Dataflow.WS`` (weight-stationary).
+        dataflow: ``Dataflow.OS`` (output-stationary), ``Dataflow.WS`` (weight-stationary) or
+            ``Dataflow.IS`` (input-stationary, for GEMV).
         pe_config: the config record of every PE (its ``name`` names the array's top level).
         requant: requantize the results to int8 (``Requant``), with a per-column scale and
             shift given at run time.
@@ -161,12 +177,19 @@ class ArrayConfig:
         if not isinstance(self.pe_config, PEConfig):
             raise TypeError(f"pe_config must be a PE config record, not {show(self.pe_config)}")
         self.pe_config.check_in_array()
-        if self.dataflow is Dataflow.WS and isinstance(self.pe_config, Pipelined) and \
+        refused = type(self.pe_config).NO_DATAFLOW
+        why = refused.get(self.dataflow.value)
+        if why is not None:
+            take = " or ".join(repr(d.value) for d in Dataflow if d.value not in refused)
+            raise ValueError(f"pe = {show(self.pe)} arrays take no dataflow = "
+                             f"{show(self.dataflow.value)} ({why}); use {take}")
+        df = self.dataflow
+        if df is not Dataflow.OS and isinstance(self.pe_config, Pipelined) and \
                 self.pe_config.pipeline:
-            raise ValueError("pipeline = true has no effect in a weight-stationary array (its "
+            raise ValueError(f"pipeline = true has no effect in {df.a_title} array (its "
                              "cells have no accumulator to pipeline); leave it out")
-        if self.dataflow is Dataflow.WS and carry_save(self.pe_config):
-            raise ValueError("accumulate = 'carry_save' has no effect in a weight-stationary "
+        if df is not Dataflow.OS and carry_save(self.pe_config):
+            raise ValueError(f"accumulate = 'carry_save' has no effect in {df.a_title} "
                              "array (its cells have no accumulator); leave it out")
         if not self.requant:
             no_effect(self, "requant_scale_bits", "requant is false")
@@ -175,6 +198,9 @@ class ArrayConfig:
         if self.dataflow is Dataflow.WS:
             no_effect(self, "readout", "a weight-stationary array reads out of its column "
                       "accumulators")
+        if self.dataflow is Dataflow.IS:
+            no_effect(self, "readout", "an input-stationary array reads out of its "
+                      "accumulator ring")
         check_bool("requant", self.requant)
         check_int("requant_scale_bits", self.requant_scale_bits, 1, REQUANT_SCALE_MAX_BITS)
         self._check_groups()
@@ -193,6 +219,9 @@ class ArrayConfig:
         if not self.pe_config.ARRAY_GROUPS:
             raise ValueError(f"group_size = {G}: arrays of pe = {show(self.pe)} do not take "
                              f"groups yet (mac, shiftadd and lut arrays do); leave it out")
+        if self.dataflow is Dataflow.IS:
+            raise ValueError(f"group_size = {G}: input-stationary arrays do not take groups "
+                             f"yet (output- and weight-stationary ones do)")
         if self.dataflow is Dataflow.WS and G % self.ws_tile_k:
             raise ValueError(f"group_size must be a multiple of the reduction tile of a "
                              f"weight-stationary array (rows x lanes = {self.ws_tile_k}), "
@@ -330,6 +359,25 @@ class ArrayConfig:
         return self.rows * self.cols * self.lanes / self.beat_cycles
 
     @property
+    def out_cols(self) -> int:
+        """Results per ``out_valid`` cycle (the length of ``out_data``): a row of ``cols``
+        (OS, WS), one (IS: one output per beat with ``in_last``)."""
+        return 1 if self.dataflow is Dataflow.IS else self.cols
+
+    @property
+    def tile_k(self) -> int:
+        """Reduction indices summed exactly before the accumulator wraps or saturates: OS
+        ``lanes`` (each beat), WS ``rows * lanes`` (a weight tile), IS ``rows * cols *
+        lanes`` (an activation tile)."""
+        return {Dataflow.OS: self.lanes, Dataflow.WS: self.ws_tile_k,
+                Dataflow.IS: self.is_tile_k}[self.dataflow]
+
+    @property
+    def is_tile_k(self) -> int:
+        """IS: reduction depth of one activation tile (``rows * cols * lanes``)."""
+        return self.rows * self.cols * self.lanes
+
+    @property
     def k_per_beat(self) -> int:
         """Reduction indices one input beat carries per activation row (the PE's lanes)."""
         return self.lanes
@@ -341,8 +389,10 @@ class ArrayConfig:
 
     @property
     def psum_bits(self) -> int:
-        """WS: width of the exact partial sum leaving a column (``rows * lanes`` products)."""
-        return self.product_bits + (self.rows * self.lanes - 1).bit_length()
+        """Width of the exact partial sum into an accumulator ring: WS a column's (``rows *
+        lanes`` products), IS the whole array's (``rows * cols * lanes`` products)."""
+        n = self.is_tile_k if self.dataflow is Dataflow.IS else self.ws_tile_k
+        return self.product_bits + (n - 1).bit_length()
 
     @property
     def min_tile_period(self) -> int:
@@ -352,8 +402,8 @@ class ArrayConfig:
         registers are all loaded ``R + C + L`` cycles after its ``last`` beat and shift for
         ``R - 1`` cycles; the next tile's first PE must not load before); 1 for WS (no
         tiles). In cycles, also for bit-serial cells (a beat takes ``beat_cycles`` of them,
-        so tiles of ``Kt * k`` cycles at least that long never wait)."""
-        if self.dataflow is Dataflow.WS:
+        so tiles of ``Kt * k`` cycles at least that long never wait). 1 for IS."""
+        if self.dataflow is not Dataflow.OS:
             return 1
         if self.readout is Readout.BUS:
             return self.rows
@@ -396,10 +446,16 @@ class ArrayConfig:
         completes: OS ``drain_start`` (``C + L + 1`` or ``R + C + L``, from a tile's
         ``last`` beat; its R rows follow on consecutive cycles), WS ``R + C + k`` (from a
         beat with ``in_last``; ``k`` =
-        ``beat_cycles``: 1, or ``weight.bits`` for bit-serial cells); +1 with requantization.
+        ``beat_cycles``: 1, or ``weight.bits`` for bit-serial cells), IS ``R + C + 1 + k + s``
+        (from a beat with ``in_last`` to its one result: the weight skew and register, R
+        partial sums down a column, C across the bottom, the ring, after the beat's ``k``
+        planes; ``s`` = ``is_source_latency``: 0, LUT 1); +1 with requantization.
         Bit-serial OS: ``L = k``."""
         if self.dataflow is Dataflow.OS:
             base = self.drain_start
+        elif self.dataflow is Dataflow.IS:
+            base = (self.rows + self.cols + 1 + self.beat_cycles
+                    + self.pe_config.is_source_latency)
         else:
             base = self.rows + self.cols + self.beat_cycles
         return base + self.requant_latency

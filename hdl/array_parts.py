@@ -239,13 +239,15 @@ def ws_load(m: Module, valid, beat, row) -> Value:
     return load
 
 
-def ws_weights(m: Module, incoming, load: Value, swap: Value):
-    """A weight-stationary PE's double-buffered weight: the shadow register (``wshadow``)
+def ws_weights(m: Module, incoming, load: Value, swap: Value,
+               names: tuple[str, str] = ("wshadow", "wgt")):
+    """A weight-stationary PE's double-buffered weight (an input-stationary PE's activation,
+    ``names`` ``("ashadow", "act")``): the shadow register (``wshadow``)
     takes ``incoming`` (the shadow above, or the skewed ``w_in`` in row 0) on ``load``; the
     active one (``wgt``) takes the shadow on ``swap`` (the next period's first beat reaching
     the PE). Returns ``(shadow, active)``."""
-    shadow = Signal(incoming.shape(), name="wshadow", reset_less=True)
-    active = Signal(incoming.shape(), name="wgt", reset_less=True)
+    shadow = Signal(incoming.shape(), name=names[0], reset_less=True)
+    active = Signal(incoming.shape(), name=names[1], reset_less=True)
     with m.If(load):
         m.d.sync += shadow.eq(incoming)
     with m.If(swap):

@@ -133,6 +133,9 @@ class PEConfig:
     #: Whether the kind's arrays take a precision per beat (an ``in_wbits`` port of
     #: ``wbits_bits``; 0 is the full ``weight.bits``): bit-serial arrays.
     ARRAY_WBITS: ClassVar[bool] = False
+    #: Array dataflows (``qtpe.hdl.array_config.Dataflow`` values) the kind's array cell does
+    #: not build, each with the reason (one line); empty: it builds every dataflow.
+    NO_DATAFLOW: ClassVar[dict[str, str]] = {}
     #: The formats each operand takes; a kind overrides the entries it narrows or widens.
     FORMATS: ClassVar[dict[str, OperandRule]] = {
         "weight": OperandRule((QType,), 1, 16), "activation": OperandRule((QType,), 1, 16),
@@ -282,6 +285,12 @@ class PEConfig:
         """Cycles from an array cell's operand registers to the accumulator that includes
         them (the PE's ``latency`` unless the kind says otherwise)."""
         return self.latency
+
+    @property
+    def is_source_latency(self) -> int:
+        """Cycles an input-stationary array's column source adds to the activations on their
+        way into the shadow registers (0: none; LUT: 1, its table-precompute register)."""
+        return 0
 
     def check_in_array(self) -> None:
         """ValueError (one line) for what an array cell of this kind does not take. Default:

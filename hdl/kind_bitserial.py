@@ -194,7 +194,7 @@ EXAMPLES = (
                     dtype=BitSerialDType.OFFSET, special_bits=4, acc_bits=10),
 )
 
-OS, WS = Dataflow.OS, Dataflow.WS
+OS, WS, IS = Dataflow.OS, Dataflow.WS, Dataflow.IS
 _a = functools.partial(example_array, BitSerialConfig)  # small arrays, top level "arr"
 SAT = Overflow.SATURATE
 #: Small arrays for the array contract tests (Amaranth simulator, tests/test_hdl_array.py).
@@ -213,6 +213,12 @@ ARRAY_EXAMPLES = (
     _a("os", 2, 3, requant=True, scale_bits=6, weight=QType(4), acc_bits=20),
     _a("ws", 3, 2, requant=True, scale_bits=5, weight=QType(2, False), lanes=2, acc_bits=16,
        overflow=SAT),
+    _a("is", 1, 1, weight=QType(4), acc_bits=32),
+    _a("is", 2, 3, weight=QType(4, False), lanes=2, acc_bits=14, overflow=SAT),
+    _a("is", 3, 2, weight=QType(8, False), activation=QType(5), lanes=3, acc_bits=16,
+       overflow=SAT),
+    _a("is", 2, 2, weight=QType(1), activation=QType(8, False), acc_bits=9),
+    _a("is", 2, 3, requant=True, scale_bits=6, weight=QType(3), acc_bits=20),
 )
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
@@ -232,6 +238,9 @@ ARRAY_REGRESSION = (
     ArrayConfig(BitSerialConfig(name="abs_ws_4x4_w2u8_rq8", weight=QType(2),
                                 activation=QType(8, False), acc_bits=20),
                 rows=4, cols=4, dataflow=WS, requant=True, requant_scale_bits=8),
+    ArrayConfig(BitSerialConfig(name="abs_is_2x3_w4u8_l2_sat", weight=QType(4),
+                                activation=QType(8, False), lanes=2, acc_bits=14,
+                                overflow=Overflow.SATURATE), rows=2, cols=3, dataflow=IS),
 )
 
 #: What qtpe needs to know about the kind besides its config (``qtpe.hdl.kinds.Kind``).

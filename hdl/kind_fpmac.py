@@ -155,13 +155,15 @@ EXAMPLES = (
     FpMacConfig(weight=E5M2, activation=QType(4), acc_bits=20, overflow=Overflow.SATURATE),
 )
 
-OS, WS = Dataflow.OS, Dataflow.WS
+OS, WS, IS = Dataflow.OS, Dataflow.WS, Dataflow.IS
 _a = functools.partial(example_array, FpMacConfig)
 #: Small arrays for the array contract tests (Amaranth simulator, tests/test_hdl_array.py).
 ARRAY_EXAMPLES = (
     _a("os", 2, 3),
     _a("ws", 3, 2, weight=E2M1, activation=QType(8), lanes=2),
     _a("os", 2, 2, weight=E3M2, activation=E2M3, acc_bits=14, overflow=Overflow.SATURATE),
+    _a("is", 2, 3, weight=E2M1, activation=QType(8), lanes=2),
+    _a("is", 2, 2, weight=E3M2, activation=E2M3, acc_bits=14, overflow=Overflow.SATURATE),
 )
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py).
 ARRAY_REGRESSION = (

@@ -168,6 +168,11 @@ class LutConfig(CarrySave, PEConfig):
         """1: the row's table register is the cell's first operand register."""
         return 1
 
+    @property
+    def is_source_latency(self) -> int:
+        """1: an input-stationary column's table-precompute unit registers its table."""
+        return 1
+
     def check_in_array(self) -> None:
         """No run-time zero point (``uint<b>`` weights), and ``sharing`` stays 1: the array
         shares one precompute unit per row among all ``cols`` PEs of the row."""
@@ -219,7 +224,7 @@ EXAMPLES = (
     LutConfig(weight=QType(3), g=2, sharing=2, acc_bits=9, accumulate=Accumulate.CARRY_SAVE),
 )
 
-OS, WS = Dataflow.OS, Dataflow.WS
+OS, WS, IS = Dataflow.OS, Dataflow.WS, Dataflow.IS
 _TERNARY, _SYM1, _SYM2 = map(PlaneType.parse, ("ternary", "sym1", "sym2"))
 _a = functools.partial(example_array, LutConfig)  # small arrays, top level "arr"
 SAT = Overflow.SATURATE
@@ -241,6 +246,12 @@ ARRAY_EXAMPLES = (
     _a("ws", 1, 1, weight=QType(4), g=4, symmetric=False, acc_bits=24),
     _a("ws", 3, 2, weight=PlaneType.parse("sym1"), g=3, acc_bits=12, requant=True,
        scale_bits=4),
+    _a("is", 2, 3, weight=QType(2), acc_bits=24),
+    _a("is", 1, 1, weight=QType(4), g=2, activation=QType(5), acc_bits=16),
+    _a("is", 3, 2, weight=PlaneType.parse("ternary"), g=3, symmetric=False, acc_bits=10,
+       overflow=Overflow.SATURATE),
+    _a("is", 2, 2, weight=PlaneType.parse("sym2"), g=2, acc_bits=14, requant=True,
+       scale_bits=5),
 )
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
@@ -257,6 +268,9 @@ ARRAY_REGRESSION = (
                 requant=True, requant_scale_bits=8),
     ArrayConfig(LutConfig(name="lut_ws_1x1_sym1_g2_sat", weight=_SYM1, g=2, acc_bits=10,
                           overflow=Overflow.SATURATE), rows=1, cols=1, dataflow=WS),
+    ArrayConfig(LutConfig(name="lut_is_3x2_ternary_g3_sat", weight=_TERNARY, g=3,
+                          symmetric=False, acc_bits=10, overflow=Overflow.SATURATE), rows=3,
+                cols=2, dataflow=IS),
     ArrayConfig(LutConfig(name="lut_ws_2x3_int4_plain", weight=QType(4), symmetric=False,
                           acc_bits=20), rows=2, cols=3, dataflow=WS),
     ArrayConfig(LutConfig(name="lut_ws_4x4_ternary_g3_rq", weight=_TERNARY, g=3,

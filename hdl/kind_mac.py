@@ -80,6 +80,10 @@ PRESETS = {
     "array_ws_w8a8_8x8": Preset(
         array_preset(_ARRAY, "array_ws_w8a8_8x8", Dataflow.WS),
         "8x8 weight-stationary array of INT8 x INT8 MACs, 32-bit accumulators", bench=True),
+    "array_is_w8a8_8x8": Preset(
+        array_preset(_ARRAY, "array_is_w8a8_8x8", Dataflow.IS),
+        "8x8 input-stationary array of INT8 x INT8 MACs (GEMV: one activation row over all "
+        "64 PEs), 32-bit accumulator ring"),
     "array_os_w8a8_4x4": Preset(
         array_preset(_ARRAY, "array_os_w8a8_4x4", rows=4, cols=4),
         "4x4 output-stationary INT8 x INT8 MAC array, 32-bit accumulators (the demo GEMM)"),
@@ -103,7 +107,7 @@ EXAMPLES = (
     MacConfig(weight=QType(1, True), activation=QType(2), acc_bits=3, accumulate=_CS),
 )
 
-OS, WS = Dataflow.OS, Dataflow.WS
+OS, WS, IS = Dataflow.OS, Dataflow.WS, Dataflow.IS
 _a = functools.partial(example_array, MacConfig)  # small arrays, top level "arr"
 SAT = Overflow.SATURATE
 #: Small arrays for the array contract tests (Amaranth simulator, tests/test_hdl_array.py).
@@ -136,6 +140,13 @@ ARRAY_EXAMPLES = (
     _a("os", 3, 2, weight=QType(4), activation=QType(8, False), lanes=2, acc_bits=11,
        pipeline=True, accumulate=_CS),
     _a("os", 1, 1, requant=True, scale_bits=4, acc_bits=20, accumulate=_CS),
+    _a("is", 1, 1, acc_bits=32),
+    _a("is", 2, 3, acc_bits=32),
+    _a("is", 3, 2, weight=QType(4), activation=QType(8, False), acc_bits=12,
+       overflow=Overflow.SATURATE),
+    _a("is", 2, 2, weight=QType(3, False), activation=QType(5), lanes=3, acc_bits=10),
+    _a("is", 3, 2, requant=True, scale_bits=5, weight=QType(4), acc_bits=16,
+       overflow=Overflow.SATURATE),
 )
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
@@ -158,6 +169,10 @@ ARRAY_REGRESSION = (
     ArrayConfig(MacConfig(name="arr_ws_4x4_u8u8_rq8", weight=QType(8, False),
                           activation=QType(8, False), acc_bits=20), rows=4, cols=4, dataflow=WS,
                 requant=True, requant_scale_bits=8),
+    ArrayConfig(MacConfig(name="arr_is_1x1_w2a8_sat", weight=QType(2), acc_bits=8,
+                          overflow=Overflow.SATURATE), rows=1, cols=1, dataflow=IS),
+    ArrayConfig(MacConfig(name="arr_is_3x4_rq", acc_bits=32), rows=3, cols=4, dataflow=IS,
+                requant=True),
 )
 
 #: What qtpe needs to know about the kind besides its config (``qtpe.hdl.kinds.Kind``).

@@ -112,7 +112,7 @@ EXAMPLES = (
     ShiftAddConfig(weight=_POT("potz8"), activation=QType(4), lanes=2, acc_bits=24),
 )
 
-OS, WS = Dataflow.OS, Dataflow.WS
+OS, WS, IS = Dataflow.OS, Dataflow.WS, Dataflow.IS
 _POT4, _POT8, _APOT5, _POTZ3 = map(PotType.parse, ("pot4", "pot8", "apot5", "potz3"))
 _a = functools.partial(example_array, ShiftAddConfig)  # small arrays, top level "arr"
 SAT = Overflow.SATURATE
@@ -134,6 +134,10 @@ ARRAY_EXAMPLES = (
        overflow=Overflow.SATURATE),
     _a("ws", 1, 1, weight=QType(4), lanes=3, acc_bits=20),
     _a("ws", 2, 2, weight=PotType.parse("pot8"), acc_bits=20, overflow=Overflow.SATURATE),
+    _a("is", 2, 3, weight=PotType.parse("potz3"), activation=QType(6), acc_bits=16,
+       overflow=Overflow.SATURATE),
+    _a("is", 1, 2, weight=PotType.parse("apot5"), lanes=2, acc_bits=20),
+    _a("is", 2, 2, weight=PotType.parse("pot8"), acc_bits=20, overflow=Overflow.SATURATE),
 )
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
@@ -154,6 +158,9 @@ ARRAY_REGRESSION = (
                 dataflow=WS),
     ArrayConfig(ShiftAddConfig(name="sa_ws_4x4_uint4_rq", weight=QType(4, False),
                                acc_bits=24), rows=4, cols=4, dataflow=WS, requant=True),
+    ArrayConfig(ShiftAddConfig(name="sa_is_3x2_apot5_l2_sat", weight=_APOT5, lanes=2,
+                               acc_bits=14, overflow=Overflow.SATURATE), rows=3, cols=2,
+                dataflow=IS),
 )
 
 #: What qtpe needs to know about the kind besides its config (``qtpe.hdl.kinds.Kind``).

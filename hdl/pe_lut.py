@@ -357,7 +357,9 @@ class LutTile(ConfigComponent):
 class LutCell(Cell):
     """LUT cells: one ``LutPrecompute`` per array row replaces the row's first operand
     register; its table (not the activations) flows along the row to every ``LutPE`` of the
-    row (output-stationary) or ``lut_dot`` (weight-stationary)."""
+    row (output-stationary) or ``lut_dot`` (weight-stationary). Input-stationary: one
+    ``LutPrecompute`` per column; the tables shift down into the PEs' shadow registers, and
+    each beat's weights index the PE's active table (``lut_dot``)."""
 
     pe = LutPE
     row_port = "table"
@@ -377,3 +379,16 @@ class LutCell(Cell):
 
     def ws_dot(self, m, weight, row_operand, name: str):
         return lut_dot(m, self.config, row_operand, weight, prefix=f"{name}_")
+
+    def is_layout(self):
+        """Input-stationary: a PE holds the table of its ``g`` activations."""
+        return table_layout(self.config)
+
+    def is_source(self, m, entry, c: int):
+        """Input-stationary: one ``LutPrecompute`` per column (``is_precompute_c{c}``) turns
+        the column's ``g`` activations into their table, which shifts down into the shadows
+        (``config.is_source_latency`` = 1: its register)."""
+        pre = LutPrecompute(self.config)
+        m.submodules[f"is_precompute_c{c}"] = pre
+        m.d.comb += [pre.in_valid.eq(1), pre.act.eq(entry)]
+        return pre.table

@@ -44,11 +44,18 @@ def load_array_config() -> ArrayConfig:
     return cfg
 
 
+def _units(cfg: ArrayConfig) -> tuple[int, int, int]:
+    """(M, N, K) that one tile covers: OS and WS ``R``, ``C`` and ``lanes`` (OS) or ``R *
+    lanes`` (WS) of K; IS one row of M, ``R`` columns of N, ``R * C * lanes`` of K."""
+    if cfg.dataflow is Dataflow.IS:
+        return 1, cfg.rows, cfg.tile_k
+    return cfg.rows, cfg.cols, cfg.tile_k
+
+
 def _tiling(cfg: ArrayConfig, M: int, K: int, N: int) -> tuple[int, int, int, int]:
-    """(K block, M tiles, N tiles, K tiles): OS tiles hold ``lanes`` of K per beat, WS periods
-    ``R * lanes``."""
-    block = cfg.lanes if cfg.dataflow is Dataflow.OS else cfg.rows * cfg.lanes
-    return block, -(-M // cfg.rows), -(-N // cfg.cols), -(-K // block)
+    """(K block, M tiles, N tiles, K tiles) (``_units``)."""
+    um, un, block = _units(cfg)
+    return block, -(-M // um), -(-N // un), -(-K // block)
 
 
 def tiling_bins(cfg: ArrayConfig) -> list[str]:
@@ -56,13 +63,13 @@ def tiling_bins(cfg: ArrayConfig) -> list[str]:
     shorter than ``min_tile_period`` (their ``last`` beat held back), WS reductions over
     several K tiles (the accumulator rings add them), and GEMMs that end inside a tile in M,
     N or K (padded), each where the array's shape allows it."""
-    block = _tiling(cfg, 1, 1, 1)[0]
+    um, un, block = _units(cfg)
     bins = ["one tile", "back-to-back tiles"]
     if cfg.dataflow is Dataflow.OS and cfg.min_tile_period > cfg.beat_cycles:
         bins.append("held-back tiles")
-    if cfg.dataflow is Dataflow.WS:
+    if cfg.dataflow is not Dataflow.OS:
         bins.append("several K tiles")
-    bins += [label for label, n in (("M edge", cfg.rows), ("N edge", cfg.cols),
+    bins += [label for label, n in (("M edge", um), ("N edge", un),
                                     ("K edge", block)) if n > 1]
     return bins
 
@@ -74,13 +81,14 @@ def tiling_hits(cfg: ArrayConfig, M: int, K: int, N: int) -> set[str]:
     hits = set()
     if tiles == 1:
         hits.add("one tile")
-    elif cfg.dataflow is Dataflow.WS or Kt * cfg.beat_cycles >= cfg.min_tile_period:
+    elif cfg.dataflow is not Dataflow.OS or Kt * cfg.beat_cycles >= cfg.min_tile_period:
         hits.add("back-to-back tiles")
     else:
         hits.add("held-back tiles")
-    if cfg.dataflow is Dataflow.WS and Kt > 1:
+    if cfg.dataflow is not Dataflow.OS and Kt > 1:
         hits.add("several K tiles")
-    for label, size, unit in (("M edge", M, cfg.rows), ("N edge", N, cfg.cols),
+    um, un, _ = _units(cfg)
+    for label, size, unit in (("M edge", M, um), ("N edge", N, un),
                               ("K edge", K, block)):
         if size % unit:
             hits.add(label)

@@ -27,10 +27,10 @@ def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
         while len(rows) < sched.results:
             if i < sched.beats and rng.random() >= bubbles:
                 ctx.set(dut.in_valid, 1)
-                for r in range(cfg.rows):
+                for r in range(sched.a.shape[1]):
                     for lane in range(cfg.lanes):
                         ctx.set(dut.a_in[r][lane], int(sched.a[i, r, lane]))
-                for c in range(cfg.cols):
+                for c in range(sched.w.shape[1]):
                     for lane in range(cfg.lanes):
                         ctx.set(dut.w_in[c][lane], int(sched.w[i, c, lane]))
                 ctx.set(dut.in_last, int(sched.last[i]))
@@ -41,20 +41,20 @@ def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
                         ctx.set(dut.s_in[c], int(sched.g_scale[i, c]))
                         if cfg.zero_points:
                             ctx.set(dut.z_in[c], int(sched.g_zero[i, c]))
-                if cfg.dataflow is Dataflow.WS:
+                if cfg.dataflow is not Dataflow.OS:
                     ctx.set(dut.in_first, int(sched.first[i]))
             else:
                 ctx.set(dut.in_valid, 0)
             if cfg.requant and ctx.get(dut.acc_valid):
                 n = len(rows) + ctx.get(dut.out_valid)
-                for c in range(cfg.cols):
+                for c in range(cfg.out_cols):
                     ctx.set(dut.rq_scale[c], int(sched.rq_scale[n, c]))
                     ctx.set(dut.rq_shift[c], int(sched.rq_shift[n, c]))
             took = i < sched.beats and ctx.get(dut.in_valid) and ctx.get(dut.in_ready)
             if took:
                 accepted.append(cycle)
             if ctx.get(dut.out_valid):
-                rows.append([ctx.get(dut.out_data[c]) for c in range(cfg.cols)])
+                rows.append([ctx.get(dut.out_data[c]) for c in range(cfg.out_cols)])
                 out_cycles.append(cycle)
             await ctx.tick()
             i += bool(took)
@@ -75,7 +75,7 @@ def random_gemm(cfg, rng, M, K, N, corner_fraction=0.25):
     return model_random_gemm(cfg, rng, M, K, N, corner_fraction, max_shift=24)
 
 
-OS, WS = Dataflow.OS, Dataflow.WS
+OS, WS, IS = Dataflow.OS, Dataflow.WS, Dataflow.IS
 
 
 def mac_array(dataflow, rows=2, cols=3, requant=False, scale_bits=16, **pe):

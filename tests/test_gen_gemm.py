@@ -38,7 +38,7 @@ def operands(tmp_path):
     return tmp_path, files
 
 
-@pytest.mark.parametrize("dataflow", ["os", "ws"])
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
 def test_cli_gemm_writes_checked_result(operands, dataflow):
     tmp, files = operands
     out = tmp / f"C_{dataflow}.npy"
@@ -228,7 +228,7 @@ def test_group_quantized_layers_equal_numpy(tmp_path, sets):
     # Groups never hold the array up: utilization is what the padding of M = 5, N = 9
     # (2 x 3 tiles of 4 x 4) and K (whole beats or reduction tiles) leaves, within the fill
     # (and, WS, the weight-only first period).
-    step = cfg.lanes if cfg.dataflow.value == "os" else cfg.ws_tile_k
+    step = cfg.tile_k
     padded = (5 * 9) / (8 * 12) * 301 / (-(-301 // step) * step)
     assert (0.9 if step == cfg.lanes else 0.8) * padded < result.utilization <= padded
 

@@ -161,6 +161,8 @@ def test_unprovable_configs_are_refused():
         check_provable(api.config("array_os_w8a8_4x4"))
     with pytest.raises(ConfigError, match="array proofs check wrapped sums"):
         check_provable(api.config("array_os_w8a8_4x4", rows=2, cols=2, overflow="saturate"))
+    with pytest.raises(ConfigError, match="^dataflow = 'is': array proofs cover 'os' and 'ws'"):
+        check_provable(api.config("array_is_w8a8_8x8", rows=2, cols=2))
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -77,7 +77,7 @@ def test_latency_and_back_to_back(cfg):
     cycles = sched.beat_cycles(cfg)
     assert accepted == (accepted[0] + np.concatenate([[0], np.cumsum(cycles)[:-1]])).tolist()
     if sched.wbits is not None:  # stepped_precisions: min(k, beats (WS: tiles) of a sum)
-        unit = cfg.lanes if cfg.dataflow is Dataflow.OS else cfg.ws_tile_k
+        unit = cfg.tile_k
         assert len(set(cycles.tolist())) == min(k, -(-K // unit))
     ends = np.flatnonzero(sched.last)
     done = [accepted[i] + cfg.latency - (k - int(cycles[i])) for i in ends]
@@ -93,7 +93,7 @@ def test_latency_and_back_to_back(cfg):
 def stepped_precisions(cfg, W, quant):
     """W's rows at the precisions k, 1, 2, .. k - 1, k, 1, .. per beat (WS: per reduction
     tile), W clipped into them; the other quantization operands kept."""
-    unit = cfg.lanes if cfg.dataflow is Dataflow.OS else cfg.ws_tile_k
+    unit = cfg.tile_k
     k = cfg.weight.bits
     units = -(-W.shape[0] // unit)
     wbits = np.repeat((np.arange(units) + k - 1) % k + 1, unit)[: W.shape[0]]
@@ -130,3 +130,11 @@ def test_component_exposes_config_and_timing():
     ws_dut = SystolicArray(ws)
     ws_dut._MustUse__silence = True
     assert ws.latency == 4 + 3 + 1 and "in_first" in ws_dut.signature.members
+    # Input-stationary: C activations and R C weights per beat, one result per out_valid.
+    is_ = array("is", 4, 3, acc_bits=32, requant=True)
+    is_dut = SystolicArray(is_)
+    is_dut._MustUse__silence = True
+    members = is_dut.signature.members
+    assert members["a_in"].shape.length == 3 and members["w_in"].shape.length == 12
+    assert members["out_data"].shape.length == members["rq_scale"].shape.length == 1
+    assert is_.latency == 4 + 3 + 2 + 1 and "in_first" in members

@@ -89,6 +89,10 @@ def test_timing_properties():
         4, 6.0, 4 + 3 + 4, 1)
     one = array("ws", 2, 2, weight=QType(1), requant=True, acc_bits=16)
     assert (one.beat_cycles, one.latency) == (1, 2 + 2 + 1 + 1)
+    # Input-stationary: the k planes, then R + C + 1 to the ring's output.
+    is_ = array("is", 4, 3, weight=QType(4), lanes=2, acc_bits=32)
+    assert (is_.beat_cycles, is_.macs_per_cycle, is_.latency, is_.min_tile_period) == (
+        4, 6.0, 4 + 3 + 1 + 4, 1)
     mac = ArrayConfig(MacConfig(name="m", acc_bits=32), rows=4, cols=4)
     assert (mac.beat_cycles, mac.pe_latency, mac.macs_per_cycle, mac.latency) == (
         1, 1, 16.0, 4 + 1 + 1)
@@ -97,7 +101,7 @@ def test_timing_properties():
     assert dut.latency == 13 and "in_first" not in dut.signature.members
 
 
-@pytest.mark.parametrize("dataflow", ["os", "ws"])
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
 def test_rejects_groups(dataflow):
     """Arrays scale once after the accumulators: no groups (so no BitMoD data types)."""
     with pytest.raises(ValueError, match=r"arrays take group_size = 0 .*not 8"):

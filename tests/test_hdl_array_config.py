@@ -1,6 +1,7 @@
 """ArrayConfig: validation with one-line messages, flat keys, derived timing values."""
 
 import dataclasses
+import typing
 
 import pytest
 
@@ -14,7 +15,7 @@ from qtpe.hdl.kind_mac import MacConfig
     ({"rows": 0}, r"rows must be an integer from 1 to 256, not 0"),
     ({"rows": 257}, r"rows must be an integer from 1 to 256, not 257"),
     ({"cols": 2.5}, r"cols must be an integer from 1 to 256, not 2.5"),
-    ({"dataflow": "rs"}, r"dataflow must be one of 'os', 'ws', not 'rs'"),
+    ({"dataflow": "rs"}, r"dataflow must be one of 'os', 'ws', 'is', not 'rs'"),
     ({"rows": 2, "colour": 1}, r"unknown key 'colour' for an array of pe = 'mac'; allowed: .*rows"),
     ({"requant": True}, r"key 'requant' is for arrays only"),
     ({"rows": 2, "pe": "lut", "weight": "uint2"}, r"LUT arrays take int<b>, sym<b> or "
@@ -58,6 +59,12 @@ from qtpe.hdl.kind_mac import MacConfig
     ({"rows": 2, "accumulate": "carrysave"}, r"carrysave"),
     ({"rows": 2, "readout": "shadow"}, r"shadow"),
     ({"rows": 2, "dataflow": "ws", "readout": "drain"}, r"readout = 'drain' has no effect"),
+    ({"dataflow": "is", "pipeline": True},
+     r"pipeline = true has no effect in an input-stationary array"),
+    ({"dataflow": "is", "accumulate": "carry_save"},
+     r"accumulate = 'carry_save' has no effect in an input-stationary array"),
+    ({"dataflow": "is", "readout": "drain"}, r"readout = 'drain' has no effect: an "
+     r"input-stationary array reads out of its accumulator ring"),
 ])
 def test_bad_values_one_line(data, match):
     with pytest.raises((ValueError, TypeError), match=match) as info:
@@ -92,8 +99,28 @@ def test_derived_values():
     assert ws.min_tile_period == 1 and ws.latency == 4 + 2 + 1 + 1
     assert ws.ws_tile_k == 12 and ws.psum_bits == 16 + 4 and ws.macs_per_cycle == 24
     assert str(ws.out_type) == "int8" and ws.requantizer.max_shift == ws.acc.bits + 16
+    is_ = config_from_dict({"dataflow": "is", "rows": 4, "cols": 3, "lanes": 2,
+                            "requant": True})
+    assert is_.dataflow is Dataflow.IS and is_.min_tile_period == 1
+    assert is_.latency == 4 + 3 + 2 + 1 and is_.out_cols == 1 and ws.out_cols == 2
+    assert is_.tile_k == is_.is_tile_k == 24 and is_.psum_bits == 16 + 5
+    assert is_.macs_per_cycle == 24 and ArrayConfig.from_dict(is_.to_dict()) == is_
     one = ArrayConfig(MacConfig(pipeline=True), rows=1, cols=1)
     assert one.min_tile_period == 1 and one.latency == 1 + 2 + 1
+
+
+def test_a_kind_can_refuse_a_dataflow():
+    """A kind whose cell does not build a dataflow says so (``NO_DATAFLOW``): one line with
+    its reason and the dataflows it takes."""
+
+    @dataclasses.dataclass(frozen=True)
+    class NoInputStationary(MacConfig):
+        NO_DATAFLOW: typing.ClassVar[dict] = {"is": "its cells have their own timing"}
+
+    ArrayConfig(NoInputStationary(), dataflow=Dataflow.WS)
+    with pytest.raises(ValueError, match=r"^pe = 'mac' arrays take no dataflow = 'is' \(its "
+                       r"cells have their own timing\); use 'os' or 'ws'$"):
+        ArrayConfig(NoInputStationary(), dataflow=Dataflow.IS)
 
 
 def test_pe_config_type_checked():

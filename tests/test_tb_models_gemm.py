@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
-from array_sim import OS, WS
+from array_sim import IS, OS, WS
 from array_sim import mac_array as arr
 
 from qtpe.hdl.array_config import ArrayConfig
@@ -24,9 +24,16 @@ def py_fit(v, bits, signed, saturate):
     return v - (1 << bits) if signed and v > hi else v
 
 
+def py_step(cfg) -> int:
+    """Products summed exactly before the accumulator: a beat (OS), a weight tile of R rows
+    (WS), an activation tile over all R x C PEs (IS)."""
+    return {OS: cfg.lanes, WS: cfg.rows * cfg.lanes, IS: cfg.rows * cfg.cols * cfg.lanes}[
+        cfg.dataflow]
+
+
 def py_gemm(cfg, A, W):
     """Plain Python: each output accumulates chunks of ``step`` products in ascending k."""
-    step = cfg.lanes if cfg.dataflow is OS else cfg.rows * cfg.lanes
+    step = py_step(cfg)
     acc = cfg.acc
     M, K, N = len(A), len(W), len(W[0])
     out = [[0] * N for _ in range(M)]
@@ -48,8 +55,9 @@ def py_requant(x, scale, shift):
     return min(max(y, -128), 127)
 
 
-@pytest.mark.parametrize("cfg", [arr(OS), arr(WS), arr(OS, lanes=3), arr(WS, 3, 1, lanes=2)],
-                         ids=["os", "ws", "os-l3", "ws-l2"])
+@pytest.mark.parametrize("cfg", [arr(OS), arr(WS), arr(OS, lanes=3), arr(WS, 3, 1, lanes=2),
+                                 arr(IS), arr(IS, 1, 2, lanes=3)],
+                         ids=["os", "ws", "os-l3", "ws-l2", "is", "is-l3"])
 @pytest.mark.parametrize("shape", [(5, 7, 3), (9, 13, 11), (1, 1, 1)])
 def test_exact_without_overflow_is_a_matmul(cfg, shape):
     rng = np.random.default_rng(1)
@@ -66,7 +74,9 @@ def test_exact_without_overflow_is_a_matmul(cfg, shape):
     arr(WS, 3, 2, lanes=2, acc_bits=12, overflow=Overflow.SATURATE),
     arr(OS, weight=QType(4, False), activation=QType(4, False), acc_bits=6,
         overflow=Overflow.SATURATE),
-], ids=["os-wrap", "ws-wrap", "os-sat-l3", "ws-sat-l2", "os-uu-sat"])
+    arr(IS, weight=QType(4), activation=QType(8, False), acc_bits=10),
+    arr(IS, 2, 2, lanes=2, acc_bits=12, overflow=Overflow.SATURATE),
+], ids=["os-wrap", "ws-wrap", "os-sat-l3", "ws-sat-l2", "os-uu-sat", "is-wrap", "is-sat-l2"])
 def test_overflow_matches_python_reference(cfg):
     rng = np.random.default_rng(2)
     A = random_operands(rng, cfg.activation, (4, 23), corner_fraction=0.8)
@@ -81,6 +91,20 @@ def test_saturation_order_differs_between_dataflows():
     os_, ws = (arr(d, 2, 1, acc_bits=14, overflow=Overflow.SATURATE) for d in (OS, WS))
     assert gemm(os_, A, W)[0, 0] == (1 << 13) - 1 - 128 * 127
     assert gemm(ws, A, W)[0, 0] == 127 * 127 - 128 * 127
+
+
+def test_is_saturates_per_activation_tile():
+    """IS sums R * C * lanes products exactly: +127*127 twice, then -128*127 twice saturate
+    after the first tile of a 1x2 array (tile 2), never on a 2x2 one (tile 4)."""
+    A = np.array([[127, 127, -128, -128]])
+    W = np.array([[127], [127], [127], [127]])
+    top = (1 << 14) - 1
+    is_ = arr(IS, 1, 2, acc_bits=15, overflow=Overflow.SATURATE)
+    assert is_.tile_k == 2
+    assert gemm(is_, A, W)[0, 0] == top - 2 * 128 * 127
+    one_tile = arr(IS, 2, 2, acc_bits=15, overflow=Overflow.SATURATE)
+    assert one_tile.tile_k == 4
+    assert gemm(one_tile, A, W)[0, 0] == 2 * 127 * 127 - 2 * 128 * 127
 
 
 def test_requantize_rounds_half_up_and_saturates():
@@ -108,7 +132,7 @@ def test_requantized_gemm_per_column():
 def _decoded_py_gemm(cfg, A, W):
     fmt = cfg.weight
     vals = [[fmt.decode(int(c)) for c in row] for row in W] if fmt.operand_codes else W.tolist()
-    step = cfg.lanes if cfg.dataflow is OS else cfg.rows * cfg.lanes
+    step = py_step(cfg)
     acc = cfg.acc
     out = np.zeros((len(A), len(W[0])), dtype=np.int64)
     for m, n in itertools.product(range(len(A)), range(len(W[0]))):
@@ -124,7 +148,7 @@ def _decoded_py_gemm(cfg, A, W):
     ("pot4", Overflow.WRAP, 20), ("apot5", Overflow.SATURATE, 14),
     ("pot8", Overflow.WRAP, 48), ("pot8", Overflow.SATURATE, 40), ("int4", Overflow.WRAP, 12),
 ])
-@pytest.mark.parametrize("dataflow", [OS, WS])
+@pytest.mark.parametrize("dataflow", [OS, WS, IS])
 def test_shiftadd_codes_decode_exactly(weight, overflow, acc_bits, dataflow):
     """Codes are decoded before the arithmetic, exact even where values pass int64 (pot8)."""
     fmt = PotType.parse(weight) if weight.startswith(("pot", "apot")) else QType.parse(weight)

@@ -85,6 +85,8 @@ def test_wrong_bitserial_rtl_fails(dataflow, tmp_path):
                       r"(assign plane_term_cell_l0 = )\S+ \? (act_in) : 8'h00;"),
         Dataflow.WS: ("ws_cell_p8_9(",
                       r"(assign plane_term_cell_l0 = )\S+ \? (act_in) : 8'h00;"),
+        Dataflow.IS: ("is_cell_p8_9(",
+                      r"(assign plane_sum_cell = )\S+ \? (act) : 8'h00;"),
     }[dataflow]
     head, sep, cell = vpath.read_text().partition(f"module {cfg.name}_{module}")
     cell, hits = re.subn(good, r"\1\2;", cell, count=1)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qtpe.hdl.array_config import ArrayConfig
+from qtpe.hdl.array_config import ArrayConfig, Dataflow
 
 from .operands import ceil_div
 from .schedule import Schedule
@@ -80,17 +80,20 @@ class BeatLayout:
 
 
 def beat_layout(cfg: ArrayConfig) -> BeatLayout:
+    """The words of ``cfg``'s harness: ``a_in`` R activations (IS: C), ``w_in`` C weights
+    (IS: R * C), results and requantization parameters ``out_cols`` wide (IS: 1)."""
     rq = cfg.requantizer
     out = cfg.out_type
+    is_ = cfg.dataflow is Dataflow.IS
     return BeatLayout(
-        a_bits=cfg.rows * cfg.lanes * cfg.activation.bits,
-        w_bits=cfg.cols * cfg.lanes * cfg.weight.bits,
-        out_bits=cfg.cols * out.bits,
+        a_bits=(cfg.cols if is_ else cfg.rows) * cfg.lanes * cfg.activation.bits,
+        w_bits=(cfg.rows * cfg.cols if is_ else cfg.cols) * cfg.lanes * cfg.weight.bits,
+        out_bits=cfg.out_cols * out.bits,
         out_width=out.bits,
         out_signed=out.signed,
         rq_scale_bits=rq.scale_bits if rq else 0,
         rq_shift_bits=rq.shift_bits if rq else 0,
-        cols=cfg.cols,
+        cols=cfg.out_cols,
         g_scale_bits=cfg.scale_bits if cfg.group_size else 0,
         g_zero_bits=cfg.weight.bits if cfg.zero_points else 0,
         wbits_bits=cfg.pe_config.wbits_bits if cfg.pe_config.ARRAY_WBITS else 0,
@@ -144,19 +147,19 @@ def pack_requant(cfg: ArrayConfig, sched: Schedule) -> list[str]:
 
 
 def unpack_rows(cfg: ArrayConfig, text: str) -> np.ndarray:
-    """Result words (hex, as ``$writememh`` writes them) -> (rows, cols) int64."""
+    """Result words (hex, as ``$writememh`` writes them) -> (rows, out_cols) int64."""
     lines = [t for t in (line.split("//")[0].strip() for line in text.splitlines())
              if t and not t.startswith("@")]
     lay = beat_layout(cfg)
     width = lay.out_width
-    out = np.zeros((len(lines), cfg.cols), dtype=np.int64)
+    out = np.zeros((len(lines), lay.cols), dtype=np.int64)
     mask = (1 << width) - 1
     for i, line in enumerate(lines):
         try:
             word = int(line, 16)
         except ValueError:
             raise ValueError(f"result row {i} is not a defined hex word: {line!r}") from None
-        for c in range(cfg.cols):
+        for c in range(lay.cols):
             v = (word >> (c * width)) & mask
             if lay.out_signed and v >> (width - 1):
                 v -= 1 << width

@@ -20,13 +20,14 @@ def expected_cycles(cfg: ArrayConfig, sched: Schedule) -> int:
     ``k - wbits`` cycles sooner).
     OS: a ``last`` beat (with groups: a beat that ends a group) also waits until
     ``min_tile_period`` cycles after the previous one;
-    the last tile's R rows end ``latency + R - 1`` cycles after its ``last`` beat. WS: the
-    last row leaves ``latency`` cycles after the last beat."""
+    the last tile's R rows end ``latency + R - 1`` cycles after its ``last`` beat. WS, IS: the
+    last result leaves ``latency`` cycles after the last beat (every beat is accepted at
+    once)."""
     k = cfg.beat_cycles
     cycles = sched.beat_cycles(cfg)
     # a shorter last beat (bit-serial, wbits < k) finishes k - wbits cycles early
     early = k - int(cycles[-1])
-    if cfg.dataflow is Dataflow.WS:
+    if cfg.dataflow is not Dataflow.OS:
         return int(cycles[:-1].sum()) + cfg.latency - early + 1
     period = cfg.min_tile_period
     starts = np.concatenate([[0], np.cumsum(cycles)])  # free-flowing offsets

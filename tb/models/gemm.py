@@ -7,6 +7,7 @@
   the accumulator (as ``MacPE``). With ``lanes = 1`` that is one product per step.
 * **WS**: the reduction is cut into tiles of ``rows * lanes`` (zero padded at the end); each
   tile's partial sum is exact and is added to the accumulator, which wraps or saturates.
+* **IS**: the same with tiles of ``rows * cols * lanes`` (an activation tile).
 * With wrapping both equal ``A @ W`` wrapped once; with saturation they differ from
   ``clip(A @ W)`` only where a partial sum leaves the range.
 * Operands are as ``qtpe.tb.models.formats.Operand`` says: values of integer grids, codes of
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qtpe.hdl.array_config import ArrayConfig, Dataflow
+from qtpe.hdl.array_config import ArrayConfig
 from qtpe.hdl.formats import Overflow
 
 from .dequant import grouped_gemm
@@ -80,7 +81,7 @@ def gemm(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> np.ndarr
         acc = grouped_gemm(Operand(cfg.activation).values(A), Operand(cfg.weight).values(W),
                            cfg.group, quant.scales, quant.zeros, cfg.acc)
         return requantize(acc, scale, shift) if cfg.requant else acc
-    step = cfg.lanes if cfg.dataflow is Dataflow.OS else cfg.ws_tile_k
+    step = cfg.tile_k
     K = A.shape[1]
     Kp = ceil_div(K, step) * step
     aop, wop = Operand(cfg.activation), Operand(cfg.weight)

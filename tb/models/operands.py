@@ -183,14 +183,15 @@ def _check_wbits(cfg: ArrayConfig, W: np.ndarray, wbits) -> np.ndarray | None:
                                f"per row of W), not {v.dtype} of shape {v.shape}")
     top = cfg.weight.bits
     v = _check_range(v, 1, top, "wbits", f"the precisions of {cfg.weight}")
-    unit = cfg.lanes if cfg.dataflow.value == "os" else cfg.ws_tile_k
+    unit = cfg.tile_k
     for k0 in range(0, K, unit):
         chunk = v[k0:k0 + unit]
         if (chunk != chunk[0]).any():
             bad = k0 + int(np.argmax(chunk != chunk[0]))
             raise GemmOperandError(
                 f"wbits of rows {k0} and {bad} differ ({int(chunk[0])} and {int(v[bad])}); "
-                f"the {unit} rows of one {'beat' if unit == cfg.lanes else 'reduction tile'} "
+                f"the {unit} rows of one "
+                f"{'beat' if cfg.dataflow.value == 'os' else 'reduction tile'} "
                 f"share one precision")
     lo = np.where(cfg.weight.signed, -(1 << (v - 1)), 0)
     hi = np.where(cfg.weight.signed, (1 << (v - 1)) - 1, (1 << v) - 1)
@@ -216,7 +217,7 @@ def random_gemm(cfg: ArrayConfig, rng: np.random.Generator, M: int, K: int, N: i
     W = Operand(cfg.weight).random(rng, (K, N), corner_fraction)
     quant = None
     if cfg.pe_config.ARRAY_WBITS:  # a random precision per beat (WS: per K tile), W within it
-        unit = cfg.lanes if cfg.dataflow.value == "os" else cfg.ws_tile_k
+        unit = cfg.tile_k
         top = cfg.weight.bits
         per_unit = rng.integers(1, top, ceil_div(K, unit), endpoint=True)
         per_unit[rng.random(per_unit.shape) < corner_fraction] = top

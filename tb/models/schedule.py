@@ -4,7 +4,9 @@ result row goes.
 ``schedule(cfg, A, W)`` lays a GEMM out as the array's input beats (the protocol in
 ``qtpe.hdl.array``): OS output tiles in order (M tile, N tile), ``ceil(K / lanes)`` beats each;
 WS periods in order (N tile, M block of R rows, K tile of ``R * lanes``) after one weight-only
-period. The beats carry what the wires take (``Operand.codes``). Pure numpy.
+period; IS periods in order (M row, N block of R columns, K tile of ``R * C * lanes``) after
+one activation-only period. The beats carry what the wires take (``Operand.codes``). Pure
+numpy.
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ __all__ = ["Schedule", "layout", "schedule"]
 class Schedule:
     """A GEMM as the array's input beats and where its result rows go.
 
-    ``a`` (beats, rows, lanes), ``w`` (beats, cols, lanes), ``first``/``last`` (beats,);
+    ``a`` (beats, rows, lanes), ``w`` (beats, cols, lanes) (IS: ``a`` (beats, cols, lanes),
+    ``w`` (beats, rows * cols, lanes)), ``first``/``last`` (beats,);
     result row ``i`` (in the order the array puts them out) is ``C[out_m[i], out_n0[i] + c]``
-    for ``c`` = 0..cols-1 (entries beyond M or N are padding). ``rq_scale``/``rq_shift``
-    (results, cols) with requantization. With groups (OS): ``group_last`` (beats,), the
-    beats that end a group (the array's readout beats), and ``g_scale``/``g_zero`` (beats,
-    cols): the scale and zero point of each beat's group per column (``g_zero`` ``None``
-    without zero points). Bit-serial arrays: ``wbits`` (beats,), each beat's precision (0:
-    full).
+    for ``c`` = 0..``out_cols``-1 (``cfg.out_cols``: ``cols``, IS 1; entries beyond M or N are
+    padding). ``rq_scale``/``rq_shift`` (results, out_cols) with requantization. With
+    groups (OS): ``group_last`` (beats,), the beats that end a group (the array's readout
+    beats), and ``g_scale``/``g_zero`` (beats, cols): the scale and zero point of each beat's
+    group per column (``g_zero`` ``None`` without zero points). Bit-serial arrays: ``wbits``
+    (beats,), each beat's precision (0: full).
     """
 
     M: int
@@ -82,7 +85,7 @@ class Schedule:
     def assemble(self, rows) -> np.ndarray:
         """Scatter the result rows (results, cols) into ``C`` (M x N)."""
         rows = np.asarray(rows, dtype=np.int64)
-        cols = rows.shape[1]
+        cols = rows.shape[1]  # config.out_cols
         full = np.zeros((int(self.out_m.max()) + 1, int(self.out_n0.max()) + cols),
                         dtype=np.int64)
         idx_n = self.out_n0[:, None] + np.arange(cols)[None, :]
@@ -96,7 +99,10 @@ def schedule(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> Sche
 
     OS: output tiles in order (M tile, N tile), each ``ceil(K / lanes)`` beats. WS: periods
     in order (N tile, M block of R rows, K tile of ``R * lanes``), after one weight-only
-    period; every period loads the next one's weights.
+    period; every period loads the next one's weights. IS: periods in order (M row, N block
+    of R columns, K tile of ``R * C * lanes``), after one activation-only period; every
+    period loads the next one's activations, and beat ``j`` streams the weights of column
+    ``n0 + j`` (one result per beat with ``last``).
     """
     A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
     quant = check_quant(cfg, W, quant)
@@ -131,6 +137,8 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> Schedu
         tiles_n = np.tile(np.arange(Nt), Mt)
         out_m = (tiles_m[:, None] * R + np.arange(R)[None, :]).reshape(-1)
         out_n0 = np.repeat(tiles_n * C, R)
+    elif cfg.dataflow is Dataflow.IS:
+        return _layout_is(cfg, A, W, scale, shift, quant)
     else:
         Kt = ceil_div(K, R * lanes)
         Ap, Wp = pad(A, Mt * R, Kt * R * lanes), pad(W, Kt * R * lanes, Nt * C)
@@ -152,13 +160,6 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> Schedu
         # Results: one row per beat with 'last', in beat order (nt, mb, j).
         out_m = np.tile(np.arange(Mt * R), Nt)
         out_n0 = np.repeat(np.arange(Nt) * C, Mt * R)
-    rq_scale = rq_shift = None
-    if cfg.requant:
-        sp = np.zeros(Nt * C, dtype=np.int64)
-        hp = np.zeros(Nt * C, dtype=np.int64)
-        sp[:N], hp[:N] = scale, shift
-        cols = out_n0[:, None] + np.arange(C)[None, :]
-        rq_scale, rq_shift = sp[cols], hp[cols]
     group_last = g_scale = g_zero = None
     groups = quant is not None and quant.scales is not None
     if groups and cfg.dataflow is Dataflow.WS:
@@ -202,5 +203,60 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> Schedu
             per = np.broadcast_to(rows_w[np.arange(Kt) * R * lanes][None, None, :, None],
                                   (Nt, Mt, Kt, R)).reshape(-1)
             wbits = np.concatenate([np.full(R, per[0]), per])
+    return _finish(cfg, M, N, K, a, w, first, last, out_m, out_n0, Nt * C, scale, shift,
+                   group_last=group_last, g_scale=g_scale, g_zero=g_zero, wbits=wbits)
+
+
+def _finish(cfg: ArrayConfig, M, N, K, a, w, first, last, out_m, out_n0, n_padded, scale,
+            shift, **extra) -> Schedule:
+    """The ``Schedule``, with the requantization parameters of each result row (and the
+    ``extra`` fields: groups, precisions)."""
+    rq_scale = rq_shift = None
+    if cfg.requant:
+        sp = np.zeros(n_padded, dtype=np.int64)
+        hp = np.zeros(n_padded, dtype=np.int64)
+        sp[:N], hp[:N] = scale, shift
+        cols = out_n0[:, None] + np.arange(cfg.out_cols)[None, :]
+        rq_scale, rq_shift = sp[cols], hp[cols]
     return Schedule(M, N, K, np.ascontiguousarray(a), np.ascontiguousarray(w), first, last,
-                    out_m, out_n0, rq_scale, rq_shift, group_last, g_scale, g_zero, wbits)
+                    out_m, out_n0, rq_scale, rq_shift, **extra)
+
+
+def _layout_is(cfg: ArrayConfig, A, W, scale, shift, quant=None) -> Schedule:
+    """IS: period (m, nb, kt) holds activation tile ``A[m, kt*T : (kt+1)*T]`` (``T = R * C *
+    lanes``; PE (r, c) lanes ``l``: reduction offset ``(c*R + r)*lanes + l``) active; its beat
+    ``j`` carries ``w_in[c*R + r, l] = W[kt*T + (c*R + r)*lanes + l, nb*R + j]`` and
+    ``a_in[c, l]`` = the next period's activation for PE (R-1-j, c)."""
+    R, C, lanes = cfg.rows, cfg.cols, cfg.lanes
+    M, K = A.shape
+    N = W.shape[1]
+    T = R * C * lanes
+    Kt, Nb = ceil_div(K, T), ceil_div(N, R)
+    Ap, Wp = pad(A, M, Kt * T), pad(W, Kt * T, Nb * R)
+    # Activation tiles: tile[m, kt, c, r, l] = Ap[m, kt*T + (c*R + r)*lanes + l]; beat j of
+    # the loading period carries row R-1-j: a[m, nb, kt, j, c, l] = tile[m, kt, c, R-1-j, l].
+    tile = Ap.reshape(M, Kt, C, R, lanes)
+    rows_in = tile[:, :, :, ::-1, :].transpose(0, 1, 3, 2, 4)  # (m, kt, j, c, l)
+    a = np.broadcast_to(rows_in[:, None], (M, Nb, Kt, R, C, lanes)).reshape(-1, C, lanes)
+    # w[m, nb, kt, j, i, l] = Wp[kt*T + i*lanes + l, nb*R + j], i = c*R + r.
+    wt = Wp.reshape(Kt, R * C, lanes, Nb, R).transpose(3, 0, 4, 1, 2)  # (nb, kt, j, i, l)
+    w = np.broadcast_to(wt[None], (M, Nb, Kt, R, R * C, lanes)).reshape(-1, R * C, lanes)
+    zeros_a = np.zeros((R, C, lanes), dtype=np.int64)
+    zeros_w = np.zeros((R, R * C, lanes), dtype=np.int64)
+    a = np.concatenate([a, zeros_a])  # the last period only computes
+    w = np.concatenate([zeros_w, w])  # the first period only loads activations
+    kt = np.broadcast_to(np.arange(Kt)[None, None, :, None], (M, Nb, Kt, R)).reshape(-1)
+    first = np.concatenate([np.zeros(R, dtype=bool), kt == 0])
+    last = np.concatenate([np.zeros(R, dtype=bool), kt == Kt - 1])
+    # Results: one per beat with 'last', in beat order (m, nb, j): C[m, nb*R + j].
+    out_m = np.repeat(np.arange(M), Nb * R)
+    out_n0 = np.tile(np.arange(Nb * R), M)
+    extra = {}
+    if cfg.pe_config.ARRAY_WBITS:  # period (m, nb, kt) reads K tile kt (the first as kt 0)
+        rows_w = (quant.wbits if quant is not None and quant.wbits is not None
+                  else np.zeros(K, dtype=np.int64))
+        per = np.broadcast_to(rows_w[np.arange(Kt) * T][None, None, :, None],
+                              (M, Nb, Kt, R)).reshape(-1)
+        extra["wbits"] = np.concatenate([np.full(R, per[0]), per])
+    return _finish(cfg, M, N, K, a, w, first, last, out_m, out_n0, Nb * R, scale, shift,
+                   **extra)

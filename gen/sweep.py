@@ -298,7 +298,8 @@ class Point:
     @property
     def title(self) -> str:
         lb = self.labels
-        return f"{lb['pe']} {lb['weight']} x {lb['activation']} {lb['shape']} {lb['dataflow']}"
+        return (f"{lb['precision']} {lb['pe']} {lb['weight']} x {lb['activation']} "
+                f"{lb['shape']} {lb['dataflow']}")
 
 
 def _point_name(pe, weight, activation, shape, dataflow) -> str:
@@ -525,8 +526,11 @@ def connect(address: str, timeout: float = 10.0):
     """A ``dask.distributed.Client`` of the scheduler at ``address``; ``ConfigError`` if it
     cannot be reached."""
     from distributed import Client
+    from distributed.comm import get_address_host_port, parse_address
 
     try:
+        if parse_address(address)[0] == "tcp":  # refused at once, not after the timeout
+            socket.create_connection(get_address_host_port(address), timeout=timeout).close()
         return Client(address, timeout=f"{timeout}s")
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {show(address)} ({_first_line(exc)}"
@@ -645,7 +649,6 @@ def _run(space: Space, out: Path, jobs: int, client, quiet: bool, versions: dict
         from_dict(t["config"])) for k, t in todo.items()}
     todo = dict(sorted(todo.items(), key=lambda kv: -cost[kv[0]]))
     display = _Display(len(keyed), quiet)
-    titles = {key: p.title for p, key in keyed}
     for p, key in keyed:  # invalid and cached points are done at once
         if not key:
             display.update(finished={"status": "invalid", "reason": p.invalid}, title=p.title,
@@ -654,16 +657,16 @@ def _run(space: Space, out: Path, jobs: int, client, quiet: bool, versions: dict
             display.update(finished=results[key], title=p.title, cached=True)
     computed = 0
     try:
-        for key, row in _execute(todo, jobs, client, display, titles):
+        for key, row in _execute(todo, jobs, client, display):
             row = {**row, "cached": False}
             results[key] = row
             computed += 1
             if row["status"] in CACHED:
                 write_file(cache / f"{key}.json", json.dumps(row, indent=1) + "\n")
-            display.update(finished=row, title=titles[key])
-            for p2, k2 in keyed:  # the same config listed again (the MAC's int2 as W1.58
-                if k2 == key and p2.title != titles[key]:  # and as W2): done with it
-                    display.update(finished=row, title=p2.title, cached=True)
+            same = [p.title for p, k in keyed if k == key]  # the MAC's int2 as W1.58, W2
+            display.update(finished=row, title=same[0])
+            for title in same[1:]:
+                display.update(finished=row, title=title, cached=True)
     finally:
         display.close()
     rows = []
@@ -681,7 +684,7 @@ def _run(space: Space, out: Path, jobs: int, client, quiet: bool, versions: dict
     return result
 
 
-def _execute(todo: dict, jobs: int, client, display: _Display, titles: dict):
+def _execute(todo: dict, jobs: int, client, display: _Display):
     """Yield ``(key, row)`` as points finish, on a Dask client or local processes."""
     if not todo:
         return
@@ -747,13 +750,17 @@ def report_files(result: SweepResult) -> dict:
     from . import sweep_report
 
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    seen: set = set()  # each config's time once (a config listed under two precisions)
     meta = {"space": result.space.name, "space_file": result.space.path,
             "description": result.space.description, "stages": result.space.stages,
             "date": when, "machine": machine(), "python": platform.python_version(),
             "load": f"load average (1, 5, 15 min) {result.load_start} at the start, "
                     f"{_load()} at the end",
             "tools": result.versions, "seconds": round(result.seconds, 1),
-            "computed": result.computed, "from_cache": result.from_cache}
+            "computed": result.computed, "from_cache": result.from_cache,
+            "point_seconds": round(sum(r["seconds"] or 0 for r in result.rows
+                                       if r["status"] != "invalid"
+                                       and r["key"] not in seen and not seen.add(r["key"])), 1)}
     files = {"results.csv": _csv(result.rows),
              "results.json": json.dumps({**meta, "rows": result.rows}, indent=1) + "\n"}
     files.update(sweep_report.render(result.rows, meta))

@@ -84,11 +84,12 @@ def _markdown(rows: list, meta: dict, plots: list) -> str:
     lines = [
         f"# Sweep `{meta['space']}`",
         "",
-        meta["description"] or "",
-        "",
+        *([meta["description"], ""] if meta["description"] else []),
         f"Run {meta['date']} by `qtpe sweep {meta['space_file']}` on {meta['machine']}: "
         f"{len(rows)} points, {meta['computed']} computed in this run, {meta['from_cache']} "
-        f"from the cache, {meta['seconds']:.0f} s wall time for this run ({meta['load']}). Targets "
+        f"from the cache, {meta['seconds']:.0f} s wall time for this run ({meta['load']}); the "
+        f"points' own times add up to {meta['point_seconds']:.0f} s (the run that computed "
+        "each). Targets "
         f"{', '.join(st['targets'])}; energy {'on' if st['energy'] else 'off'}; verification "
         f"GEMM {'x'.join(map(str, st['verify_gemm']))} (RTL on Verilator against the golden "
         f"model); energy GEMM {'x'.join(map(str, st['energy_gemm']))} (gate-level OSU 0.18 um "
@@ -115,6 +116,9 @@ def _markdown(rows: list, meta: dict, plots: list) -> str:
             f"| {fmt(w['best'][key])} | {_label(second) if second else '-'} "
             f"| {fmt(second[key]) if second else '-'} "
             f"| {margin} |")
+    if not winners(rows):
+        lines.append("| - | no point has ASIC numbers (targets without \"asic\") | - | - | - | - "
+                     "| - |")
     front = pareto_front(rows)
     if front:
         lines += ["", "Pareto front (throughput per area against energy per MAC): "

@@ -66,8 +66,8 @@ TARGETS = ("generic", "ecp5", "asic")
 TIMING_FIELDS = ("seconds", "computed_at", "pid", "host", "cached")
 #: The axes a space may have (lists of values), and what each takes.
 AXES = ("pe", "precision", "weight", "activation", "shape", "dataflow")
-_TOP_KEYS = {"name", "description", "targets", "energy", "verify_gemm", "energy_gemm", "seed",
-             "min_fmax_mhz", "fixed", "axes", "weights", "exclude"}
+_TOP_KEYS = {"name", "description", "targets", "energy", "verify_gemm", "energy_gemm",
+             "energy_simulator", "seed", "min_fmax_mhz", "fixed", "axes", "weights", "exclude"}
 #: Config keys a space may not set in ``fixed`` (the axes and the point's name set them).
 _POINT_KEYS = {"pe", "weight", "activation", "rows", "cols", "dataflow", "name"}
 _SHAPE = re.compile(r"^([1-9][0-9]*)x([1-9][0-9]*)$")
@@ -93,6 +93,7 @@ class Space:
     energy: bool
     verify_gemm: tuple[int, int, int]
     energy_gemm: tuple[int, int, int]
+    energy_simulator: str
     seed: int
     min_fmax_mhz: float | None
     fixed: dict
@@ -105,7 +106,8 @@ class Space:
         """What each point runs (part of its cache key)."""
         return {"targets": list(self.targets), "energy": self.energy,
                 "verify_gemm": list(self.verify_gemm), "energy_gemm": list(self.energy_gemm),
-                "seed": self.seed, "min_fmax_mhz": self.min_fmax_mhz}
+                "energy_simulator": self.energy_simulator, "seed": self.seed,
+                "min_fmax_mhz": self.min_fmax_mhz}
 
 
 def _str_list(where: str, key: str, value, allowed=None) -> tuple:
@@ -170,6 +172,10 @@ def load_space(path) -> Space:
     if energy and "asic" not in targets:
         _fail(where, "energy = true needs the asic target (energy is measured on the OSU "
               "netlist): add \"asic\" to targets or set energy = false")
+    simulator = data.get("energy_simulator", "icarus")
+    if simulator not in ("icarus", "verilator"):
+        _fail(where, f"energy_simulator must be \"icarus\" or \"verilator\", not "
+              f"{show(simulator)}")
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         _fail(where, f"seed must be an integer 0..2^32-1, not {show(seed)}")
@@ -269,7 +275,8 @@ def load_space(path) -> Space:
         path=str(path), name=name, description=str(data.get("description", "")),
         targets=targets, energy=energy,
         verify_gemm=_gemm_size(where, "verify_gemm", data.get("verify_gemm", [8, 32, 8])),
-        energy_gemm=_gemm_size(where, "energy_gemm", data.get("energy_gemm", [16, 64, 16])),
+        energy_gemm=_gemm_size(where, "energy_gemm", data.get("energy_gemm", [8, 64, 8])),
+        energy_simulator=simulator,
         seed=seed, min_fmax_mhz=None if floor is None else float(floor), fixed=dict(fixed),
         axes=axes, weights=weights, exclude=tuple(filters))
 
@@ -424,7 +431,8 @@ def run_point(task: dict) -> dict:
                     m, k, n = stages["energy_gemm"]
                     A, W = default_operands(cfg, np.random.default_rng(stages["seed"] + 1),
                                             m, k, n)
-                    power = setup.run(simulator="verilator", A=A, W=W, seed=stages["seed"])
+                    power = setup.run(simulator=stages["energy_simulator"], A=A, W=W,
+                                      seed=stages["seed"])
                     row["pj_per_mac"] = power.power.pj_per_mac
                 else:
                     result = synthesize(vpath, cfg.name, target, tmp / target).result

@@ -93,7 +93,8 @@ def _markdown(rows: list, meta: dict, plots: list) -> str:
         f"{', '.join(st['targets'])}; energy {'on' if st['energy'] else 'off'}; verification "
         f"GEMM {'x'.join(map(str, st['verify_gemm']))} (RTL on Verilator against the golden "
         f"model); energy GEMM {'x'.join(map(str, st['energy_gemm']))} (gate-level OSU 0.18 um "
-        f"netlist on Verilator, uniform random operands, 100 MHz); seed {st['seed']}.",
+        f"netlist on {st['energy_simulator'].capitalize()}, uniform random operands, 100 MHz); "
+        f"seed {st['seed']}.",
         "",
         "Figures of merit: MACs/s per mm^2 = peak MACs/cycle x ASIC Fmax / ASIC area (OSU "
         "0.18 um, typical corner, pre-layout; area of the array alone, Fmax of the "

@@ -105,7 +105,8 @@ def test_failing_point_is_a_row_not_an_exception():
 
 def load_space_stages() -> dict:
     return {"targets": ["generic"], "energy": False, "verify_gemm": [2, 4, 2],
-            "energy_gemm": [2, 4, 2], "seed": 0, "min_fmax_mhz": None}
+            "energy_gemm": [2, 4, 2], "energy_simulator": "icarus", "seed": 0,
+            "min_fmax_mhz": None}
 
 
 @pytest.mark.parametrize("text,args,needle", [

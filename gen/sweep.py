@@ -397,7 +397,7 @@ def run_point(task: dict) -> dict:
     from qtpe.gen.emit import write_design
     from qtpe.gen.gemm import run_gemm
     from qtpe.gen.outputs import scratch
-    from qtpe.gen.power import PowerSetup, default_operands
+    from qtpe.gen.power import PowerSetup
     from qtpe.synth import synthesize
 
     start = time.monotonic()
@@ -413,7 +413,7 @@ def run_point(task: dict) -> dict:
         rng = np.random.default_rng(stages["seed"])
         with scratch("sweep") as tmp:
             m, k, n = stages["verify_gemm"]
-            A, W = default_operands(cfg, rng, m, k, n)
+            A, W = _operands(cfg, rng, m, k, n)
             gemm = run_gemm(cfg, A, W, "verilator", tmp / "gemm", seed=stages["seed"],
                             optimize=False)
             row.update(verified=bool(gemm.ok), gemm_cycles=int(gemm.cycles),
@@ -429,8 +429,7 @@ def run_point(task: dict) -> dict:
                     setup = PowerSetup.build(cfg, tmp / "power")
                     asic = setup.synth.result
                     m, k, n = stages["energy_gemm"]
-                    A, W = default_operands(cfg, np.random.default_rng(stages["seed"] + 1),
-                                            m, k, n)
+                    A, W = _operands(cfg, np.random.default_rng(stages["seed"] + 1), m, k, n)
                     power = setup.run(simulator=stages["energy_simulator"], A=A, W=W,
                                       seed=stages["seed"])
                     row["pj_per_mac"] = power.power.pj_per_mac
@@ -456,6 +455,26 @@ def run_point(task: dict) -> dict:
     except Exception as exc:  # a failing tool is the point's result, not the sweep's end
         row.update(status="error", reason=_first_line(exc))
     return _done(row, start)
+
+
+def _operands(cfg, rng, m: int, k: int, n: int):
+    """Uniform random GEMM operands ``A`` (m x k) and ``W`` (k x n) over the formats' values
+    (``qtpe.gen.power.default_operands``), those of a floating-point format drawn again over
+    its finite codes only (GEMMs take no NaN or infinity)."""
+    import numpy as np
+
+    from qtpe.gen.power import default_operands
+    from qtpe.tb.models.formats import Operand
+
+    A, W = default_operands(cfg, rng, m, k, n)
+    out = []
+    for X, fmt in ((A, cfg.activation), (W, cfg.weight)):
+        if fmt.frac_bits:
+            op = Operand(fmt)
+            finite = [c for c in range(op.min, op.max + 1) if fmt.special(c) is None]
+            X = rng.choice(np.array(finite, dtype=np.int64), X.shape)
+        out.append(X)
+    return tuple(out)
 
 
 def _done(row: dict, start: float) -> dict:
@@ -719,9 +738,14 @@ def _execute(todo: dict, jobs: int, client, display: _Display):
             pending -= 1
             display.running = min(slots, pending) + 1  # the finished one is counted off next
             yield key, row
-    finally:
+    except BaseException:  # Ctrl-C (the workers get it too), or an error here: stop at once
         if client is None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            client.cancel(list(futures))
+        raise
+    if client is None:
+        pool.shutdown()
 
 
 def _dask_slots(client) -> int:

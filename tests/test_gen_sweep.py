@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from qtpe.gen import api
 from qtpe.gen.cli import main
 from qtpe.gen.config import ConfigError
 from qtpe.gen.sweep import (
@@ -143,8 +144,10 @@ def test_local_run_equals_dask_local_cluster_run(tmp_path, capsys):
     from distributed import Client, LocalCluster
 
     space = _space(tmp_path)
-    assert main(["sweep", str(space), "-o", str(tmp_path / "local"), "--jobs", "2", "-q"]) == 0
+    result = api.sweep(space, tmp_path / "local", jobs=2)  # what `qtpe sweep --jobs 2` does
+    assert result.ok and result.computed == 2 and result.from_cache == 0
     local = _rows(tmp_path / "local")
+    assert [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in result.rows] == local
     assert [r["status"] for r in local] == ["ok", "ok"] and all(r["verified"] for r in local)
     assert [r["shape"] for r in local] == ["1x1", "2x2"]
     assert all(r["generic_cells"] > 0 and r["macs_per_cycle"] > 0 for r in local)

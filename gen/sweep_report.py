@@ -204,7 +204,7 @@ def _area_energy_plot(rows: list) -> bytes | None:
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
         ax.grid(True, alpha=0.3)
-    axes[0].set_title("area (OSU 0.18 um)")
+    axes[0].set_title("array area (OSU 0.18 um, pre-layout)")
     axes[1].set_title("energy per MAC (gate-level GEMM)")
     axes[1].legend(fontsize=8, ncol=2)
     return _png(fig)
@@ -215,6 +215,7 @@ def _pareto_plot(rows: list) -> bytes | None:
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     pts = [r for r in rows if r["status"] == "ok" and r.get("macs_per_s_per_mm2") is not None
            and r.get("pj_per_mac") is not None]
@@ -248,6 +249,10 @@ def _pareto_plot(rows: list) -> bytes | None:
                     fontweight="bold" if bold else "normal")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers on the log axes, not 3 x 10^1
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.tick_params(which="minor", labelsize=7)
     ax.set_xlabel("energy per MAC (pJ, lower is better)")
     ax.set_ylabel("throughput per area (GMAC/s per mm^2, higher is better)")
     ax.set_title("throughput per area against energy per MAC (OSU 0.18 um)")

@@ -125,6 +125,7 @@ def _markdown(rows: list, meta: dict, plots: list) -> str:
         lines += ["", "Pareto front (throughput per area against energy per MAC): "
                   + ", ".join(f"{_label(r)} ({r['macs_per_s_per_mm2'] / 1e9:.2f} GMAC/s/mm^2, "
                               f"{r['pj_per_mac']:.2f} pJ/MAC)" for r in front) + "."]
+    lines += _by_kind(rows)
     if plots:
         lines += [""] + [f"![{alt}]({name})" for name, alt in plots]
     lines += [
@@ -154,6 +155,39 @@ def _markdown(rows: list, meta: dict, plots: list) -> str:
     lines += ["", "Tools: " + "; ".join(f"{k} {v}" for k, v in sorted(meta["tools"].items())),
               ""]
     return "\n".join(lines)
+
+
+def _by_kind(rows: list) -> list[str]:
+    """Each kind's best throughput per area and best energy per precision (over its
+    dataflows and shapes): ``GMAC/s/mm^2 / pJ/MAC``, the precision's best of each in bold."""
+    ok = [r for r in rows if r["status"] == "ok" and r.get("macs_per_s_per_mm2") is not None]
+    if not ok:
+        return []
+    kinds = list(dict.fromkeys(r["pe"] for r in rows))
+    out = ["", "Best of each kind (over dataflows and shapes): GMAC/s per mm^2 / pJ per MAC "
+           "(the precision's best in bold; - where the kind has no point):", "",
+           "| precision | " + " | ".join(kinds) + " |", "| --- |" + " ---: |" * len(kinds)]
+    for prec in _precisions(rows):
+        here = [r for r in ok if r["precision"] == prec]
+        if not here:
+            continue
+        top_t = max(r["macs_per_s_per_mm2"] for r in here)
+        energies = [r["pj_per_mac"] for r in here if r.get("pj_per_mac") is not None]
+        top_e = min(energies) if energies else None
+        cells = []
+        for k in kinds:
+            mine = [r for r in here if r["pe"] == k]
+            if not mine:
+                cells.append("-")
+                continue
+            t = max(r["macs_per_s_per_mm2"] for r in mine)
+            es = [r["pj_per_mac"] for r in mine if r.get("pj_per_mac") is not None]
+            e = min(es) if es else None
+            ts = f"**{t / 1e9:.2f}**" if t == top_t else f"{t / 1e9:.2f}"
+            es_ = "-" if e is None else (f"**{e:.1f}**" if e == top_e else f"{e:.1f}")
+            cells.append(f"{ts} / {es_}")
+        out.append(f"| {prec} | " + " | ".join(cells) + " |")
+    return out
 
 
 def _png(fig) -> bytes:

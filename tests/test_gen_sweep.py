@@ -197,3 +197,23 @@ def test_killed_sweep_resumes_without_redoing_finished_points(tmp_path):
     assert finished["computed_at"] in {r["computed_at"] for r in raw["rows"]}
     assert _rows(out) == _rows(tmp_path / "whole")
     assert [r["status"] for r in _rows(out)] == ["ok", "ok"]
+
+
+def _row(pe, weight, tput, pj, prec="W4A8", df="os", status="ok"):
+    return {"precision": prec, "pe": pe, "weight": weight, "dataflow": df, "status": status,
+            "key": f"{pe}{weight}{df}", "macs_per_s_per_mm2": tput, "pj_per_mac": pj}
+
+
+def test_winners_and_pareto_front():
+    from qtpe.gen.sweep_report import pareto_front, winners
+
+    rows = [_row("mac", "int4", 10e9, 20.0), _row("lut", "int4", 30e9, 25.0),
+            _row("bitserial", "int4", 5e9, 30.0),  # dominated by both
+            _row("shiftadd", "apot4", 40e9, 19.0, status="mismatch"),  # not a result
+            _row("mac", "int8", 8e9, 40.0, prec="W8A8")]
+    assert [r["pe"] for r in pareto_front(rows)] == ["mac", "lut"]
+    got = {(w["precision"], w["metric"]): (w["best"]["pe"], w["second"] and w["second"]["pe"],
+                                          w["ratio"]) for w in winners(rows)}
+    assert got[("W4A8", "macs_per_s_per_mm2")] == ("lut", "mac", 3.0)
+    assert got[("W4A8", "pj_per_mac")] == ("mac", "lut", 1.25)
+    assert got[("W8A8", "pj_per_mac")] == ("mac", None, None)

@@ -63,7 +63,7 @@ __all__ = ["Space", "Point", "SweepResult", "load_space", "expand", "run_point",
 
 TARGETS = ("generic", "ecp5", "asic")
 #: Row fields that differ between two runs of the same point (left out when comparing runs).
-TIMING_FIELDS = ("seconds", "computed_at", "pid", "host", "cached")
+TIMING_FIELDS = ("seconds", "stage_seconds", "computed_at", "pid", "host", "cached")
 #: The axes a space may have (lists of values), and what each takes.
 AXES = ("pe", "precision", "weight", "activation", "shape", "dataflow")
 _TOP_KEYS = {"name", "description", "targets", "energy", "verify_gemm", "energy_gemm",
@@ -390,7 +390,8 @@ def run_point(task: dict) -> dict:
     """Measure one point: ``task`` holds ``config`` (``cfg.to_dict()``) and ``stages``
     (``Space.stages``). Returns a plain dict: ``status`` (``ok``, ``mismatch``, ``timing`` or
     ``error``), ``reason``, ``verified``, the measured numbers (``None`` where a stage did
-    not run) and ``seconds``, ``computed_at``, ``pid``, ``host``. Never raises for a failing
+    not run) and ``seconds``, ``stage_seconds`` (verify, each target, energy), ``computed_at``,
+    ``pid``, ``host``. Never raises for a failing
     tool: its message is the ``reason``. Works in a temporary folder it removes."""
     import numpy as np
 
@@ -402,6 +403,12 @@ def run_point(task: dict) -> dict:
 
     start = time.monotonic()
     stages = task["stages"]
+    took: dict[str, float] = {}
+
+    def lap(stage: str, since: float) -> float:
+        now = time.monotonic()
+        took[stage] = round(now - since, 2)
+        return now
     row = {"status": "ok", "reason": "", "verified": None, "gemm_cycles": None,
            "gemm_utilization": None, "generic_cells": None, "logic_depth": None,
            "lut4": None, "ff": None, "carry": None, "dsp": None, "ecp5_fmax_mhz": None,
@@ -416,6 +423,7 @@ def run_point(task: dict) -> dict:
             A, W = _operands(cfg, rng, m, k, n)
             gemm = run_gemm(cfg, A, W, "verilator", tmp / "gemm", seed=stages["seed"],
                             optimize=False)
+            t = lap("verify", start)
             row.update(verified=bool(gemm.ok), gemm_cycles=int(gemm.cycles),
                        gemm_utilization=round(float(gemm.utilization), 6))
             if not gemm.ok:
@@ -428,13 +436,16 @@ def run_point(task: dict) -> dict:
                 if target == "asic" and stages["energy"]:
                     setup = PowerSetup.build(cfg, tmp / "power")
                     asic = setup.synth.result
+                    t = lap("asic", t)
                     m, k, n = stages["energy_gemm"]
                     A, W = _operands(cfg, np.random.default_rng(stages["seed"] + 1), m, k, n)
                     power = setup.run(simulator=stages["energy_simulator"], A=A, W=W,
                                       seed=stages["seed"])
                     row["pj_per_mac"] = power.power.pj_per_mac
+                    t = lap("energy", t)
                 else:
                     result = synthesize(vpath, cfg.name, target, tmp / target).result
+                    t = lap(target, t)
                     if target == "generic":
                         row.update(generic_cells=result.cell_count,
                                    logic_depth=result.logic_depth)
@@ -454,6 +465,7 @@ def run_point(task: dict) -> dict:
                        f"below min_fmax_mhz = {floor:g}")
     except Exception as exc:  # a failing tool is the point's result, not the sweep's end
         row.update(status="error", reason=_first_line(exc))
+    row["stage_seconds"] = took
     return _done(row, start)
 
 
@@ -504,8 +516,8 @@ COLUMNS = ("precision", "pe", "weight", "activation", "shape", "dataflow", "weig
            "status", "reason", "verified", "lut4", "ff", "carry", "dsp", "ecp5_fmax_mhz",
            "asic_area_um2", "asic_fmax_mhz", "asic_cells", "pj_per_mac", "macs_per_cycle",
            "macs_per_s_per_mm2", "macs_per_pj", "gemm_cycles", "gemm_utilization",
-           "generic_cells", "logic_depth", "key", "cached", "seconds", "computed_at", "pid",
-           "host")
+           "generic_cells", "logic_depth", "key", "cached", "seconds", "stage_seconds",
+           "computed_at", "pid", "host")
 
 
 @dataclass(frozen=True)
@@ -671,8 +683,9 @@ def _run(space: Space, out: Path, jobs: int, client, quiet: bool, versions: dict
                 results[key] = {**row, "cached": True}
             else:
                 todo[key] = {"config": p.config.to_dict(), "stages": stages}
-    # The widest designs first, so that the last points to finish are short ones.
-    cost = {k: (lambda c: c.rows * c.cols * (c.weight.bits + c.activation.bits))(
+    # The largest designs first (PEs x pairs per beat x operand bits: a 4x4 LUT array, 4
+    # pairs per PE, takes longest to place), so that the last points to finish are short ones.
+    cost = {k: (lambda c: c.rows * c.cols * c.lanes * (c.weight.bits + c.activation.bits))(
         from_dict(t["config"])) for k, t in todo.items()}
     todo = dict(sorted(todo.items(), key=lambda kv: -cost[kv[0]]))
     display = _Display(len(keyed), quiet)
@@ -763,7 +776,8 @@ def _csv(rows: list) -> str:
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+        writer.writerow({k: ("" if v is None else json.dumps(v) if isinstance(v, dict) else v)
+                         for k, v in r.items()})
     return buf.getvalue()
 
 

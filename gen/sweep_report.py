@@ -262,7 +262,7 @@ def _pareto_plot(rows: list) -> bytes | None:
             uniq.append(r)
     kinds = sorted({r["pe"] for r in uniq})
     colors = {k: f"C{i}" for i, k in enumerate(kinds)}
-    fig = Figure(figsize=(9, 6.4), layout="constrained")
+    fig = Figure(figsize=(11, 7.5), layout="constrained")
     ax = fig.subplots()
     for k in kinds:
         for df, marker in (("os", "o"), ("ws", "s")):
@@ -275,24 +275,58 @@ def _pareto_plot(rows: list) -> bytes | None:
     on_front = {r["key"] for r in front}
     ax.plot([r["pj_per_mac"] for r in front], [r["macs_per_s_per_mm2"] / 1e9 for r in front],
             color="black", linewidth=1.2, zorder=2, label="Pareto front")
-    for r in uniq:
-        bold = r["key"] in on_front
-        ax.annotate(f"{r['weight']} {r['dataflow'].upper()}" if not bold else _label(r),
-                    (r["pj_per_mac"], r["macs_per_s_per_mm2"] / 1e9), textcoords="offset points",
-                    xytext=(5, 4), fontsize=7.5 if bold else 6, color="black" if bold else "0.4",
-                    fontweight="bold" if bold else "normal")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.autoscale_view()
+    labels = [(r, _label(r) if r["key"] in on_front else f"{r['weight']} {r['dataflow'].upper()}")
+              for r in sorted(uniq, key=lambda r: r["key"] not in on_front)]
+    _place_labels(fig, ax, [(r["pj_per_mac"], r["macs_per_s_per_mm2"] / 1e9, text,
+                             r["key"] in on_front) for r, text in labels])
     for axis in (ax.xaxis, ax.yaxis):  # plain numbers on the log axes, not 3 x 10^1
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.tick_params(which="minor", labelsize=7)
+    lo, hi = ax.get_xlim()
+    ax.set_xticks([t for t in (5, 7, 10, 12, 15, 20, 25, 30, 40, 50, 70, 100, 150, 200, 300)
+                   if lo <= t <= hi])
+    ax.set_xticks([], minor=True)
     ax.set_xlabel("energy per MAC (pJ, lower is better)")
     ax.set_ylabel("throughput per area (GMAC/s per mm^2, higher is better)")
     ax.set_title("throughput per area against energy per MAC (OSU 0.18 um)")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8, loc="best")
     return _png(fig)
+
+
+def _place_labels(fig, ax, items) -> None:
+    """Annotate each ``(x, y, text, bold)`` beside its point, at the first of eight offsets
+    whose box overlaps no marker and no label placed before (bold ones first); where none is
+    free, the first offset. Boxes are estimated from the font size (no renderer needed)."""
+    scale = fig.dpi / 72.0
+    placed: list[tuple[float, float, float, float]] = []
+    for x, y, _, _ in items:  # the markers themselves
+        px, py = ax.transData.transform((x, y))
+        placed.append((px - 4 * scale, py - 4 * scale, px + 4 * scale, py + 4 * scale))
+    offsets = [(5, 4), (5, -11), (-5, 4), (-5, -11), (5, 14), (5, -21), (-5, 14), (-5, -21)]
+    for x, y, text, bold in items:
+        size = 7.5 if bold else 6.5
+        w, h = 0.62 * size * len(text) * scale, 1.25 * size * scale
+        px, py = ax.transData.transform((x, y))
+        choice = offsets[0]
+        for dx, dy in offsets:
+            left = px + dx * scale - (w if dx < 0 else 0)
+            bottom = py + dy * scale
+            box = (left, bottom, left + w, bottom + h)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                       for b in placed):
+                choice = (dx, dy)
+                break
+        dx, dy = choice
+        left = px + dx * scale - (w if dx < 0 else 0)
+        placed.append((left, py + dy * scale, left + w, py + dy * scale + h))
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=size,
+                    ha="right" if dx < 0 else "left", color="black" if bold else "0.35",
+                    fontweight="bold" if bold else "normal")
 
 
 def render(rows: list, meta: dict) -> dict:

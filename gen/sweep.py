@@ -66,8 +66,9 @@ TARGETS = ("generic", "ecp5", "asic")
 TIMING_FIELDS = ("seconds", "stage_seconds", "computed_at", "pid", "host", "cached")
 #: The axes a space may have (lists of values), and what each takes.
 AXES = ("pe", "precision", "weight", "activation", "shape", "dataflow")
-_TOP_KEYS = {"name", "description", "targets", "energy", "verify_gemm", "energy_gemm",
-             "energy_simulator", "seed", "min_fmax_mhz", "fixed", "axes", "weights", "exclude"}
+_TOP_KEYS = {"name", "description", "targets", "energy", "verify_gemm", "verify_simulator",
+             "energy_gemm", "energy_simulator", "seed", "min_fmax_mhz", "fixed", "axes", "weights",
+             "exclude"}
 #: Config keys a space may not set in ``fixed`` (the axes and the point's name set them).
 _POINT_KEYS = {"pe", "weight", "activation", "rows", "cols", "dataflow", "name"}
 _SHAPE = re.compile(r"^([1-9][0-9]*)x([1-9][0-9]*)$")
@@ -92,6 +93,7 @@ class Space:
     targets: tuple[str, ...]
     energy: bool
     verify_gemm: tuple[int, int, int]
+    verify_simulator: str
     energy_gemm: tuple[int, int, int]
     energy_simulator: str
     seed: int
@@ -105,7 +107,8 @@ class Space:
     def stages(self) -> dict:
         """What each point runs (part of its cache key)."""
         return {"targets": list(self.targets), "energy": self.energy,
-                "verify_gemm": list(self.verify_gemm), "energy_gemm": list(self.energy_gemm),
+                "verify_gemm": list(self.verify_gemm), "verify_simulator": self.verify_simulator,
+                "energy_gemm": list(self.energy_gemm),
                 "energy_simulator": self.energy_simulator, "seed": self.seed,
                 "min_fmax_mhz": self.min_fmax_mhz}
 
@@ -173,9 +176,10 @@ def load_space(path) -> Space:
         _fail(where, "energy = true needs the asic target (energy is measured on the OSU "
               "netlist): add \"asic\" to targets or set energy = false")
     simulator = data.get("energy_simulator", "icarus")
-    if simulator not in ("icarus", "verilator"):
-        _fail(where, f"energy_simulator must be \"icarus\" or \"verilator\", not "
-              f"{show(simulator)}")
+    verify_sim = data.get("verify_simulator", "verilator")
+    for key, value in (("energy_simulator", simulator), ("verify_simulator", verify_sim)):
+        if value not in ("icarus", "verilator"):
+            _fail(where, f"{key} must be \"icarus\" or \"verilator\", not {show(value)}")
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         _fail(where, f"seed must be an integer 0..2^32-1, not {show(seed)}")
@@ -275,6 +279,7 @@ def load_space(path) -> Space:
         path=str(path), name=name, description=str(data.get("description", "")),
         targets=targets, energy=energy,
         verify_gemm=_gemm_size(where, "verify_gemm", data.get("verify_gemm", [8, 32, 8])),
+        verify_simulator=verify_sim,
         energy_gemm=_gemm_size(where, "energy_gemm", data.get("energy_gemm", [8, 64, 8])),
         energy_simulator=simulator,
         seed=seed, min_fmax_mhz=None if floor is None else float(floor), fixed=dict(fixed),
@@ -421,8 +426,8 @@ def run_point(task: dict) -> dict:
         with scratch("sweep") as tmp:
             m, k, n = stages["verify_gemm"]
             A, W = _operands(cfg, rng, m, k, n)
-            gemm = run_gemm(cfg, A, W, "verilator", tmp / "gemm", seed=stages["seed"],
-                            optimize=False)
+            gemm = run_gemm(cfg, A, W, stages.get("verify_simulator", "verilator"),
+                            tmp / "gemm", seed=stages["seed"], optimize=False)
             t = lap("verify", start)
             row.update(verified=bool(gemm.ok), gemm_cycles=int(gemm.cycles),
                        gemm_utilization=round(float(gemm.utilization), 6))

@@ -91,7 +91,8 @@ def _markdown(rows: list, meta: dict, plots: list) -> str:
         f"points' own times add up to {meta['point_seconds']:.0f} s (the run that computed "
         "each). Targets "
         f"{', '.join(st['targets'])}; energy {'on' if st['energy'] else 'off'}; verification "
-        f"GEMM {'x'.join(map(str, st['verify_gemm']))} (RTL on Verilator against the golden "
+        f"GEMM {'x'.join(map(str, st['verify_gemm']))} (RTL on "
+        f"{st.get('verify_simulator', 'verilator').capitalize()} against the golden "
         f"model); energy GEMM {'x'.join(map(str, st['energy_gemm']))} (gate-level OSU 0.18 um "
         f"netlist on {st['energy_simulator'].capitalize()}, uniform random operands, 100 MHz); "
         f"seed {st['seed']}.",

@@ -27,13 +27,14 @@ from qtpe.gen.sweep import (
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Two cheap points (1x1 and 2x2 MAC arrays, generic target, no energy): a GEMM on Verilator
-# each, a few seconds of Yosys.
+# Two cheap points (1x1 and 2x2 MAC arrays, generic target, no energy): a GEMM on Icarus each
+# (seconds to build, where Verilator's C++ takes ten or more), a few seconds of Yosys.
 TINY = """
 name = "tiny"
 targets = ["generic"]
 energy = false
 verify_gemm = [3, 8, 2]
+verify_simulator = "icarus"
 [axes]
 pe = ["mac"]
 weight = ["int4"]
@@ -106,6 +107,7 @@ def test_failing_point_is_a_row_not_an_exception():
 
 def load_space_stages() -> dict:
     return {"targets": ["generic"], "energy": False, "verify_gemm": [2, 4, 2],
+            "verify_simulator": "icarus",
             "energy_gemm": [2, 4, 2], "energy_simulator": "icarus", "seed": 0,
             "min_fmax_mhz": None}
 

@@ -264,6 +264,9 @@ def _cmd_sweep(args) -> int:
 
     space = load_space(args.space)  # everything checked before anything is written
     jobs = check_jobs(args.jobs)
+    if args.jobs is not None and args.scheduler is not None:
+        raise ConfigError("--jobs sets local processes; with --scheduler the cluster's "
+                          "workers run the points: give one of them")
     check_dir(args.out, "results folder")
     client = connect(args.scheduler) if args.scheduler is not None else None
     try:

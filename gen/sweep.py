@@ -786,6 +786,20 @@ def _csv(rows: list) -> str:
     return buf.getvalue()
 
 
+def machine() -> str:
+    """The machine, as ``make bench`` names it: OS, cores, CPU model, Python."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores, {cpu}, "
+            f"Python {platform.python_version()}")
+
+
 def _load() -> str:
     try:
         return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
@@ -796,8 +810,6 @@ def _load() -> str:
 def report_files(result: SweepResult) -> dict:
     """The sweep's files: ``results.csv``, ``results.json``, ``report.md`` and, where rows
     have the numbers, ``area_energy.png`` and ``pareto.png``."""
-    from qtpe.bench.run import machine
-
     from . import sweep_report
 
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

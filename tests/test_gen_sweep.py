@@ -123,6 +123,7 @@ def load_space_stages() -> dict:
     ("NOFILE", (), "does not exist"),
     (TINY, ("--jobs", "0"), "--jobs must be a positive number"),
     (TINY, ("--scheduler", "tcp://127.0.0.1:9"), "cannot reach the Dask scheduler"),
+    (TINY, ("--scheduler", "tcp://127.0.0.1:9", "--jobs", "2"), "give one of them"),
 ])
 def test_bad_input_one_line_status_2_nothing_written(tmp_path, capsys, text, args, needle):
     space = tmp_path / "missing.toml" if text == "NOFILE" else _space(tmp_path, text)

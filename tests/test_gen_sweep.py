@@ -220,3 +220,21 @@ def test_winners_and_pareto_front():
     assert got[("W4A8", "macs_per_s_per_mm2")] == ("lut", "mac", 3.0)
     assert got[("W4A8", "pj_per_mac")] == ("mac", "lut", 1.25)
     assert got[("W8A8", "pj_per_mac")] == ("mac", None, None)
+
+
+def test_tool_error_is_recorded_not_cached_and_retried(tmp_path):
+    """A missing simulator fails the point (status error, the tool's message, exit 1, the
+    results written); the error is not cached, so the next run computes the point."""
+    space = _space(tmp_path, TINY.replace('shape = ["1x1", "2x2"]', 'shape = ["1x1"]'))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "qtpe.gen.cli", "sweep", str(space), "-o", str(out), "-q"]
+    no_tools = dict(os.environ, PATH=str(Path(sys.executable).parent))  # no iverilog
+    proc = subprocess.run(cmd, env=no_tools, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    (row,) = json.loads((out / "results.json").read_text())["rows"]
+    assert row["status"] == "error" and "iverilog" in row["reason"]
+    assert "iverilog" in (out / "report.md").read_text()
+    assert not list((out / "cache").glob("*.json"))
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    data = json.loads((out / "results.json").read_text())
+    assert data["computed"] == 1 and data["rows"][0]["status"] == "ok"

@@ -3,10 +3,12 @@
 A *space* (a TOML file, see ``load_space`` and ``sweeps/pe-kinds.toml``) is a product over
 axes (PE kind, weight precision or format, activation format, array shape, dataflow), with
 ``fixed`` config keys shared by every point and optional ``exclude`` filters. Each point is an
-array config; ``run_point`` generates it, verifies it (a short random GEMM on Verilator
-against the golden model), synthesizes it for each of the space's ``targets`` and, where the
-space asks for it and the ASIC target is among them, measures its energy per MAC on the
-buffered OSU 0.18 um netlist (``qtpe.gen.power``; the same ASIC run gives the area and Fmax).
+array config; ``run_point`` generates it, verifies it (a short random GEMM through the RTL
+on Verilator, or the space's ``verify_simulator``, against the golden model), synthesizes it
+for each of the space's ``targets`` and, where the space asks for it and the ASIC target is
+among them, measures its energy per MAC on the buffered OSU 0.18 um netlist
+(``qtpe.gen.power``, a gate-level GEMM on ``energy_simulator``, checked against the golden
+model too; the same ASIC run gives the area and Fmax).
 
 Point status (``row["status"]``):
 
@@ -21,7 +23,7 @@ Point status (``row["status"]``):
 file written atomically (temporary file + ``os.replace``) as soon as the point's row reaches
 the process that runs the sweep. ``error`` rows are not cached: a re-run retries them. The key
 is the SHA-256 of the point's canonical config (``cfg.to_dict()``), the stages that run
-(targets, energy, GEMM sizes, seed, Fmax floor), the qtpe version and the tool versions
+(targets, energy, GEMM sizes, simulators, seed, Fmax floor), the qtpe version and the tool versions
 (Yosys, nextpnr-ecp5, Verilator, OpenSTA). Re-running a sweep (after an interrupt or a
 ``kill -9``) recomputes no cached point; a point listed under two precisions (the MAC's int2
 for W1.58 and W2) is computed once.

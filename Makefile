@@ -14,7 +14,7 @@ JOBS    ?= 2
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS    := iverilog ccache g++ make
 
-.PHONY: setup demo test sim synth lint bench prove coverage mutate clean
+.PHONY: setup demo test sim synth lint bench prove coverage mutate sweep clean
 
 setup: $(STAMP)
 
@@ -75,6 +75,14 @@ coverage: setup
 # every kind and of 2x2 OS and WS arrays, each run through the design's cocotb tests.
 mutate: setup
 	$(BIN)/python -m qtpe.bench.mutation --jobs $(JOBS)
+
+# Which PE kind wins at which precision (sweeps/pe-kinds.toml): every point verified,
+# synthesized for ECP5 and OSU 0.18 um and its energy per MAC measured; report and plots in
+# docs/sweeps/pe-kinds/ (30 configs: 33 and 39 minutes measured on 2 cores shared with other
+# jobs at load averages 5-9; the points' own times add up to 65-76 minutes). Finished points
+# are cached in docs/sweeps/pe-kinds/cache/ (not committed): an interrupted run resumes.
+sweep: setup
+	$(BIN)/qtpe sweep sweeps/pe-kinds.toml -o docs/sweeps/pe-kinds --jobs $(JOBS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

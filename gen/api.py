@@ -39,7 +39,7 @@ from .outputs import scratch, work_folder
 
 __all__ = [
     "ConfigError", "GemmOperandError", "Design", "config", "from_dict", "presets", "kinds",
-    "generate", "lint", "simulate", "gemm", "synthesize", "flow", "power",
+    "generate", "lint", "simulate", "gemm", "synthesize", "flow", "power", "sweep",
 ]
 
 Config = PEConfig | ArrayConfig
@@ -146,3 +146,20 @@ def power(cfg: Config, *, A=None, W=None, idle: bool = False, clock_mhz: float =
     with work_folder(workdir, "power") as tmp:
         return _power.run_power(cfg, tmp, simulator=simulator, A=A, W=W, idle=idle,
                                 clock_mhz=clock_mhz, seed=seed)
+
+
+def sweep(space, outdir: str | Path, *, jobs: int | None = None, scheduler: str | None = None,
+          client=None, quiet: bool = True):
+    """A design-space sweep (``qtpe.gen.sweep``): every point of ``space`` (a space file's
+    path, or a ``Space`` from ``qtpe.gen.sweep.load_space``) not yet cached under
+    ``outdir/cache`` run on ``jobs`` local processes (default: the core count), on the Dask
+    scheduler at ``scheduler``, or on a ``dask.distributed.Client`` given as ``client``;
+    ``results.csv``, ``results.json``, ``report.md`` and the plots written into ``outdir``.
+    Returns a ``SweepResult`` (``.rows``, ``.summary()``); a bad space file raises
+    ``ConfigError``, an unreachable scheduler too."""
+    from . import sweep as _sweep
+
+    if not isinstance(space, _sweep.Space):
+        space = _sweep.load_space(space)
+    return _sweep.run_sweep(space, outdir, jobs=jobs, scheduler=scheduler, client=client,
+                            quiet=quiet)

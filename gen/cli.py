@@ -138,6 +138,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="report folder, with the result cache in OUT/cache "
                    "(default build/mutate)")
 
+    p = sub.add_parser("sweep", help="design-space sweep: every point of SPACE.toml generated, "
+                       "verified, synthesized and measured; results, report and plots in OUT")
+    p.add_argument("space", metavar="SPACE.toml", help="the space file (see sweeps/)")
+    p.add_argument("-o", "--out", type=str, required=True,
+                   help="results folder, with the point cache in OUT/cache")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="points run at once on local processes (default: the core count)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the points on this dask.distributed scheduler instead "
+                   "(tcp://host:8786)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
     for name, text in (("presets", "list the presets"), ("kinds", "list the registered PE kinds")):
         sub.add_parser(name, help=text).add_argument("-q", "--quiet", action="store_true",
                                                      help=argparse.SUPPRESS)
@@ -256,6 +268,29 @@ def _cmd_mutate(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from .sweep import check_jobs, connect, load_space, run_sweep
+
+    space = load_space(args.space)  # everything checked before anything is written
+    jobs = check_jobs(args.jobs)
+    if args.jobs is not None and args.scheduler is not None:
+        raise ConfigError("--jobs sets local processes; with --scheduler the cluster's "
+                          "workers run the points: give one of them")
+    check_dir(args.out, "results folder")
+    client = connect(args.scheduler) if args.scheduler is not None else None
+    try:
+        result = run_sweep(space, args.out, jobs=jobs, client=client, quiet=args.quiet)
+    finally:
+        if client is not None:
+            client.close()
+    say(result.summary())
+    for r in result.failed:
+        say(f"  {r['pe']} {r['weight']} {r['shape']} {r['dataflow']}: {r['status']}: "
+            f"{r['reason']}")
+    say(f"wrote {os.path.join(args.out, 'report.md')}, results.csv, results.json and plots")
+    return 0 if result.ok else 1
+
+
 def _cmd_presets(args) -> int:
     presets = api.presets()
     width = max(len(n) for n in presets)
@@ -284,6 +319,7 @@ _COMMANDS = {
     "power": _cmd_power,
     "prove": _cmd_prove,
     "mutate": _cmd_mutate,
+    "sweep": _cmd_sweep,
     "presets": _cmd_presets,
     "kinds": _cmd_kinds,
 }

@@ -515,7 +515,9 @@ def config_from_dict(data: dict) -> PEConfig | ArrayConfig:
     """An ``ArrayConfig`` if any of ``rows``/``cols``/``dataflow`` is given, else a PE config."""
     if ARRAY_MARKER_KEYS & data.keys():
         return ArrayConfig.from_dict(data)
-    extra = (ArrayConfig.keys() - ARRAY_MARKER_KEYS) & data.keys()
+    kind = get_kind(data["pe"]) if "pe" in data else default_kind()
+    # keys of both (a PE's own group_size ...) belong to the PE here
+    extra = (ArrayConfig.keys() - ARRAY_MARKER_KEYS - kind.config.keys()) & data.keys()
     if extra:
         raise ValueError(f"key {show(sorted(extra)[0])} is for arrays only; give rows, cols and "
                          f"dataflow too")

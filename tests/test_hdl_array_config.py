@@ -128,3 +128,17 @@ def test_pe_config_type_checked():
         ArrayConfig(LutConfig(weight=QType(2, False)))
     with pytest.raises(TypeError, match="pe_config must be a PE config record"):
         ArrayConfig("mac")
+
+
+def test_group_keys_of_a_pe_stay_with_the_pe():
+    """``group_size`` and its keys are the PE's for a single shift-add or bit-serial PE (its
+    own dequantization unit) and the array's when rows/cols/dataflow make it an array."""
+    from qtpe.hdl.array_config import config_from_dict
+
+    pe = config_from_dict({"pe": "shiftadd", "weight": "pot4", "lanes": 8, "group_size": 32,
+                           "group_scale": "pot", "scale_bits": 4})
+    assert not isinstance(pe, ArrayConfig) and pe.group_size == 32
+    arr = config_from_dict({"pe": "shiftadd", "weight": "pot4", "rows": 2, "group_size": 4})
+    assert arr.group_size == 4 and arr.pe_config.group_size == 0
+    with pytest.raises(ValueError, match="key 'zero_points' is for arrays only"):
+        config_from_dict({"pe": "mac", "zero_points": True})

@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import tempfile
 from pathlib import Path
 
 from qtpe.gen.config import PRESETS, preset
 from qtpe.gen.emit import write_design
 from qtpe.gen.outputs import write_file
+from qtpe.gen.sweep import machine
 from qtpe.hdl.array_config import ArrayConfig
 from qtpe.synth import synthesize
 
@@ -27,19 +26,6 @@ HERE = Path(__file__).resolve().parent
 #: The PE presets the kinds mark for the bench (``Preset.bench``), kind by kind.
 BENCH_PRESETS = tuple(name for name, p in PRESETS.items()
                       if p.bench and not isinstance(p.config, ArrayConfig))
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.system()} {platform.release()}, {os.cpu_count()} cores, {cpu}, " \
-           f"Python {platform.python_version()}"
 
 
 def synthesize_row(row: dict, verilog: Path, top: str, targets, workdir: Path):

@@ -373,16 +373,7 @@ class Cell:
     def elaborate_ws(self, array: SystolicArray, m: Module, acc_valid, acc_data) -> None:
         cfg = self.array
         rows, cols = cfg.rows, cfg.cols
-
-        accept = Signal(name="accept")
-        m.d.comb += [array.in_ready.eq(1), accept.eq(array.in_valid)]
-        valid0 = Signal(name="valid")
-        first0, last0 = Signal(name="first"), Signal(name="last")
-        m.d.comb += [
-            valid0.eq(accept), first0.eq(accept & array.in_first),
-            last0.eq(accept & array.in_last),
-        ]
-        beats, swap0 = ws_beats(m, cfg, accept)
+        accept, valid0, first0, last0, beats, swap0 = period_stream(array, m)
         ring_tap = rows + cols
         valid = delay_line(m, valid0, ring_tap + 1, "valid")
         swap = delay_line(m, swap0, rows, "swap")  # along the rows (WSCell's ctl_in)
@@ -487,16 +478,7 @@ class Cell:
         (``is_sum_c{c}``) into one accumulator ring."""
         cfg = self.array
         rows, cols = cfg.rows, cfg.cols
-
-        accept = Signal(name="accept")
-        m.d.comb += [array.in_ready.eq(1), accept.eq(array.in_valid)]
-        valid0 = Signal(name="valid")
-        first0, last0 = Signal(name="first"), Signal(name="last")
-        m.d.comb += [
-            valid0.eq(accept), first0.eq(accept & array.in_first),
-            last0.eq(accept & array.in_last),
-        ]
-        beats, swap0 = ws_beats(m, cfg, accept)
+        accept, valid0, first0, last0, beats, swap0 = period_stream(array, m)
         # A beat's weights reach PE (r, c) r + c + 1 cycles after it is accepted (the skew,
         # then the cell's weight register); its partial sum leaves column c's foot at
         # R + c + 1 and the bottom edge (is_sum_c{C-1}) at R + C + 1, the ring's step.
@@ -598,6 +580,22 @@ class Cell:
         cfg = self.array
         num = signed if cfg.signed else unsigned
         return num(cfg.product_bits + ((r + 1) * cfg.lanes - 1).bit_length())
+
+
+def period_stream(array: SystolicArray, m: Module) -> tuple:
+    """The input side of the weight- and input-stationary dataflows (always ready): the
+    accepted-beat flag, its ``valid``/``first``/``last`` flags and the period's beat index
+    and first-beat flag (``ws_beats``): ``(accept, valid, first, last, beats, swap)``."""
+    accept = Signal(name="accept")
+    m.d.comb += [array.in_ready.eq(1), accept.eq(array.in_valid)]
+    valid0 = Signal(name="valid")
+    first0, last0 = Signal(name="first"), Signal(name="last")
+    m.d.comb += [
+        valid0.eq(accept), first0.eq(accept & array.in_first),
+        last0.eq(accept & array.in_last),
+    ]
+    beats, swap0 = ws_beats(m, array.config, accept)
+    return accept, valid0, first0, last0, beats, swap0
 
 
 def group_ends(m: Module, cfg: ArrayConfig, accept, last) -> Signal:

@@ -78,8 +78,8 @@ mutate: setup
 
 # Which PE kind wins at which precision (sweeps/pe-kinds.toml): every point verified,
 # synthesized for ECP5 and OSU 0.18 um and its energy per MAC measured; report and plots in
-# docs/sweeps/pe-kinds/ (30 configs: 33 and 39 minutes measured on 2 cores shared with other
-# jobs at load averages 5-9; the points' own times add up to 65-76 minutes). Finished points
+# docs/sweeps/pe-kinds/ (30 configs: 12 minutes measured on the idle 2-core machine, 33 and 39
+# minutes while other jobs kept its load average at 5-9). Finished points
 # are cached in docs/sweeps/pe-kinds/cache/ (not committed): an interrupted run resumes.
 sweep: setup
 	$(BIN)/qtpe sweep sweeps/pe-kinds.toml -o docs/sweeps/pe-kinds --jobs $(JOBS)

@@ -111,7 +111,7 @@ def gemm(cfg: ArrayConfig, A, W, *, simulator: str = "verilator", scale=None, sh
          quant=None, workdir: str | Path | None = None,
          seed: int | None = None) -> GemmResult:
     """``C = A @ W`` through the simulated array (``result.C``), checked against the golden
-    model (``result.ok``), with the cycles and the utilization. ``groups``
+    model (``result.ok``), with the cycles and the utilization. ``quant``
     (``qtpe.tb.models.operands.QuantOperands``): the group scales and zero points of an
     array with ``group_size``. ``workdir`` keeps the build for reuse; without it a
     temporary folder is used."""

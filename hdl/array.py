@@ -111,7 +111,8 @@ trees made two cycles early (``qtpe.hdl.array_grid.spread``: per row or column, 
 cell or ring entry). An input-stationary PE's weight has its own skew register chain
 (``w_skew_r{r}``, lane ``c`` delayed ``r + c``): no register feeds more than one.
 
-**Groups** (``config.group_size``; the kinds whose configs set ``ARRAY_GROUPS``).
+**Groups** (``config.group_size``; the kinds whose configs set ``ARRAY_GROUPS``; bit-serial
+cells feed the same feet and column ends after a beat's last plane, ``qtpe.hdl.array_bitserial``).
 Weight-stationary: ``ws_group_taps`` and the column ends' two rings (``WSColumn``).
 Output-stationary (bus readout): a group is ``group_beats`` beats of a tile (``group_ends``);
 the PEs clear at a group's first beat and put the group's exact sum on the bus at its last,
@@ -454,7 +455,7 @@ class Cell:
         ]
         with m.If(period_start):
             m.d.sync += [pos.eq(pos_now), head.eq(head_now)]
-        return pos_now == 0, (pos_now == T - 1) | array.in_last, head_now
+        return ~pos_now.any(), (pos_now == T - 1) | array.in_last, head_now  # ~any: lint-clean
 
     def ws_group_taps(self, array: SystolicArray, m: Module, step, flags, scale, zero, asum,
                       tap: int) -> list:

@@ -113,8 +113,8 @@ def gemm(cfg: ArrayConfig, A, W, *, simulator: str = "verilator", scale=None, sh
     """``C = A @ W`` through the simulated array (``result.C``), checked against the golden
     model (``result.ok``), with the cycles and the utilization. ``quant``
     (``qtpe.tb.models.operands.QuantOperands``): the group scales and zero points of an
-    array with ``group_size``. ``workdir`` keeps the build for reuse; without it a
-    temporary folder is used."""
+    array with ``group_size``, the per-row precisions of a bit-serial array. ``workdir``
+    keeps the build for reuse; without it a temporary folder is used."""
     with work_folder(workdir, "gemm") as tmp:
         return _gemm.run_gemm(cfg, A, W, simulator, tmp, scale=scale, shift=shift,
                               quant=quant, seed=seed)

@@ -111,7 +111,8 @@ trees made two cycles early (``qtpe.hdl.array_grid.spread``: per row or column, 
 cell or ring entry). An input-stationary PE's weight has its own skew register chain
 (``w_skew_r{r}``, lane ``c`` delayed ``r + c``): no register feeds more than one.
 
-**Groups** (``config.group_size``; the kinds whose configs set ``ARRAY_GROUPS``).
+**Groups** (``config.group_size``; the kinds whose configs set ``ARRAY_GROUPS``; bit-serial
+cells feed the same feet and column ends after a beat's last plane, ``qtpe.hdl.array_bitserial``).
 Weight-stationary: ``ws_group_taps`` and the column ends' two rings (``WSColumn``).
 Output-stationary (bus readout): a group is ``group_beats`` beats of a tile (``group_ends``);
 the PEs clear at a group's first beat and put the group's exact sum on the bus at its last,
@@ -131,6 +132,7 @@ and ``rq_shift`` and shows ``clamp(round(acc * scale / 2^shift), -128, 127)`` (t
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 from amaranth.hdl import (
@@ -175,6 +177,24 @@ from .shapes import acc_shape, fit_to_acc, wire_shape
 
 __all__ = ["SystolicArray", "Cell", "OSCell", "WSCell", "WSColumn", "ISCell", "control_register",
            "ws_load_taps", "ws_load_ports", "ws_cell_load"]
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupBeat:
+    """What output-stationary group feet (``Cell.group_feet``) read of the beats, in the cycle
+    a beat's sum is complete in the PEs (MAC cells: the cycle it is accepted; bit-serial:
+    its last bit-plane): ``step`` (that cycle), ``end`` (... of a beat that ends a group),
+    ``first`` (the beat starts a group), ``tile_last`` (the beat ends its tile), ``scale``,
+    ``zero`` (the group's ``s_in``, ``z_in``; ``zero`` is ``None`` without zero points) and
+    ``acts`` (the beat's activations, R rows of ``lanes``)."""
+
+    step: Value
+    end: Value
+    first: Value
+    tile_last: Value
+    scale: Value
+    zero: Value | None
+    acts: Value
 
 
 class Cell:
@@ -287,43 +307,47 @@ class Cell:
             taps=[*([Tap("shift", tuple(shifts), cols, 1, 0)] if shifts is not None else [])]))
         connect_readout(array, m, exits, bus, row_data)
         if groups:
-            self.group_feet(array, m, accept, last0, tile_first, a_edge, row_valid, row_data,
+            self.group_feet(array, m, GroupBeat(accept, last0, tile_first, array.in_last,
+                                                array.s_in, getattr(array, "z_in", None),
+                                                a_edge),
+                            cfg.drain_start - cfg.group_foot_cycles, row_valid, row_data,
                             acc_valid, acc_data)
 
-    def group_feet(self, array: SystolicArray, m: Module, accept, end0, group_first, a_edge,
+    def group_feet(self, array: SystolicArray, m: Module, beat: GroupBeat, depth: int,
                    row_valid, row_data, acc_valid, acc_data) -> None:
         """Output-stationary groups: the column feet (see the module docstring, "Groups").
 
-        A group's rows leave the buses ``D = drain_start - group_foot_cycles`` cycles after
-        its last beat (``end0``), row ``r`` ``r`` cycles later. What the feet need of the
-        group (the scales, zero points, the rows' activation sums, whether it is its tile's
-        first and last group) is taken at ``end0`` and delayed ``D`` cycles (``gmeta``),
-        then held while the rows pass. Each column scales ``(sum - zero * asum)`` (two
-        registers) into its accumulator ring (``WSColumn``: R entries, one per row)."""
+        A group's rows leave the buses ``depth`` cycles after ``beat.end`` (MAC cells:
+        ``drain_start - group_foot_cycles`` after the group's last beat), row ``r`` ``r``
+        cycles later. What the feet need of the group (the scales, zero points, the rows'
+        activation sums, whether it is its tile's first and last group) is taken at
+        ``beat.end`` and delayed ``depth`` cycles (``gmeta``), then held while the rows
+        pass. Each column scales ``(sum - zero * asum)`` (two registers) into its
+        accumulator ring (``WSColumn``: R entries, one per row)."""
         cfg = self.array
         rows, cols = cfg.rows, cfg.cols
         zp = cfg.zero_points
+        end0 = beat.end
         # Is the group ending now the first of its tile (``tile_start``) / the last?
         tile_start = Signal(init=1, name="group_tile_first")
         with m.If(end0):
-            m.d.sync += tile_start.eq(array.in_last)
-        fields = [array.s_in.as_value()]
+            m.d.sync += tile_start.eq(beat.tile_last)
+        fields = [Value.cast(beat.scale)]
         asum_shape = signed(cfg.asum_bits)
         if zp:
-            fields.append(array.z_in.as_value())
+            fields.append(Value.cast(beat.zero))
             for r in range(rows):  # the row's activations summed over the group
-                beat = Signal(asum_shape, name=f"asum_beat_r{r}")
-                m.d.comb += beat.eq(sum(a_edge[r][lane] for lane in range(cfg.lanes)))
+                add = Signal(asum_shape, name=f"asum_beat_r{r}")
+                m.d.comb += add.eq(sum(beat.acts[r][lane] for lane in range(cfg.lanes)))
                 held = Signal(asum_shape, name=f"asum_r{r}", reset_less=True)
                 total = Signal(asum_shape, name=f"asum_total_r{r}")
-                m.d.comb += total.eq(Mux(group_first, 0, held) + beat)
-                with m.If(accept):
+                m.d.comb += total.eq(Mux(beat.first, 0, held) + add)
+                with m.If(beat.step):
                     m.d.sync += held.eq(total)
                 fields.append(total)
-        fields += [tile_start, array.in_last]
+        fields += [tile_start, beat.tile_last]
         meta0 = Signal(sum(len(Value.cast(f)) for f in fields), name="gmeta")
         m.d.comb += meta0.eq(Cat(*fields))
-        depth = cfg.drain_start - cfg.group_foot_cycles
         meta_at = delay(m, meta0, depth, "gmeta")
         fire = delay_line(m, end0, depth + 1, "group_end")[depth]
         hold = Signal(len(meta0), name="gmeta_hold", reset_less=True)
@@ -403,24 +427,24 @@ class Cell:
         psums_out = array.skew(m, psums, -1, cols - 1, "psum_deskew")
 
         # Accumulator rings: entry 0 is the oldest beat of the period, entry R-1 the newest.
-        group = (self.ws_group_taps(array, m, accept, swap0, a_edge, ring_tap)
-                 if cfg.group is not None else None)
+        group = None
+        if cfg.group is not None:
+            asum = (sum(a_edge[r][lane] for r in range(rows) for lane in range(cfg.lanes))
+                    if cfg.zero_points else None)
+            group = self.ws_group_taps(array, m, accept, self.ws_group_flags(array, m, swap0),
+                                       array.s_in, getattr(array, "z_in", None), asum,
+                                       ring_tap)
         self.place_columns(array, m, psums_out, ring_tap, valid, first, None, acc_data,
                            group)
         m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
 
-    def ws_group_taps(self, array: SystolicArray, m: Module, accept, period_start, a_edge,
-                      tap: int) -> list:
-        """Weight-stationary groups: what the column ends need besides the partial sums, at
-        tap ``tap`` (when a beat's de-skewed partial sum reaches them): the beat's column
-        scales and zero points (``s_in``, ``z_in``, read with the beat: its activations'
-        group), its activation sum (``asum``, for the zero points), and whether its K tile
-        starts or ends a group (``g_first``, ``g_last``; the position ``group_pos`` counts
-        the periods of a sum, from a beat with ``in_first``, in groups of ``group_tiles``)
-        and whether that group is the sum's first (``g_base``: its ring entry starts at 0)."""
-        cfg = self.array
-        rows, cols = cfg.rows, cfg.cols
-        T = cfg.group_tiles
+    def ws_group_flags(self, array: SystolicArray, m: Module, period_start) -> tuple:
+        """Weight-stationary groups: whether the offered beat's K tile starts or ends a group
+        (``g_first``, ``g_last``) and whether that group is its sum's first (``g_base``: its
+        ring entry starts at 0), not yet gated with the beat's acceptance. The position
+        ``group_pos`` counts the periods of a sum (from a beat with ``in_first``; it moves at
+        ``period_start``, a period's first accepted beat) in groups of ``group_tiles``."""
+        T = self.array.group_tiles
         pos = Signal(range(T), name="group_pos")
         head = Signal(init=1, name="group_head")  # the period is in the sum's first group
         pos_now, head_now = Signal.like(pos, name="group_pos_now"), Signal(name="group_head_now")
@@ -431,16 +455,27 @@ class Cell:
         ]
         with m.If(period_start):
             m.d.sync += [pos.eq(pos_now), head.eq(head_now)]
+        return ~pos_now.any(), (pos_now == T - 1) | array.in_last, head_now  # ~any: lint-clean
+
+    def ws_group_taps(self, array: SystolicArray, m: Module, step, flags, scale, zero, asum,
+                      tap: int) -> list:
+        """Weight-stationary groups: what the column ends need besides the partial sums, at
+        tap ``tap`` (when a beat's de-skewed partial sum reaches them), taken in the cycle
+        ``step`` that the beat's sum enters the array (MAC cells: its acceptance; bit-serial:
+        its last bit-plane): the beat's column scales and zero points (``scale``, ``zero``:
+        ``s_in``, ``z_in`` of the beat, its activations' group), its activation sum
+        (``asum``, for the zero points) and its group flags (``flags``: ``ws_group_flags``
+        of the beat)."""
+        cfg = self.array
+        cols = cfg.cols
         g_first0, g_last0, g_base0 = (Signal(name=n) for n in ("g_first", "g_last", "g_base"))
-        m.d.comb += [g_first0.eq(accept & (pos_now == 0)),
-                     g_last0.eq(accept & ((pos_now == T - 1) | array.in_last)),
-                     g_base0.eq(accept & head_now)]
-        fields = [array.s_in.as_value()]
+        m.d.comb += [flag.eq(step & value)
+                     for flag, value in zip((g_first0, g_last0, g_base0), flags, strict=True)]
+        fields = [Value.cast(scale)]
         if cfg.zero_points:
-            asum = Signal(signed(cfg.asum_bits), name="asum_beat")
-            m.d.comb += asum.eq(sum(a_edge[r][lane] for r in range(rows)
-                                    for lane in range(cfg.lanes)))
-            fields += [array.z_in.as_value(), asum]
+            asum_beat = Signal(signed(cfg.asum_bits), name="asum_beat")
+            m.d.comb += asum_beat.eq(asum)
+            fields += [Value.cast(zero), asum_beat]
         meta0 = Signal(sum(len(Value.cast(f)) for f in fields), name="gmeta")
         m.d.comb += meta0.eq(Cat(*fields))
         meta = delay(m, meta0, tap, "gmeta")
@@ -457,7 +492,6 @@ class Cell:
                      else [line[tap]] * cols)
             taps.append(Tap(name, tuple(flags), 0, 1, 0))
         return taps
-
 
     # -- input-stationary -------------------------------------------------------------------
     def is_layout(self):

@@ -38,6 +38,18 @@ negated) and adds it to the column's accumulator ring on the last plane, as the 
 per beat. A beat with ``in_last`` puts out its row ``latency`` = ``R + C + k`` cycles after it
 was accepted.
 
+**Groups** (``config.group_size``; OS with the bus readout, WS), as in the MAC array
+(``qtpe.hdl.array``, "Groups"), the group's operands (``s_in``, ``z_in``, the activations for
+the zero points' sums, the group flags) taken with the beat and held (``s_held``, ``z_held``,
+``a_held``; the WS flags ``g_*_held``) until its last plane, where a MAC array takes them with
+the beat. OS: the cells' accumulators hold a group's exact sum and put it on the bus after the
+group's last plane; the feet (``Cell.group_feet``) get the rows ``C + 1`` cycles after that
+plane. A beat that ends a group (or a tile) is accepted only if its last plane comes at least
+``min_tile_period`` = R cycles after the previous ending beat's (``_end_ready``: a beat of
+precision ``p`` has its last plane ``p`` cycles after it is accepted, so a 1-bit group after
+a 4-bit one waits, where equal precisions need only R cycles between acceptances). WS: the
+Horner units feed the column ends' two rings (``WSColumn``) on each beat's last plane.
+
 **Input-stationary**: every cell holds ``lanes`` activations, double buffered as in the MAC
 array's IS (one activation row per beat shifts down the columns into the shadows; the active
 ones swap at the period's first beat). A beat's ``R * C`` weight codes are held for its ``k``
@@ -58,8 +70,10 @@ from amaranth.lib.wiring import In, Out
 
 from .array import (
     Cell,
+    GroupBeat,
     connect_readout,
     control_register,
+    group_ends,
     readout_cell,
     readout_grid,
     readout_ports,
@@ -75,7 +89,6 @@ from .array_parts import (
     delay_line,
     drain_control,
     gated,
-    tile_ready,
     ws_beats,
     ws_ring,
     ws_weights,
@@ -125,6 +138,25 @@ def _planes(m: Module, accept, k: int, eff=None):
     return ready, plane, first, last
 
 
+def _end_ready(m: Module, cfg: ArrayConfig, end_commit, ends, ready, eff):
+    """Output-stationary ``in_ready``: ``ready`` (the plane counter's), and a beat that ends a
+    sum (``ends``: a tile's ``last`` beat, or a group's) only if its last plane comes
+    ``cfg.min_tile_period`` cycles or more after the previous ending beat's (``end_commit``;
+    ``tile_gap`` counts the cycles since), so that the column buses are free: a beat of
+    precision ``eff`` has its last plane ``eff`` cycles after it is accepted."""
+    period = cfg.min_tile_period
+    if period <= 1:
+        return ready
+    gap = Signal(range(period + 1), init=period, name="tile_gap")
+    with m.If(end_commit):
+        m.d.sync += gap.eq(1)
+    with m.Elif(gap < period):
+        m.d.sync += gap.eq(gap + 1)
+    since = Signal(range(period + 1), name="tile_gap_now")
+    m.d.comb += since.eq(Mux(end_commit, 0, gap))
+    return ready & (~ends | (since + eff >= period))
+
+
 def _held(m: Module, port, accept, name: str):
     """``port`` registered when a beat is accepted and held until the next one (no reset)."""
     reg = Signal(port.shape(), name=name, reset_less=True)
@@ -169,23 +201,27 @@ class BitSerialCell(Cell):
         cfg: ArrayConfig = array.config
         rows, cols, lanes, k = cfg.rows, cfg.cols, cfg.lanes, cfg.beat_cycles
         W = cfg.weight.bits
+        groups = cfg.group is not None
 
         accept = Signal(name="accept")
         m.d.comb += accept.eq(array.in_valid & array.in_ready)
         eff = beat_precision(m, array.in_wbits, k)
         ready, _, first0, commit0 = _planes(m, accept, k, eff)
-        m.d.comb += array.in_ready.eq(tile_ready(m, cfg, accept, array.in_last, ready))
+        # What a PE sums ends on a 'last' beat, or with groups on a group's last beat.
+        ends = group_ends(m, cfg, accept, array.in_last) if groups else array.in_last
 
-        # The next accepted beat starts a tile (after reset and after a 'last' beat).
-        tile_first = Signal(init=1, name="tile_first")
+        # The next accepted beat starts a sum (after reset and after an ending beat).
+        tile_first = Signal(init=1, name="group_first" if groups else "tile_first")
         beat_clear, beat_last = Signal(name="beat_clear"), Signal(name="beat_last")
+        beat_tile_last = Signal(name="beat_tile_last")
         with m.If(accept):
             m.d.sync += [
-                tile_first.eq(array.in_last), beat_clear.eq(tile_first),
-                beat_last.eq(array.in_last),
+                tile_first.eq(ends), beat_clear.eq(tile_first), beat_last.eq(ends),
+                beat_tile_last.eq(array.in_last),
             ]
         clear0, last0 = Signal(name="clear"), Signal(name="last")
         m.d.comb += [clear0.eq(commit0 & beat_clear), last0.eq(commit0 & beat_last)]
+        m.d.comb += array.in_ready.eq(_end_ready(m, cfg, last0, ends, ready, eff))
         # The controls ride along the rows with the activations (``BitSerialOSCell``):
         # row r's edge gets them r cycles (drain load: r + 1) after the plane.
         first = delay_line(m, first0, rows, "first")
@@ -193,9 +229,14 @@ class BitSerialCell(Cell):
         clear = delay_line(m, clear0, rows, "clear")
         bus = cfg.readout is Readout.BUS
         readout = readout_grid(bus)
+        row_valid, row_data = acc_valid, acc_data
+        if groups:  # the group sums go to the column feet first
+            row_valid = Signal(name="group_row_valid")
+            row_data = [Signal(acc_shape(self.config.acc), name=f"group_row_c{c}")
+                        for c in range(cols)]
         if bus:
             last = delay_line(m, last0, max(rows, cols) + 1, "last")
-            bus_control(m, cfg, last, 1, acc_valid)
+            bus_control(m, cfg, last, 1, row_valid)
             shifts = None
         else:
             drain_tap = rows + cols - 1 - (2 if rows > 1 else 0)  # drain_control's
@@ -238,7 +279,15 @@ class BitSerialCell(Cell):
                     *readout["chains"]],
             collect=readout["collect"],
             taps=[*([Tap("shift", tuple(shifts), cols, 1, 0)] if shifts is not None else [])]))
-        connect_readout(array, m, exits, bus, acc_data)
+        connect_readout(array, m, exits, bus, row_data)
+        if groups:  # the group's operands, held from its last beat to that beat's last plane
+            zero = (_held(m, array.z_in, accept, "z_held") if cfg.zero_points else None)
+            beat = GroupBeat(commit0, last0, beat_clear, beat_tile_last,
+                             _held(m, array.s_in, accept, "s_held"), zero, held)
+            # the rows leave the buses C + 1 = drain_start - group_foot_cycles - k cycles
+            # after the group's last plane
+            self.group_feet(array, m, beat, cfg.drain_start - cfg.group_foot_cycles - k,
+                            row_valid, row_data, acc_valid, acc_data)
 
     # -- weight-stationary ------------------------------------------------------------------
     def elaborate_ws(self, array, m: Module, acc_valid, acc_data) -> None:
@@ -298,8 +347,26 @@ class BitSerialCell(Cell):
                  exits["psum_out"][c] for c in range(cols)]
         psums_out = array.skew(m, psums, -1, cols - 1, "psum_deskew")
 
-        # One Horner unit per column, then the accumulator ring (as the MAC array, per beat).
-        self.place_columns(array, m, psums_out, bottom, commit, ring_first, first, acc_data)
+        # One Horner unit per column, then the accumulator ring (as the MAC array, per beat);
+        # with groups the group and accumulator rings, their operands taken at accept and
+        # given to ``ws_group_taps`` on the beat's last plane.
+        group = None
+        if cfg.group is not None:
+            flags = self.ws_group_flags(array, m, swap0)
+            kept = []
+            for name, flag in zip(("g_first", "g_last", "g_base"), flags, strict=True):
+                reg = Signal(name=f"{name}_held")
+                with m.If(accept):
+                    m.d.sync += reg.eq(flag)
+                kept.append(reg)
+            zero = _held(m, array.z_in, accept, "z_held") if cfg.zero_points else None
+            asum = (sum(held[r][lane] for r in range(rows) for lane in range(cfg.lanes))
+                    if cfg.zero_points else None)
+            group = self.ws_group_taps(array, m, commit0, kept,
+                                       _held(m, array.s_in, accept, "s_held"), zero, asum,
+                                       bottom)
+        self.place_columns(array, m, psums_out, bottom, commit, ring_first, first, acc_data,
+                           group)
         m.d.sync += acc_valid.eq(ring_last)  # 'last' beats are valid beats
 
     # -- input-stationary -------------------------------------------------------------------
@@ -381,7 +448,10 @@ class BitSerialCell(Cell):
         m.d.sync += acc_valid.eq(ring_last)  # 'last' beats are valid beats
 
     def column_sum(self, m: Module, psum, plane_first):
-        """The Horner step over the beat's bit-planes (``_horner``)."""
+        """The Horner step over the beat's bit-planes (``_horner``); without ``plane_first``
+        (the output-stationary group feet, whose sums are whole) the sum itself."""
+        if plane_first is None:
+            return psum
         cfg = self.array
         num = signed if cfg.signed else unsigned
         return _horner(m, cfg, psum, plane_first, num(cfg.psum_bits), "column")
@@ -423,7 +493,7 @@ class BitSerialOSCell(wiring.Component):
         self._cell, self._act_reg, self._plane_reg = cell, act_reg, plane_reg
         self._linked, self._bus = linked, bus
         cfg = cell.array
-        acc = acc_shape(cfg.acc)
+        acc = acc_shape(cell.config.acc)  # with groups: a group's exact sum
         ins, outs = readout_ports(acc, bus, linked)
         members = {"act_in": In(cell.row_layout()), "ctl_in": In(4), "plane_in": In(cfg.lanes),
                    **ins, "act_out": Out(cell.row_layout()), "ctl_out": Out(4),
@@ -434,7 +504,8 @@ class BitSerialOSCell(wiring.Component):
         m = Module()
         cfg = self._cell.array
         pe = cfg.pe_config
-        acc = acc_shape(cfg.acc)
+        acc_type = self._cell.config.acc
+        acc = acc_shape(acc_type)
         act = _registered(m, self.act_in, self._act_reg, "act")
         ctl = control_register(m, self.ctl_in, self._act_reg)
         first, commit, clear, load = (ctl[i] for i in range(4))
@@ -443,10 +514,10 @@ class BitSerialOSCell(wiring.Component):
         psum = _plane_sum(m, cfg, plane, act, "cell")
         dot = _horner(m, cfg, psum, first, code_num(pe.code_dot_bits), "cell")
         a = Signal(acc, name="acc", reset_less=True)
-        total = Signal(signed(max(cfg.acc.bits, pe.code_dot_bits) + 2), name="acc_sum")
+        total = Signal(signed(max(acc_type.bits, pe.code_dot_bits) + 2), name="acc_sum")
         m.d.comb += total.eq(Mux(clear, Const(0, acc), a) + dot)
         with m.If(commit):
-            m.d.sync += a.eq(fit_to_acc(total, cfg.acc))
+            m.d.sync += a.eq(fit_to_acc(total, acc_type))
         readout_cell(m, self, a, load, self._bus, self._linked)
         m.d.comb += [self.act_out.eq(act), self.ctl_out.eq(ctl), self.plane_out.eq(plane)]
         return m

@@ -217,8 +217,7 @@ class ArrayConfig:
         _ = self.group  # validates scale_bits for the scale kind
         G = self.group_size
         if not self.pe_config.ARRAY_GROUPS:
-            raise ValueError(f"group_size = {G}: arrays of pe = {show(self.pe)} do not take "
-                             f"groups yet (mac, shiftadd and lut arrays do); leave it out")
+            raise ValueError(_no_groups(G, self.pe))
         if self.dataflow is Dataflow.IS:
             raise ValueError(f"group_size = {G}: input-stationary arrays do not take groups "
                              f"yet (output- and weight-stationary ones do)")
@@ -478,9 +477,7 @@ class ArrayConfig:
                 raise ValueError(f"unknown key {show(key)} for an array of pe = {show(kind.name)}; "
                                  f"allowed: {', '.join(sorted(allowed))}")
         if data.get("group_size") and not kind.config.ARRAY_GROUPS:  # before the PE's checks
-            raise ValueError(f"group_size = {show(data['group_size'])}: arrays of pe = "
-                             f"{show(kind.name)} do not take groups yet (mac, shiftadd and "
-                             f"lut arrays do); leave it out")
+            raise ValueError(_no_groups(show(data["group_size"]), kind.name))
         pe_config = PEConfig.from_dict(pe_keys)
         kwargs = {k: cls.parse_key(k, v) for k, v in data.items() if k in own_keys}
         return cls(pe_config=pe_config, **kwargs)
@@ -506,6 +503,15 @@ class ArrayConfig:
             if self.zero_points:
                 out.update(zero_points=True)
         return out
+
+
+def _no_groups(size, pe: str) -> str:
+    """The message for ``group_size`` on an array of a kind whose cells take no groups."""
+    from .kinds import all_kinds
+
+    takers = [k.name for k in all_kinds() if k.config.ARRAY_GROUPS]
+    return (f"group_size = {size}: arrays of pe = {show(pe)} do not take groups (arrays of "
+            f"{', '.join(takers)} do); leave it out")
 
 
 ARRAY_MARKER_KEYS = frozenset({"rows", "cols", "dataflow"})

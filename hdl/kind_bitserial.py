@@ -54,11 +54,14 @@ class BitSerialConfig(GroupScaled, Lanes, PEConfig):
     ``group_size / lanes`` ops and ``group_size`` must be a multiple of ``lanes``. ``depth``
     counts products, as for the MAC PE; the derived accumulator adds ``group_growth_bits``.
 
-    In an array every op runs at the full precision ``weight.bits`` (``beat_cycles``).
+    In an array a beat runs at the precision of its ``in_wbits`` (``beat_cycles`` =
+    ``weight.bits`` is the full one), and groups are the array's keys
+    (``ArrayConfig.group_size``; the PE's own ``group_size`` stays 0 there).
     """
 
     KIND: ClassVar[str] = "bitserial"
     ARRAY_WBITS: ClassVar[bool] = True
+    ARRAY_GROUPS: ClassVar[bool] = True
     FORMATS: ClassVar[dict] = PEConfig.FORMATS | {"activation": OperandRule((QType,), 2, 16)}
 
     name: str = "qtpe_bitserial"
@@ -219,6 +222,15 @@ ARRAY_EXAMPLES = (
        overflow=SAT),
     _a("is", 2, 2, weight=QType(1), activation=QType(8, False), acc_bits=9),
     _a("is", 2, 3, requant=True, scale_bits=6, weight=QType(3), acc_bits=20),
+    # groups: zero points on uint weights, saturation; pot scales, lanes; a 1-bit grid
+    _a("os", 2, 3, weight=QType(4, False), groups={"group_size": 4, "zero_points": True}),
+    _a("os", 3, 2, weight=QType(3), lanes=2, acc_bits=12, overflow=SAT,
+       groups={"group_size": 6, "group_scale": ScaleKind.POT, "scale_bits": 2}),
+    _a("ws", 2, 3, weight=QType(4, False), groups={"group_size": 4, "zero_points": True}),
+    _a("ws", 2, 2, weight=QType(2), lanes=2, acc_bits=10, overflow=SAT,
+       groups={"group_size": 8, "scale_bits": 3}),
+    _a("ws", 3, 2, weight=QType(1), groups={"group_size": 3, "group_scale": ScaleKind.POT,
+                                            "scale_bits": 2}),
 )
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
@@ -238,6 +250,12 @@ ARRAY_REGRESSION = (
     ArrayConfig(BitSerialConfig(name="abs_ws_4x4_w2u8_rq8", weight=QType(2),
                                 activation=QType(8, False), acc_bits=20),
                 rows=4, cols=4, dataflow=WS, requant=True, requant_scale_bits=8),
+    ArrayConfig(BitSerialConfig(name="abs_os_4x4_u4_g32_zp_wrap", weight=QType(4, False),
+                                acc_bits=16), rows=4, cols=4, dataflow=OS, group_size=32,
+                zero_points=True),
+    ArrayConfig(BitSerialConfig(name="abs_ws_4x4_w3_g128pot_sat", weight=QType(3), acc_bits=14,
+                                overflow=Overflow.SATURATE), rows=4, cols=4, dataflow=WS,
+                group_size=128, group_scale=ScaleKind.POT, scale_bits=3),
     ArrayConfig(BitSerialConfig(name="abs_is_2x3_w4u8_l2_sat", weight=QType(4),
                                 activation=QType(8, False), lanes=2, acc_bits=14,
                                 overflow=Overflow.SATURATE), rows=2, cols=3, dataflow=IS),

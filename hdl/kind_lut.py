@@ -256,8 +256,11 @@ ARRAY_EXAMPLES = (
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
 ARRAY_REGRESSION = (
-    ArrayConfig(LutConfig(name="lut_os_2x3_int2_g8pot", weight=QType(2)), rows=2, cols=3,
-                dataflow=OS, group_size=8, group_scale=ScaleKind.POT, scale_bits=2),
+    ArrayConfig(LutConfig(name="lut_os_4x4_int2_g32pot", weight=QType(2)), rows=4, cols=4,
+                dataflow=OS, group_size=32, group_scale=ScaleKind.POT, scale_bits=2),
+    ArrayConfig(LutConfig(name="lut_ws_4x4_int4g2_g128_sat", weight=QType(4), g=2,
+                          acc_bits=16, overflow=Overflow.SATURATE), rows=4, cols=4,
+                dataflow=WS, group_size=128, scale_bits=6),
     ArrayConfig(LutConfig(name="lut_os_1x1_ternary", weight=_TERNARY, acc_bits=16), rows=1,
                 cols=1, dataflow=OS),
     ArrayConfig(LutConfig(name="lut_os_2x3_sym2_g3_plain_sat", weight=_SYM2, g=3,

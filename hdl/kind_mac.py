@@ -151,11 +151,12 @@ ARRAY_EXAMPLES = (
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
 ARRAY_REGRESSION = (
-    ArrayConfig(MacConfig(name="arr_os_4x4_u4_g4_zp", weight=QType(4, False)), rows=4, cols=4,
-                dataflow=OS, group_size=4, zero_points=True),
-    ArrayConfig(MacConfig(name="arr_ws_3x3_u3_g6_zp_sat", weight=QType(3, False), acc_bits=12,
-                          overflow=Overflow.SATURATE), rows=3, cols=3, dataflow=WS,
-                group_size=6, scale_bits=3, zero_points=True),
+    ArrayConfig(MacConfig(name="arr_os_4x4_u4_g128_zp_wrap", weight=QType(4, False),
+                          acc_bits=18), rows=4, cols=4, dataflow=OS, group_size=128,
+                zero_points=True),
+    ArrayConfig(MacConfig(name="arr_ws_4x4_u3_g32_zp_sat", weight=QType(3, False), acc_bits=14,
+                          overflow=Overflow.SATURATE), rows=4, cols=4, dataflow=WS,
+                group_size=32, scale_bits=3, zero_points=True),
     ArrayConfig(MacConfig(name="arr_os_1x1", acc_bits=32), rows=1, cols=1, dataflow=OS),
     ArrayConfig(MacConfig(name="arr_ws_1x1_w2a8_sat", weight=QType(2), acc_bits=8,
                           overflow=Overflow.SATURATE), rows=1, cols=1, dataflow=WS),

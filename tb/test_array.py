@@ -23,7 +23,8 @@ def check(h, run, what):
 @cocotb.test()
 async def random_gemms(dut):
     """Random GEMMs with odd M, K, N: smaller and larger than the array, one tile, many;
-    tiles of one beat back to back (OS: each held back until ``min_tile_period``)."""
+    tiles of one beat back to back (OS: each held back until ``min_tile_period``); with
+    groups, a K of two and a half groups."""
     cfg = load_array_config()
     rng = make_rng(dut)
     h = GemmHarness(dut, cfg)
@@ -31,6 +32,8 @@ async def random_gemms(dut):
     long_k = 2 * cfg.min_tile_period * cfg.lanes + 3
     shapes = [(5, 7, 3), (9, 13, 11), (1, 1, 1), (R, 1, C), (2 * R + 1, long_k, C + 2),
               (2 * R + 1, 1, C + 1)]
+    if cfg.group_size:  # two whole groups and a part one
+        shapes.append((2 * R + 1, 2 * cfg.group_size + cfg.group_size // 2 + 1, C + 3))
     for M, K, N in shapes:
         check(h, await h.run(*random_gemm(cfg, rng, M, K, N)), f"{M}x{K}x{N}")
 

@@ -309,3 +309,37 @@ def test_cli_gemm_bitserial_mixed_precision(tmp_path, dataflow):
                        "--set", "cols=4", "--a", "A.npy", *args, "-o", "C2.npy", cwd=tmp_path)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and needle in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_bitserial_layer_groups_at_mixed_precisions(tmp_path, dataflow):
+    """Issue 17: a group-quantized layer (uint4 grid, zero points, groups of 32) whose groups
+    are read at 4, 2, 3 and 4 bits (``wbits``) through a 4x4 bit-serial array: the result
+    equals numpy's dequantize-then-matmul of the same integers, the cycles are the
+    documented formula's (``expected_cycles``, which the harness's count must equal) and
+    fewer than at full precision."""
+    from qtpe.hdl.array_config import config_from_dict
+    from qtpe.tb.models.cycles import expected_cycles
+    from qtpe.tb.models.formats import fit
+    from qtpe.tb.models.operands import QuantOperands
+    from qtpe.tb.models.schedule import schedule
+
+    cfg = config_from_dict({"pe": "bitserial", "weight": "uint4", "rows": 4, "cols": 4,
+                            "dataflow": dataflow, "name": "bs_layer", "group_size": 32,
+                            "zero_points": True})
+    rng = np.random.default_rng(29)
+    A, q = _layer(cfg, rng, 5, 101, 7)
+    per_group = np.array([4, 2, 3, 4])
+    wbits = np.repeat(per_group, 32)[:101]
+    top = (1 << per_group) - 1  # each group's weights and zero points on its own grid
+    W = np.minimum(q.weights, top[np.arange(101) // 32][:, None])
+    zeros = np.minimum(q.zeros, top[:, None])
+    quant = QuantOperands(q.scales, zeros, wbits)
+    result = run_gemm(cfg, A, W, "icarus", tmp_path, quant=quant)
+    assert result.ok and result.cycles == result.expected_cycles
+    g = np.arange(101) // 32
+    dequant = q.scales[g] * (W - zeros[g])  # numpy: one scale and zero per group and column
+    np.testing.assert_array_equal(result.C, fit(A.astype(object) @ dequant.astype(object),
+                                                cfg.acc))
+    full = expected_cycles(cfg, schedule(cfg, A, W, quant=QuantOperands(q.scales, zeros)))
+    assert result.cycles == expected_cycles(cfg, schedule(cfg, A, W, quant=quant)) < full

@@ -99,7 +99,8 @@ def stepped_precisions(cfg, W, quant):
     wbits = np.repeat((np.arange(units) + k - 1) % k + 1, unit)[: W.shape[0]]
     lo = np.where(cfg.weight.signed, -(1 << (wbits - 1)), 0)[:, None]
     hi = np.where(cfg.weight.signed, (1 << (wbits - 1)) - 1, (1 << wbits) - 1)[:, None]
-    return np.clip(W, lo, hi), QuantOperands(wbits=wbits)
+    kept = quant if quant is not None else QuantOperands()
+    return np.clip(W, lo, hi), QuantOperands(kept.scales, kept.zeros, wbits)
 
 
 def test_os_short_tiles_stall_on_last():

@@ -1,5 +1,6 @@
 """Bit-serial systolic arrays (``qtpe.hdl.array_bitserial``) in Amaranth's simulator: what only
-they have (short tiles at k cycles per beat, overflow runs, timing properties, no groups).
+they have (short tiles at k cycles per beat, short groups at changing precisions,
+overflow runs, timing properties).
 Their random GEMMs and beat-by-beat timing run with every other kind in
 ``tests/test_hdl_array.py``.
 """
@@ -49,6 +50,31 @@ def test_os_short_tiles_stall_on_last(cfg):
     np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W))
     lasts = [accepted[i] for i in np.flatnonzero(sched.last)]
     assert min(np.diff(lasts)) == max(cfg.min_tile_period, 2 * cfg.beat_cycles)
+    assert out_cycles[-1] - accepted[0] + 1 == expected_cycles(cfg, sched)
+
+
+def test_os_short_groups_at_changing_precisions():
+    """Groups of one beat (shorter than min_tile_period = R) whose precisions fall from 4 to
+    1 bit and rise again: a group's last plane comes R cycles or more after the previous
+    group's (the column buses stay free, so a 1-bit group waits for a 4-bit one before
+    it), results are exact and the cycles are ``expected_cycles``."""
+    from qtpe.tb.models.operands import QuantOperands
+
+    cfg = ArrayConfig(BitSerialConfig(name="arr_bs", weight=QType(4, False), lanes=2),
+                      rows=3, cols=2, group_size=2, zero_points=True)
+    rng = np.random.default_rng(9)
+    K = 12
+    wbits = np.repeat([4, 1, 1, 4, 2, 3], 2)
+    A, W, _, _, quant = random_gemm(cfg, rng, 3, K, 2)
+    W = np.minimum(W, (1 << wbits[:, None]) - 1)
+    quant = QuantOperands(quant.scales, quant.zeros, wbits)
+    sched = schedule(cfg, A, W, quant=quant)
+    rows, out_cycles, accepted = run_array(cfg, sched)
+    np.testing.assert_array_equal(sched.assemble(rows), gemm(cfg, A, W, quant=quant))
+    planes = [accepted[i] + int(wbits[2 * i]) for i in range(len(accepted))]
+    assert min(np.diff(planes)) == cfg.min_tile_period == 3
+    assert accepted[2] - accepted[1] == 3  # the 1-bit group after the 1-bit one: no gap ...
+    assert accepted[1] - accepted[0] == 6  # ... after the 4-bit one: its 4 planes and 2 more
     assert out_cycles[-1] - accepted[0] + 1 == expected_cycles(cfg, sched)
 
 

@@ -24,10 +24,9 @@ from qtpe.hdl.kind_mac import MacConfig
     ({"rows": 2, "pe": "shiftadd", "dataflow": "ws", "group_size": 3},
      r"group_size must be a multiple of the reduction tile of a weight-stationary array "
      r"\(rows x lanes = 2\), not 3"),
-    ({"rows": 2, "pe": "bitserial", "dtype": "special", "group_size": 4},
-     r"group_size = 4: arrays of pe = 'bitserial' do not take groups yet"),
     ({"rows": 2, "pe": "fpmac", "group_size": 4},
-     r"group_size = 4: arrays of pe = 'fpmac' do not take groups yet"),
+     r"group_size = 4: arrays of pe = 'fpmac' do not take groups \(arrays of mac, "
+     r"bitserial, shiftadd, lut do\); leave it out"),
     ({"rows": 2, "group_size": 4, "readout": "drain"},
      r"group_size = 4 needs readout = 'bus' .*, not 'drain'"),
     ({"rows": 2, "group_size": 4, "accumulate": "carry_save"},

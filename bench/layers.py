@@ -33,10 +33,11 @@ LFE5U-85F, nextpnr seed 1; OSU 0.18 um with the buffered ASIC flow).
 
 Writes ``layers.json`` (as each row lands) and ``LAYERS.md`` into ``--out`` (default
 ``bench/``) and ``docs/real-layer.md`` (``--doc-out``), all from the same run. ``--doc``
-runs the layer without synthesis and writes only the doc.
-Usage: ``python -m qtpe.bench.layers [--doc] [--no-synth] [--kinds A,B] [--dataflows os,ws]
-[--shape M,K,N] [--group G] [--array RxC] [--sim verilator|icarus] [--out DIR]
-[--doc-out FILE]``
+runs the layer without synthesis and writes only the doc; ``--render`` measures nothing and
+writes both Markdown files again from ``layers.json``.
+Usage: ``python -m qtpe.bench.layers [--doc | --render] [--no-synth] [--kinds A,B]
+[--dataflows os,ws] [--shape M,K,N] [--group G] [--array RxC] [--sim verilator|icarus]
+[--out DIR] [--doc-out FILE]``
 """
 
 from __future__ import annotations
@@ -572,6 +573,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", action="store_true",
                         help="only docs/real-layer.md: simulate, no synthesis")
     parser.add_argument("--no-synth", action="store_true", help="skip synthesis")
+    parser.add_argument("--render", action="store_true",
+                        help="measure nothing: write LAYERS.md and the doc again from "
+                             "OUT/layers.json")
     parser.add_argument("--kinds", default=None,
                         help="comma-separated kinds (default: every kind whose arrays take "
                              "groups)")
@@ -583,6 +587,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--doc-out", type=Path, default=DOC)
     args = parser.parse_args(argv)
+    if args.render:
+        try:
+            data = json.loads((args.out / "layers.json").read_text())
+        except (OSError, ValueError) as exc:
+            parser.error(f"--render needs a readable {args.out / 'layers.json'}: {exc}")
+        write_file(args.out / "LAYERS.md", bench_markdown(data))
+        write_file(args.doc_out, doc_markdown(data))
+        return 0
     available = {k.name: k for k in group_kinds()}
     names = list(available) if args.kinds is None else [n for n in args.kinds.split(",") if n]
     for n in names:

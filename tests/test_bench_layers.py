@@ -45,6 +45,12 @@ def test_tiny_layer_through_every_group_kind(tmp_path):
         assert f"| {r['cycles']:,} | {r['utilization']:.1%}" in doc
     assert "in every row" in bench and "Synthesis" not in bench
     assert "python -m qtpe.bench.layers --no-synth --sim icarus" in doc
+    # --render writes the same pages again from layers.json, measuring nothing
+    (tmp_path / "LAYERS.md").unlink()
+    assert layers.main(["--render", "--out", str(tmp_path), "--doc-out",
+                        str(tmp_path / "again.md")]) == 0
+    assert (tmp_path / "LAYERS.md").read_text() == bench
+    assert (tmp_path / "again.md").read_text() == doc
 
 
 def test_a_wrong_result_is_refused(tmp_path, monkeypatch):

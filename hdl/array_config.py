@@ -210,10 +210,17 @@ class ArrayConfig:
         check_bool("zero_points", self.zero_points)
         if not isinstance(self.group_scale, ScaleKind):
             raise TypeError(f"group_scale must be a ScaleKind, not {show(self.group_scale)}")
+        operand = self.pe_config.group_operand
         if self.group_size == 0:
+            if operand is not None:
+                raise ValueError(f"dtype = {show(operand)} needs groups (the value is per group "
+                                 f"and column): give group_size > 0, not 0")
             for key in ("group_scale", "scale_bits", "zero_points"):
                 no_effect(self, key, "there are no groups (group_size = 0)")
             return
+        if operand == "offset" and not self.zero_points:
+            raise ValueError("dtype = 'offset' takes the array's zero points "
+                             "(special_bits wide): give zero_points = true")
         _ = self.group  # validates scale_bits for the scale kind
         G = self.group_size
         if not self.pe_config.ARRAY_GROUPS:
@@ -276,6 +283,20 @@ class ArrayConfig:
         if self.group_size == 0:
             return None
         return GroupScale(self.group_size, self.group_scale, self.scale_bits)
+
+    @property
+    def zero_bits(self) -> int:
+        """Width of a zero point (``z_in``): ``weight.bits``; ``special_bits`` for the
+        bit-serial ``offset`` type."""
+        if self.pe_config.group_operand == "offset":
+            return self.pe_config.special_bits
+        return self.weight.bits
+
+    @property
+    def specials(self) -> bool:
+        """Whether the array takes a special value per group and column (``x_in``, signed
+        ``special_bits``: the bit-serial ``special`` type)."""
+        return self.group_size > 0 and self.pe_config.group_operand == "special"
 
     @property
     def group_beats(self) -> int:
@@ -527,7 +548,9 @@ def config_from_dict(data: dict) -> PEConfig | ArrayConfig:
     if extra:
         raise ValueError(f"key {show(sorted(extra)[0])} is for arrays only; give rows, cols and "
                          f"dataflow too")
-    return PEConfig.from_dict(data)
+    cfg = PEConfig.from_dict(data)
+    cfg.check_alone()
+    return cfg
 
 
 def array_preset(pe_config: PEConfig, name: str, dataflow: Dataflow = Dataflow.OS,

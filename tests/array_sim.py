@@ -41,6 +41,8 @@ def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
                         ctx.set(dut.s_in[c], int(sched.g_scale[i, c]))
                         if cfg.zero_points:
                             ctx.set(dut.z_in[c], int(sched.g_zero[i, c]))
+                        if cfg.specials:
+                            ctx.set(dut.x_in[c], int(sched.g_special[i, c]))
                 if cfg.dataflow is not Dataflow.OS:
                     ctx.set(dut.in_first, int(sched.first[i]))
             else:

@@ -122,7 +122,13 @@ row's activation sum over the group (``asum_total_r{r}``); ``group_feet`` delays
 column feet, where each column adds ``scale * (sum - zero * asum)`` (exact, two registers) to a
 ring of R accumulators (``WSColumn``), one per tile row, zeroed by a tile's first group and
 wrapped or saturated after every group; the rows of a tile's last group are the output,
-``group_foot_cycles`` = 3 later than without groups.
+``group_foot_cycles`` = 3 later than without groups. Input-stationary: ``group_size`` is a
+multiple of the activation tile ``T = R * C * lanes``, so a group is ``group_size / T``
+consecutive K tiles of a sum, as in the weight-stationary arrays; the one ring is a
+``WSColumn`` with groups (``is_ring``), ``s_in``/``z_in`` hold one scale and zero point (the
+beat's output column's) and are read with every beat, and the zero points' activation sum is
+the active tile's (``is_active_sum``: summed while the tile loads); the latency is
+unchanged.
 
 **Requantization** (``config.requant``): the accumulator rows above appear on ``acc_valid`` /
 ``acc_data``; in each cycle with ``acc_valid`` the array reads the row's per-column ``rq_scale``
@@ -482,7 +488,7 @@ class Cell:
         (``asum``, for the zero points), its group flags (``flags``: ``ws_group_flags``
         of the beat) and (``special``) the bit-serial ``special`` type's values."""
         cfg = self.array
-        cols = cfg.cols
+        cols = cfg.out_cols  # WS: a column end each; IS: the one ring
         g_first0, g_last0, g_base0 = (Signal(name=n) for n in ("g_first", "g_last", "g_base"))
         m.d.comb += [flag.eq(step & value)
                      for flag, value in zip((g_first0, g_last0, g_base0), flags, strict=True)]
@@ -580,8 +586,43 @@ class Cell:
         # reach every entry through a register tree made two cycles early.
         steps = array.spread(m, valid[ring_tap - 2], 1, rows, "ring_step")
         firsts = array.spread(m, first[ring_tap - 2], 1, 1, "ring_first")
-        ws_ring(m, cfg, total, Cat(*steps), firsts[0], acc_data[0])
+        if cfg.group is None:
+            ws_ring(m, cfg, total, Cat(*steps), firsts[0], acc_data[0])
+        else:  # the group and accumulator rings of a weight-stationary column end
+            asum = (self.is_active_sum(m, accept, swap0, a_edge) if cfg.zero_points
+                    else None)
+            taps = self.ws_group_taps(array, m, accept, self.ws_group_flags(array, m, swap0),
+                                      array.s_in, getattr(array, "z_in", None), asum,
+                                      ring_tap)
+            self.is_group_ring(m, total, Cat(*steps), firsts[0], acc_data[0], taps)
         m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
+
+    def is_active_sum(self, m: Module, accept, period_start, a_edge):
+        """Input-stationary zero points: the sum of the activation tile the offered beat
+        computes with (``is_asum``): the activations of a period's beats are summed as they
+        load (``is_asum_next``) and become the active sum at the next period's start."""
+        cfg = self.array
+        shape = signed(cfg.asum_bits)
+        beat = Signal(shape, name="is_asum_beat")
+        m.d.comb += beat.eq(sum(a_edge[c][lane] for c in range(cfg.cols)
+                                for lane in range(cfg.lanes)))
+        loading = Signal(shape, name="is_asum_next", reset_less=True)
+        active = Signal(shape, name="is_asum_reg", reset_less=True)
+        now = Signal(shape, name="is_asum")
+        m.d.comb += now.eq(Mux(period_start, loading, active))
+        with m.If(accept):
+            m.d.sync += [loading.eq(Mux(period_start, beat, loading + beat)), active.eq(now)]
+        return now
+
+    def is_group_ring(self, m: Module, value, step, ring_first, acc, taps) -> None:
+        """Input-stationary groups: one ``WSColumn`` with groups (``is_ring``) takes the
+        array's sum ``value``, ``step`` (one flag per entry), ``ring_first`` and the group
+        inputs ``taps`` (``ws_group_taps``: one element each); ``acc`` shows the newest."""
+        ring = WSColumn(self, value.shape(), False, group=True)
+        m.submodules.is_ring = ring
+        m.d.comb += [ring.psum.eq(value), ring.step.eq(step), ring.ring_first.eq(ring_first),
+                     acc.eq(ring.acc)]
+        m.d.comb += [getattr(ring, tap.port).eq(tap.bus[0]) for tap in taps]
 
     def is_sum_shape(self, c: int):
         """The exact running sum of an input-stationary array's bottom edge after column
@@ -1039,13 +1080,13 @@ class SystolicArray(ConfigComponent):
             members["in_first"] = In(1)
         if pe.ARRAY_WBITS:
             members["in_wbits"] = In(pe.wbits_bits)
-        if config.group is not None:
-            members["s_in"] = In(data.ArrayLayout(unsigned(config.scale_bits), config.cols))
+        if config.group is not None:  # per output column of a beat (IS: its one column)
+            n_grp = config.out_cols
+            members["s_in"] = In(data.ArrayLayout(unsigned(config.scale_bits), n_grp))
             if config.zero_points:
-                members["z_in"] = In(data.ArrayLayout(unsigned(config.zero_bits),
-                                                      config.cols))
+                members["z_in"] = In(data.ArrayLayout(unsigned(config.zero_bits), n_grp))
             if config.specials:
-                members["x_in"] = In(data.ArrayLayout(signed(pe.special_bits), config.cols))
+                members["x_in"] = In(data.ArrayLayout(signed(pe.special_bits), n_grp))
         rq = config.requantizer
         if rq is not None:
             members |= {

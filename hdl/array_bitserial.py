@@ -38,7 +38,7 @@ negated) and adds it to the column's accumulator ring on the last plane, as the 
 per beat. A beat with ``in_last`` puts out its row ``latency`` = ``R + C + k`` cycles after it
 was accepted.
 
-**Groups** (``config.group_size``; OS with the bus readout, WS), as in the MAC array
+**Groups** (``config.group_size``; OS with the bus readout, WS, IS), as in the MAC array
 (``qtpe.hdl.array``, "Groups"), the group's operands (``s_in``, ``z_in``, the activations for
 the zero points' sums, the group flags) taken with the beat and held (``s_held``, ``z_held``,
 ``a_held``; the WS flags ``g_*_held``) until its last plane, where a MAC array takes them with
@@ -48,7 +48,8 @@ plane. A beat that ends a group (or a tile) is accepted only if its last plane c
 ``min_tile_period`` = R cycles after the previous ending beat's (``_end_ready``: a beat of
 precision ``p`` has its last plane ``p`` cycles after it is accepted, so a 1-bit group after
 a 4-bit one waits, where equal precisions need only R cycles between acceptances). WS: the
-Horner units feed the column ends' two rings (``WSColumn``) on each beat's last plane.
+Horner units feed the column ends' two rings (``WSColumn``) on each beat's last plane; IS:
+the Horner unit below the bottom edge feeds the one ring with groups (``Cell.is_group_ring``).
 
 **The BitMoD types** (``dtype``, with the array's groups). ``offset``: the array's zero points
 (``zero_points = true``), ``special_bits`` wide. ``special`` (signed grids): ``x_in`` gives a
@@ -179,6 +180,18 @@ def _held(m: Module, port, accept, name: str):
     with m.If(accept):
         m.d.sync += reg.eq(port)
     return reg
+
+
+def _held_flags(m: Module, flags, accept) -> list:
+    """The weight- and input-stationary group flags (``Cell.ws_group_flags``) of a beat,
+    registered when it is accepted (``g_*_held``) for its last plane."""
+    kept = []
+    for name, flag in zip(("g_first", "g_last", "g_base"), flags, strict=True):
+        reg = Signal(name=f"{name}_held")
+        with m.If(accept):
+            m.d.sync += reg.eq(flag)
+        kept.append(reg)
+    return kept
 
 
 def _plane_sum(m: Module, cfg: ArrayConfig, bits, act, name: str):
@@ -405,13 +418,7 @@ class BitSerialCell(Cell):
         # given to ``ws_group_taps`` on the beat's last plane.
         group = None
         if cfg.group is not None:
-            flags = self.ws_group_flags(array, m, swap0)
-            kept = []
-            for name, flag in zip(("g_first", "g_last", "g_base"), flags, strict=True):
-                reg = Signal(name=f"{name}_held")
-                with m.If(accept):
-                    m.d.sync += reg.eq(flag)
-                kept.append(reg)
+            kept = _held_flags(m, self.ws_group_flags(array, m, swap0), accept)
             zero = _held(m, array.z_in, accept, "z_held") if cfg.zero_points else None
             asum = (sum(held[r][lane] for r in range(rows) for lane in range(cfg.lanes))
                     if cfg.zero_points else None)
@@ -500,7 +507,18 @@ class BitSerialCell(Cell):
         value = _horner(m, cfg, total, first[bottom], num(cfg.psum_bits), "sum")
         steps = array.spread(m, commit[bottom - 2], 1, rows, "ring_step")
         firsts = array.spread(m, ring_first[bottom - 2], 1, 1, "ring_first")
-        ws_ring(m, cfg, value, Cat(*steps), firsts[0], acc_data[0])
+        if cfg.group is None:
+            ws_ring(m, cfg, value, Cat(*steps), firsts[0], acc_data[0])
+        else:  # the group rings, their operands taken at accept and read on the last plane
+            kept = _held_flags(m, self.ws_group_flags(array, m, swap0), accept)
+            zp = cfg.zero_points
+            zero = _held(m, array.z_in, accept, "z_held") if zp else None
+            asum = (_held(m, self.is_active_sum(m, accept, swap0, a_edge), accept, "asum_held")
+                    if zp else None)
+            taps = self.ws_group_taps(array, m, commit0, kept,
+                                      _held(m, array.s_in, accept, "s_held"), zero, asum,
+                                      bottom)
+            self.is_group_ring(m, value, Cat(*steps), firsts[0], acc_data[0], taps)
         m.d.sync += acc_valid.eq(ring_last)  # 'last' beats are valid beats
 
     def column_sum(self, m: Module, psum, plane_first):

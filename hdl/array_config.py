@@ -148,8 +148,8 @@ class ArrayConfig:
             drain registers).
         group_size: per-group dequantization (0: none): every ``group_size`` reduction
             indices of a tile form a group whose exact sum is scaled once, at the foot of
-            its column (``qtpe.hdl.array``, "Groups"); a multiple of ``lanes`` (OS) or of
-            ``rows * lanes`` (WS).
+            its column (``qtpe.hdl.array``, "Groups"); a multiple of ``lanes`` (OS), of
+            ``rows * lanes`` (WS) or of ``rows * cols * lanes`` (IS).
         group_scale: ``ScaleKind.INT`` (an unsigned ``scale_bits``-bit integer scale per
             group and column) or ``ScaleKind.POT`` (an exponent: the sum is shifted left).
         scale_bits: width of the scale field (1..16 for int, 1..4 for pot).
@@ -225,13 +225,17 @@ class ArrayConfig:
         G = self.group_size
         if not self.pe_config.ARRAY_GROUPS:
             raise ValueError(_no_groups(G, self.pe))
-        if self.dataflow is Dataflow.IS:
-            raise ValueError(f"group_size = {G}: input-stationary arrays do not take groups "
-                             f"yet (output- and weight-stationary ones do)")
         if self.dataflow is Dataflow.WS and G % self.ws_tile_k:
             raise ValueError(f"group_size must be a multiple of the reduction tile of a "
                              f"weight-stationary array (rows x lanes = {self.ws_tile_k}), "
                              f"not {G}")
+        if self.dataflow is Dataflow.IS and G % self.is_tile_k:
+            raise ValueError(f"group_size must be a multiple of the activation tile of an "
+                             f"input-stationary array (rows x cols x lanes = "
+                             f"{self.is_tile_k}), not {G}")
+        if self.dataflow is Dataflow.IS and self.specials:
+            raise ValueError("dtype = 'special' needs an output- or weight-stationary array "
+                             "(input-stationary ones take int and offset groups)")
         if self.readout is not Readout.BUS:
             raise ValueError(f"group_size = {G} needs readout = 'bus' (the groups' sums leave "
                              f"on the column buses), not {show(self.readout.value)}")
@@ -305,8 +309,9 @@ class ArrayConfig:
 
     @property
     def group_tiles(self) -> int:
-        """WS: reduction tiles per group (``group_size / (rows * lanes)``); 0 without."""
-        return self.group_size // self.ws_tile_k
+        """WS, IS: reduction tiles per group (``group_size / tile_k``: WS ``rows * lanes``,
+        IS ``rows * cols * lanes``); 0 without."""
+        return self.group_size // self.tile_k
 
     @property
     def derived_group_acc_bits(self) -> int:

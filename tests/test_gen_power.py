@@ -101,12 +101,13 @@ def test_idle_with_operands_is_refused(tmp_path, capsys, monkeypatch):
 
 def test_default_operands_are_gemm_operands():
     """Random operands are what ``qtpe gemm`` takes: codes of code formats (pot4: 0 .. 15,
-    including the negative values' codes), values of integer grids."""
+    including the negative values' codes; FP8: finite codes only), values of integer
+    grids."""
     from qtpe.gen.config import preset
     from qtpe.gen.gemm import check_gemm
     from qtpe.gen.power import default_operands
 
-    for name in ("array_os_shiftadd_pot4a8_8x8", "array_os_w8a8_8x8"):
+    for name in ("array_os_shiftadd_pot4a8_8x8", "array_os_w8a8_8x8", "array_os_fp8_4x4"):
         cfg = preset(name)
         A, W = default_operands(cfg, np.random.default_rng(0))
         check_gemm(cfg, A, W, None, None)  # raises on an operand outside the format

@@ -257,6 +257,21 @@ def _layout_is(cfg: ArrayConfig, A, W, scale, shift, quant=None) -> Schedule:
     out_m = np.repeat(np.arange(M), Nb * R)
     out_n0 = np.tile(np.arange(Nb * R), M)
     extra = {}
+    if quant is not None and quant.scales is not None:
+        # Beat j of period (m, nb, kt) computes C[m, nb*R + j] over K tile kt: its group's
+        # operands for that column; the activation-only first period reads nothing.
+        nb = np.broadcast_to(np.arange(Nb)[None, :, None, None], (M, Nb, Kt, R)).reshape(-1)
+        j = np.broadcast_to(np.arange(R)[None, None, None, :], (M, Nb, Kt, R)).reshape(-1)
+        g_of_beat, n_of_beat = kt // cfg.group_tiles, nb * R + j
+
+        def per_beat(x):
+            xp = np.zeros((x.shape[0], Nb * R), dtype=np.int64)
+            xp[:, :N] = x
+            return np.concatenate([np.zeros((R, 1), dtype=np.int64),
+                                   xp[g_of_beat, n_of_beat][:, None]])
+
+        extra["g_scale"] = per_beat(quant.scales)
+        extra["g_zero"] = None if quant.zeros is None else per_beat(quant.zeros)
     if cfg.pe_config.ARRAY_WBITS:  # period (m, nb, kt) reads K tile kt (the first as kt 0)
         rows_w = (quant.wbits if quant is not None and quant.wbits is not None
                   else np.zeros(K, dtype=np.int64))

@@ -111,7 +111,8 @@ def test_default_operands_are_gemm_operands():
         cfg = preset(name)
         A, W = default_operands(cfg, np.random.default_rng(0))
         check_gemm(cfg, A, W, None, None)  # raises on an operand outside the format
-        assert A.shape == (16, 64 * cfg.lanes) and W.shape == (64 * cfg.lanes, 16)
+        assert A.shape == (2 * cfg.rows, 64 * cfg.lanes)
+        assert W.shape == (64 * cfg.lanes, 2 * cfg.cols)
     assert W.min() < 0 and A.min() < 0  # int8: values
     W = default_operands(preset("array_os_shiftadd_pot4a8_8x8"), np.random.default_rng(0))[1]
     assert W.min() == 0 and W.max() == 15

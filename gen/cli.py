@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--wbits", type=str, metavar="B.npy",
                    help="(bit-serial arrays) the precision of each row of W, K integers "
                         "1..weight bits (the rows of one beat, WS one K tile, share it)")
+    p.add_argument("--specials", type=str, metavar="X.npy",
+                   help="(bit-serial dtype = 'special') the value the code -2^(p-1) stands "
+                        "for, groups x N signed integers of special_bits")
     p.add_argument("--build", type=str, help="build folder to keep and reuse "
                    "(default: a temporary one)")
     p.add_argument("--seed", type=int, help="cocotb random seed")
@@ -221,7 +224,8 @@ def _cmd_gemm(args) -> int:
     result = gemm_command(_config(args), args.a, args.w, args.out, args.sim,
                           scale_path=args.scale, shift_path=args.shift,
                           scales_path=args.scales, zeros_path=args.zeros,
-                          wbits_path=args.wbits, build=args.build,
+                          wbits_path=args.wbits, specials_path=args.specials,
+                          build=args.build,
                           seed=args.seed)
     say(result.summary())
     say(f"wrote {args.out}")

@@ -151,7 +151,8 @@ def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=Non
         np.save(data_dir / "scale.npy", scale)
         np.save(data_dir / "shift.npy", shift)
     for name, value in (("group_scales", quant and quant.scales),
-                        ("zero_points", quant and quant.zeros), ("wbits", quant and quant.wbits)):
+                        ("zero_points", quant and quant.zeros), ("wbits", quant and quant.wbits),
+                        ("special_values", quant and quant.specials)):
         (data_dir / f"{name}.npy").unlink(missing_ok=True)
         if value is not None:
             np.save(data_dir / f"{name}.npy", value)
@@ -187,7 +188,7 @@ def load_operand(path, name: str) -> np.ndarray:
 
 def gemm_command(cfg, a_path, w_path, out, simulator: str, *, scale_path=None,
                  shift_path=None, scales_path=None, zeros_path=None, wbits_path=None,
-                 build=None, seed: int | None = None) -> GemmResult:
+                 specials_path=None, build=None, seed: int | None = None) -> GemmResult:
     """``qtpe gemm``: check the operands and the output location (before building anything),
     run the GEMM, write ``out`` (int64 ``.npy``) and return the result (``ok`` says if it
     matches the golden model)."""
@@ -197,12 +198,14 @@ def gemm_command(cfg, a_path, w_path, out, simulator: str, *, scale_path=None,
     A, W = load_operand(a_path, "A"), load_operand(w_path, "W")
     scale = load_operand(scale_path, "scale") if scale_path is not None else None
     shift = load_operand(shift_path, "shift") if shift_path is not None else None
-    if zeros_path is not None and scales_path is None:
-        raise GemmOperandError("--zeros needs --scales (the group scales)")
+    for path, flag in ((zeros_path, "--zeros"), (specials_path, "--specials")):
+        if path is not None and scales_path is None:
+            raise GemmOperandError(f"{flag} needs --scales (the group scales)")
     quant = QuantOperands(*(load_operand(path, name) if path is not None else None
                             for path, name in ((scales_path, "group scales"),
                                                (zeros_path, "zero points"),
-                                               (wbits_path, "wbits"))))
+                                               (wbits_path, "wbits"),
+                                               (specials_path, "special values"))))
     _, checked_w, _, _ = check_gemm(cfg, A, W, scale, shift)
     check_quant(cfg, checked_w, quant)
     if cfg.acc.bits > 64:

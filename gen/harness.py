@@ -59,7 +59,9 @@ def harness_verilog(cfg: ArrayConfig, depth: int, results: int) -> str:
     if cfg.zero_points:
         ports.append(f".z_in(word[{lay.wbits_lo - 1}:{lay.zero_lo}])")
     if cfg.pe_config.ARRAY_WBITS:
-        ports.append(f".in_wbits(word[{lay.beat_bits - 1}:{lay.wbits_lo}])")
+        ports.append(f".in_wbits(word[{lay.special_lo - 1}:{lay.wbits_lo}])")
+    if cfg.specials:
+        ports.append(f".x_in(word[{lay.beat_bits - 1}:{lay.special_lo}])")
     rq_decl = rq_logic = ""
     if rq:
         sb = lay.cols * lay.rq_scale_bits

@@ -71,14 +71,21 @@ _MAKE_VARS = ("OPT_FAST=-O1", "OPT_SLOW=-O0")
 def default_operands(cfg: ArrayConfig, rng: np.random.Generator, m: int | None = None,
                      k: int | None = None, n: int | None = None):
     """Uniform random ``A`` (M x K) and ``W`` (K x N) over every operand of the formats (the
-    values of integer grids, the codes of the others: ``Operand``); by default M = 2R,
-    K = 64 lanes' worth, N = 2C."""
+    values of integer grids, the codes of the others: ``Operand``; of a floating-point format
+    its finite codes, which are all a GEMM takes); by default M = 2R, K = 64 lanes' worth,
+    N = 2C."""
     m = 2 * cfg.rows if m is None else m
     n = 2 * cfg.cols if n is None else n
     k = 64 * cfg.lanes if k is None else k
-    A = rng.integers(cfg.activation.min, cfg.activation.max, (m, k), endpoint=True)
+
+    def uniform(fmt, lo, hi, shape):
+        if fmt.frac_bits:
+            return Operand(fmt).random(rng, shape, corner_fraction=0.0)
+        return rng.integers(lo, hi, shape, endpoint=True)
+
+    A = uniform(cfg.activation, cfg.activation.min, cfg.activation.max, (m, k))
     w = Operand(cfg.weight)
-    W = rng.integers(w.min, w.max, (k, n), endpoint=True)
+    W = uniform(cfg.weight, w.min, w.max, (k, n))
     return A.astype(np.int64), W.astype(np.int64)
 
 

@@ -23,10 +23,10 @@ Point status (``row["status"]``):
 file written atomically (temporary file + ``os.replace``) as soon as the point's row reaches
 the process that runs the sweep. ``error`` rows are not cached: a re-run retries them. The key
 is the SHA-256 of the point's canonical config (``cfg.to_dict()``), the stages that run
-(targets, energy, GEMM sizes, simulators, seed, Fmax floor), the qtpe version and the tool versions
-(Yosys, nextpnr-ecp5, Verilator, OpenSTA). Re-running a sweep (after an interrupt or a
-``kill -9``) recomputes no cached point; a point listed under two precisions (the MAC's int2
-for W1.58 and W2) is computed once.
+(targets, energy, GEMM sizes, simulators, seed, Fmax floor), the qtpe version and source digest
+(``source_digest``) and the tool versions (Yosys, nextpnr-ecp5, Verilator, OpenSTA).
+Re-running a sweep (after an interrupt or a ``kill -9``) recomputes no cached point; a point
+listed under two precisions (the MAC's int2 for W1.58 and W2) is computed once.
 
 ``run_point`` is a pure function of its task (a plain dict) returning a plain dict: it runs in
 a ``ProcessPoolExecutor`` worker or on a ``dask.distributed`` worker alike (which must have
@@ -355,15 +355,29 @@ def expand(space: Space) -> list[Point]:
     return points
 
 
+def source_digest() -> str:
+    """SHA-256 (hex) of qtpe's own source (every ``.py`` file of ``hdl``, ``gen``, ``tb``,
+    ``sim`` and ``synth``, by path and content): a change to the hardware, the models or the
+    flows within one version gives new cache keys."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for folder in ("hdl", "gen", "tb", "sim", "synth"):
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def tool_versions() -> dict:
-    """The versions that enter every cache key: qtpe, Yosys, nextpnr-ecp5, Verilator,
-    OpenSTA (``SynthError``/``CollateralMissing`` if one is missing)."""
+    """The versions that enter every cache key: qtpe (its version and ``source_digest``),
+    Yosys, nextpnr-ecp5, Verilator, OpenSTA (``SynthError``/``CollateralMissing`` if one is
+    missing)."""
     from importlib.metadata import version
 
     from qtpe.synth.install import sta_path
     from qtpe.synth.tools import nextpnr_ecp5_version, sta_version, yosys_version
 
-    return {"qtpe": version("qtpe"), "yosys": yosys_version(),
+    return {"qtpe": version("qtpe"), "qtpe-source": source_digest(), "yosys": yosys_version(),
             "nextpnr-ecp5": nextpnr_ecp5_version(), "verilator": _verilator_version(),
             "opensta": sta_version(sta_path())}
 

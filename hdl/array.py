@@ -122,7 +122,13 @@ row's activation sum over the group (``asum_total_r{r}``); ``group_feet`` delays
 column feet, where each column adds ``scale * (sum - zero * asum)`` (exact, two registers) to a
 ring of R accumulators (``WSColumn``), one per tile row, zeroed by a tile's first group and
 wrapped or saturated after every group; the rows of a tile's last group are the output,
-``group_foot_cycles`` = 3 later than without groups.
+``group_foot_cycles`` = 3 later than without groups. Input-stationary: ``group_size`` is a
+multiple of the activation tile ``T = R * C * lanes``, so a group is ``group_size / T``
+consecutive K tiles of a sum, as in the weight-stationary arrays; the one ring is a
+``WSColumn`` with groups (``is_ring``), ``s_in``/``z_in`` hold one scale and zero point (the
+beat's output column's) and are read with every beat, and the zero points' activation sum is
+the active tile's (``is_active_sum``: summed while the tile loads); the latency is
+unchanged.
 
 **Requantization** (``config.requant``): the accumulator rows above appear on ``acc_valid`` /
 ``acc_data``; in each cycle with ``acc_valid`` the array reads the row's per-column ``rq_scale``
@@ -185,8 +191,9 @@ class GroupBeat:
     a beat's sum is complete in the PEs (MAC cells: the cycle it is accepted; bit-serial:
     its last bit-plane): ``step`` (that cycle), ``end`` (... of a beat that ends a group),
     ``first`` (the beat starts a group), ``tile_last`` (the beat ends its tile), ``scale``,
-    ``zero`` (the group's ``s_in``, ``z_in``; ``zero`` is ``None`` without zero points) and
-    ``acts`` (the beat's activations, R rows of ``lanes``)."""
+    ``zero`` (the group's ``s_in``, ``z_in``; ``zero`` is ``None`` without zero points),
+    ``acts`` (the beat's activations, R rows of ``lanes``) and ``special`` (``x_in``, the
+    bit-serial ``special`` type's values; else ``None``)."""
 
     step: Value
     end: Value
@@ -195,6 +202,7 @@ class GroupBeat:
     scale: Value
     zero: Value | None
     acts: Value
+    special: Value | None = None
 
 
 class Cell:
@@ -314,7 +322,7 @@ class Cell:
                             acc_valid, acc_data)
 
     def group_feet(self, array: SystolicArray, m: Module, beat: GroupBeat, depth: int,
-                   row_valid, row_data, acc_valid, acc_data) -> None:
+                   row_valid, row_data, acc_valid, acc_data, row_t=None) -> None:
         """Output-stationary groups: the column feet (see the module docstring, "Groups").
 
         A group's rows leave the buses ``depth`` cycles after ``beat.end`` (MAC cells:
@@ -323,7 +331,9 @@ class Cell:
         activation sums, whether it is its tile's first and last group) is taken at
         ``beat.end`` and delayed ``depth`` cycles (``gmeta``), then held while the rows
         pass. Each column scales ``(sum - zero * asum)`` (two registers) into its
-        accumulator ring (``WSColumn``: R entries, one per row)."""
+        accumulator ring (``WSColumn``: R entries, one per row); with special values
+        (``row_t``: per column the row's sum of the activations whose weight code is the
+        special one, beside its sum in ``row_data``) ``(sum + special * t)``."""
         cfg = self.array
         rows, cols = cfg.rows, cfg.cols
         zp = cfg.zero_points
@@ -345,6 +355,9 @@ class Cell:
                 with m.If(beat.step):
                     m.d.sync += held.eq(total)
                 fields.append(total)
+        xs = cfg.specials
+        if xs:
+            fields.insert(1, Value.cast(beat.special))
         fields += [tile_start, beat.tile_last]
         meta0 = Signal(sum(len(Value.cast(f)) for f in fields), name="gmeta")
         m.d.comb += meta0.eq(Cat(*fields))
@@ -355,10 +368,14 @@ class Cell:
             m.d.sync += hold.eq(meta_at)
         cur = Signal(len(meta0), name="gmeta_now")
         m.d.comb += cur.eq(Mux(fire, meta_at, hold))
-        sb, zb = cfg.scale_bits, cfg.weight.bits
+        sb, zb = cfg.scale_bits, cfg.zero_bits
         pos = cols * sb
         scales = [cur[c * sb:(c + 1) * sb] for c in range(cols)]
-        zeros, asum = [], None
+        zeros, asum, specials = [], None, []
+        if xs:
+            xb = cfg.pe_config.special_bits
+            specials = [cur[pos + c * xb:pos + (c + 1) * xb].as_signed() for c in range(cols)]
+            pos += cols * xb
         if zp:
             zeros = [cur[pos + c * zb:pos + (c + 1) * zb] for c in range(cols)]
             pos += cols * zb
@@ -377,8 +394,12 @@ class Cell:
         for c in range(cols):
             g = Value.cast(row_data[c])
             corrected = g - zeros[c] * asum if zp else g
-            scaled = Signal(signed(len(g) + (zb + cfg.asum_bits + 1 if zp else 1)
-                                   + cfg.group.growth_bits + 1), name=f"group_scaled_c{c}")
+            extra = zb + cfg.asum_bits + 1 if zp else 1
+            if xs:
+                corrected = g + specials[c] * row_t[c]
+                extra = xb + cfg.asum_bits + 1
+            scaled = Signal(signed(len(g) + extra + cfg.group.growth_bits + 1),
+                            name=f"group_scaled_c{c}")
             m.d.comb += scaled.eq(scale_partial_sum(corrected, scales[c], cfg.group))
             values.append(delay(m, scaled, 2, f"group_value_c{c}"))
         step = delay_line(m, row_valid, 3, "group_step")
@@ -458,16 +479,16 @@ class Cell:
         return ~pos_now.any(), (pos_now == T - 1) | array.in_last, head_now  # ~any: lint-clean
 
     def ws_group_taps(self, array: SystolicArray, m: Module, step, flags, scale, zero, asum,
-                      tap: int) -> list:
+                      tap: int, special=None) -> list:
         """Weight-stationary groups: what the column ends need besides the partial sums, at
         tap ``tap`` (when a beat's de-skewed partial sum reaches them), taken in the cycle
         ``step`` that the beat's sum enters the array (MAC cells: its acceptance; bit-serial:
         its last bit-plane): the beat's column scales and zero points (``scale``, ``zero``:
         ``s_in``, ``z_in`` of the beat, its activations' group), its activation sum
-        (``asum``, for the zero points) and its group flags (``flags``: ``ws_group_flags``
-        of the beat)."""
+        (``asum``, for the zero points), its group flags (``flags``: ``ws_group_flags``
+        of the beat) and (``special``) the bit-serial ``special`` type's values."""
         cfg = self.array
-        cols = cfg.cols
+        cols = cfg.out_cols  # WS: a column end each; IS: the one ring
         g_first0, g_last0, g_base0 = (Signal(name=n) for n in ("g_first", "g_last", "g_base"))
         m.d.comb += [flag.eq(step & value)
                      for flag, value in zip((g_first0, g_last0, g_base0), flags, strict=True)]
@@ -476,11 +497,17 @@ class Cell:
             asum_beat = Signal(signed(cfg.asum_bits), name="asum_beat")
             m.d.comb += asum_beat.eq(asum)
             fields += [Value.cast(zero), asum_beat]
+        if cfg.specials:
+            fields.append(Value.cast(special))
         meta0 = Signal(sum(len(Value.cast(f)) for f in fields), name="gmeta")
         m.d.comb += meta0.eq(Cat(*fields))
         meta = delay(m, meta0, tap, "gmeta")
-        sb, zb = cfg.scale_bits, cfg.weight.bits
+        sb, zb = cfg.scale_bits, cfg.zero_bits
         taps = [Tap("scale", tuple(meta[c * sb:(c + 1) * sb] for c in range(cols)), 0, 1, 0)]
+        if cfg.specials:  # after the scales (no zero points with special values)
+            xb = cfg.pe_config.special_bits
+            taps.append(Tap("special", tuple(meta[cols * sb + c * xb:cols * sb + (c + 1) * xb]
+                                             for c in range(cols)), 0, 1, 0))
         if cfg.zero_points:
             pos0 = cols * sb
             taps += [Tap("zero", tuple(meta[pos0 + c * zb:pos0 + (c + 1) * zb]
@@ -559,8 +586,43 @@ class Cell:
         # reach every entry through a register tree made two cycles early.
         steps = array.spread(m, valid[ring_tap - 2], 1, rows, "ring_step")
         firsts = array.spread(m, first[ring_tap - 2], 1, 1, "ring_first")
-        ws_ring(m, cfg, total, Cat(*steps), firsts[0], acc_data[0])
+        if cfg.group is None:
+            ws_ring(m, cfg, total, Cat(*steps), firsts[0], acc_data[0])
+        else:  # the group and accumulator rings of a weight-stationary column end
+            asum = (self.is_active_sum(m, accept, swap0, a_edge) if cfg.zero_points
+                    else None)
+            taps = self.ws_group_taps(array, m, accept, self.ws_group_flags(array, m, swap0),
+                                      array.s_in, getattr(array, "z_in", None), asum,
+                                      ring_tap)
+            self.is_group_ring(m, total, Cat(*steps), firsts[0], acc_data[0], taps)
         m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
+
+    def is_active_sum(self, m: Module, accept, period_start, a_edge):
+        """Input-stationary zero points: the sum of the activation tile the offered beat
+        computes with (``is_asum``): the activations of a period's beats are summed as they
+        load (``is_asum_next``) and become the active sum at the next period's start."""
+        cfg = self.array
+        shape = signed(cfg.asum_bits)
+        beat = Signal(shape, name="is_asum_beat")
+        m.d.comb += beat.eq(sum(a_edge[c][lane] for c in range(cfg.cols)
+                                for lane in range(cfg.lanes)))
+        loading = Signal(shape, name="is_asum_next", reset_less=True)
+        active = Signal(shape, name="is_asum_reg", reset_less=True)
+        now = Signal(shape, name="is_asum")
+        m.d.comb += now.eq(Mux(period_start, loading, active))
+        with m.If(accept):
+            m.d.sync += [loading.eq(Mux(period_start, beat, loading + beat)), active.eq(now)]
+        return now
+
+    def is_group_ring(self, m: Module, value, step, ring_first, acc, taps) -> None:
+        """Input-stationary groups: one ``WSColumn`` with groups (``is_ring``) takes the
+        array's sum ``value``, ``step`` (one flag per entry), ``ring_first`` and the group
+        inputs ``taps`` (``ws_group_taps``: one element each); ``acc`` shows the newest."""
+        ring = WSColumn(self, value.shape(), False, group=True)
+        m.submodules.is_ring = ring
+        m.d.comb += [ring.psum.eq(value), ring.step.eq(step), ring.ring_first.eq(ring_first),
+                     acc.eq(ring.acc)]
+        m.d.comb += [getattr(ring, tap.port).eq(tap.bus[0]) for tap in taps]
 
     def is_sum_shape(self, c: int):
         """The exact running sum of an input-stationary array's bottom edge after column
@@ -706,7 +768,10 @@ class WSColumn(wiring.Component):
             members |= {"scale": In(cfg.scale_bits), "g_first": In(1), "g_last": In(1),
                         "g_base": In(1)}
             if cfg.zero_points:
-                members |= {"zero": In(cfg.weight.bits), "asum": In(signed(cfg.asum_bits))}
+                members |= {"zero": In(cfg.zero_bits), "asum": In(signed(cfg.asum_bits))}
+            if cfg.specials:
+                members |= {"special": In(signed(cfg.pe_config.special_bits)),
+                            "tsum": In(psum)}
         members["acc"] = Out(acc_shape(cfg.acc))
         super().__init__(members)
 
@@ -725,10 +790,19 @@ class WSColumn(wiring.Component):
         group sums (``gsum_r{k}``, exact: ``(g_first ? 0 : oldest) + psum - zero * asum``)
         and the accumulators, which take ``scale * group sum`` on the group's last K tile
         (``(g_base ? 0 : oldest) + ...``, wrapped or saturated) and keep their value
-        otherwise; both turn on every step. ``acc`` shows the newest accumulator."""
+        otherwise; both turn on every step. ``acc`` shows the newest accumulator. Special
+        values (bit-serial): the beat's sum of the activations whose weight code is the
+        special one (``tsum``, read on the beat's first plane, ``special_t``) times the
+        column's ``special`` is added to the beat's partial sum."""
         cfg = self._cell.array
         rows = cfg.rows
         corrected = psum - self.zero * self.asum if cfg.zero_points else psum
+        if cfg.specials:
+            t_reg = Signal(self.tsum.shape(), name="special_t", reset_less=True)
+            t_now = Signal(self.tsum.shape(), name="special_t_now")
+            m.d.comb += t_now.eq(Mux(self.plane_first, self.tsum, t_reg))
+            m.d.sync += t_reg.eq(t_now)
+            corrected = psum + self.special * t_now
         gshape = signed(len(Value.cast(corrected)) + (cfg.group_size - 1).bit_length() + 1)
         gring = [Signal(gshape, name=f"gsum_r{k}", reset_less=True) for k in range(rows)]
         gsum = Signal(gshape, name="group_sum")
@@ -1006,11 +1080,13 @@ class SystolicArray(ConfigComponent):
             members["in_first"] = In(1)
         if pe.ARRAY_WBITS:
             members["in_wbits"] = In(pe.wbits_bits)
-        if config.group is not None:
-            members["s_in"] = In(data.ArrayLayout(unsigned(config.scale_bits), config.cols))
+        if config.group is not None:  # per output column of a beat (IS: its one column)
+            n_grp = config.out_cols
+            members["s_in"] = In(data.ArrayLayout(unsigned(config.scale_bits), n_grp))
             if config.zero_points:
-                members["z_in"] = In(data.ArrayLayout(unsigned(config.weight.bits),
-                                                      config.cols))
+                members["z_in"] = In(data.ArrayLayout(unsigned(config.zero_bits), n_grp))
+            if config.specials:
+                members["x_in"] = In(data.ArrayLayout(signed(pe.special_bits), n_grp))
         rq = config.requantizer
         if rq is not None:
             members |= {

@@ -38,7 +38,7 @@ negated) and adds it to the column's accumulator ring on the last plane, as the 
 per beat. A beat with ``in_last`` puts out its row ``latency`` = ``R + C + k`` cycles after it
 was accepted.
 
-**Groups** (``config.group_size``; OS with the bus readout, WS), as in the MAC array
+**Groups** (``config.group_size``; OS with the bus readout, WS, IS), as in the MAC array
 (``qtpe.hdl.array``, "Groups"), the group's operands (``s_in``, ``z_in``, the activations for
 the zero points' sums, the group flags) taken with the beat and held (``s_held``, ``z_held``,
 ``a_held``; the WS flags ``g_*_held``) until its last plane, where a MAC array takes them with
@@ -48,7 +48,24 @@ plane. A beat that ends a group (or a tile) is accepted only if its last plane c
 ``min_tile_period`` = R cycles after the previous ending beat's (``_end_ready``: a beat of
 precision ``p`` has its last plane ``p`` cycles after it is accepted, so a 1-bit group after
 a 4-bit one waits, where equal precisions need only R cycles between acceptances). WS: the
-Horner units feed the column ends' two rings (``WSColumn``) on each beat's last plane.
+Horner units feed the column ends' two rings (``WSColumn``) on each beat's last plane; IS:
+the Horner unit below the bottom edge feeds the one ring with groups (``Cell.is_group_ring``).
+
+**The BitMoD types** (``dtype``, with the array's groups). ``offset``: the array's zero points
+(``zero_points = true``), ``special_bits`` wide. ``special`` (signed grids): ``x_in`` gives a
+special value per group and column (signed ``special_bits``, read as ``s_in``); in a beat of
+precision ``p`` the code ``-2^(p-1)`` (the sign bit alone; ``p = 1``: the code 1) stands for
+it. Such a lane takes part in no bit-plane, and the sum ``t`` of its activations is kept
+beside the plane sums: the group's sum is ``sum(code * a) + special * t``, as in the PE, and
+costs no cycle. OS: the column top loads a special lane's code as 0 and sends a mask
+(``xmask_c{c}``, ``lanes`` bits) down the column with the beat's first plane; each cell adds
+the masked activations (``special_beat``) into ``special_t`` per group, which rides the bus
+above the group's sum to the feet (``group_t_c{c}``), where ``sum + special * t`` is scaled.
+WS: the cells get the first-plane flag along the row; on it a cell marks its lanes whose
+code (at the beat's precision, from the plane position) is the special one, skips them on the
+beat's planes (``special_skip_l{l}``) and sends their activations' sum down a second chain
+(``tsum``), which the column end reads on the first plane (``special_t``) and adds
+``special * t`` to the beat's sum.
 
 **Input-stationary**: every cell holds ``lanes`` activations, double buffered as in the MAC
 array's IS (one activation row per beat shifts down the columns into the shadows; the active
@@ -64,7 +81,7 @@ one result ``latency`` = ``R + C + 1 + k`` cycles after it was accepted.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -165,6 +182,18 @@ def _held(m: Module, port, accept, name: str):
     return reg
 
 
+def _held_flags(m: Module, flags, accept) -> list:
+    """The weight- and input-stationary group flags (``Cell.ws_group_flags``) of a beat,
+    registered when it is accepted (``g_*_held``) for its last plane."""
+    kept = []
+    for name, flag in zip(("g_first", "g_last", "g_base"), flags, strict=True):
+        reg = Signal(name=f"{name}_held")
+        with m.If(accept):
+            m.d.sync += reg.eq(flag)
+        kept.append(reg)
+    return kept
+
+
 def _plane_sum(m: Module, cfg: ArrayConfig, bits, act, name: str):
     """``sum(bits[l] ? act[l] : 0)`` over the lanes, exact (one adder tree)."""
     pe = cfg.pe_config
@@ -254,19 +283,33 @@ class BitSerialCell(Cell):
         sources = array.skew(m, [held[r] for r in range(rows)], 1, 0, "a_skew")
         # One weight schedule per column: a shift register puts out the beat's planes MSB first
         # (a beat at precision p < W: its code shifted up by W - p, so bit p - 1 leads).
+        # Special values: a lane whose aligned code is the sign bit alone is loaded as 0 and
+        # marked in ``xmask_c{c}``, which goes down the column with the first plane only.
         up = Signal(range(W), name="plane_align")
         m.d.comb += up.eq(W - eff)
+        xs = cfg.specials
         tops = []
         for c in range(cols):
             sreg = Signal(data.ArrayLayout(unsigned(W), lanes), name=f"wplanes_c{c}",
                           reset_less=True)
+            aligned = []
+            for lane in range(lanes):
+                code = Signal(W, name=f"walign_c{c}_l{lane}")
+                m.d.comb += code.eq((array.w_in[c][lane].as_unsigned() << up)[:W])
+                aligned.append(code)
+            if xs:
+                xmask = Signal(lanes, name=f"xmask_c{c}")
+                special = Cat(code[W - 1] & ~code[:W - 1].any() if W > 1 else code[0]
+                              for code in aligned)
+                m.d.sync += xmask.eq(Mux(accept, special, 0))
             with m.If(accept):
-                m.d.sync += [sreg[lane].eq((array.w_in[c][lane].as_unsigned() << up)[:W])
-                             for lane in range(lanes)]
+                m.d.sync += [sreg[lane].eq(Mux(special[lane], 0, aligned[lane]) if xs
+                                           else aligned[lane]) for lane in range(lanes)]
             with m.Else():
                 m.d.sync += [sreg[lane].eq(sreg[lane] << 1) for lane in range(lanes)]
-            top = Signal(lanes, name=f"plane_top_c{c}")
-            m.d.comb += top.eq(Cat(sreg[lane][W - 1] for lane in range(lanes)))
+            top = Signal(2 * lanes if xs else lanes, name=f"plane_top_c{c}")
+            m.d.comb += top.eq(Cat(*(sreg[lane][W - 1] for lane in range(lanes)),
+                                   *([xmask] if xs else [])))
             tops.append(top)
         tops = array.skew(m, tops, 1, 0, "plane_skew")
 
@@ -279,15 +322,29 @@ class BitSerialCell(Cell):
                     *readout["chains"]],
             collect=readout["collect"],
             taps=[*([Tap("shift", tuple(shifts), cols, 1, 0)] if shifts is not None else [])]))
-        connect_readout(array, m, exits, bus, row_data)
+        row_t = None
+        if xs:  # the buses carry each cell's sum and, above it, its special activations' sum
+            wide = [Signal(len(Value.cast(row_data[c])) + cfg.asum_bits, name=f"group_bus_c{c}")
+                    for c in range(cols)]
+            connect_readout(array, m, exits, bus, wide)
+            row_t = []
+            for c in range(cols):
+                acc_bits = len(Value.cast(row_data[c]))
+                m.d.comb += row_data[c].eq(wide[c][:acc_bits])
+                t = Signal(signed(cfg.asum_bits), name=f"group_t_c{c}")
+                m.d.comb += t.eq(wide[c][acc_bits:])
+                row_t.append(t)
+        else:
+            connect_readout(array, m, exits, bus, row_data)
         if groups:  # the group's operands, held from its last beat to that beat's last plane
             zero = (_held(m, array.z_in, accept, "z_held") if cfg.zero_points else None)
+            special = _held(m, array.x_in, accept, "x_held") if xs else None
             beat = GroupBeat(commit0, last0, beat_clear, beat_tile_last,
-                             _held(m, array.s_in, accept, "s_held"), zero, held)
+                             _held(m, array.s_in, accept, "s_held"), zero, held, special)
             # the rows leave the buses C + 1 = drain_start - group_foot_cycles - k cycles
             # after the group's last plane
             self.group_feet(array, m, beat, cfg.drain_start - cfg.group_foot_cycles - k,
-                            row_valid, row_data, acc_valid, acc_data)
+                            row_valid, row_data, acc_valid, acc_data, row_t)
 
     # -- weight-stationary ------------------------------------------------------------------
     def elaborate_ws(self, array, m: Module, acc_valid, acc_data) -> None:
@@ -316,10 +373,14 @@ class BitSerialCell(Cell):
         ring_first0, ring_last0 = Signal(name="ring_first"), Signal(name="ring_last")
         m.d.comb += [ring_first0.eq(commit0 & beat_first), ring_last0.eq(commit0 & beat_last)]
         plane = delay_line(m, plane0, rows, "plane") if plane0 is not None else None
+        xs = cfg.specials  # the cells need the first plane too (special codes)
+        first_row = delay_line(m, first0, rows, "first_row") if xs else None
         ctl = []
         for r in range(rows):
-            edge = Signal(1 + (len(plane[0]) if plane is not None else 0), name=f"ctl_r{r}")
-            m.d.comb += edge.eq(Cat(swap[r], *([plane[r]] if plane is not None else [])))
+            parts = [swap[r], *([first_row[r]] if xs else []),
+                     *([plane[r]] if plane is not None else [])]
+            edge = Signal(sum(len(Value.cast(x)) for x in parts), name=f"ctl_r{r}")
+            m.d.comb += edge.eq(Cat(*parts))
             ctl.append(edge)
         bottom = rows + cols - 1
         first = delay_line(m, first0, bottom + 1, "first")
@@ -340,31 +401,33 @@ class BitSerialCell(Cell):
             chains=[Chain("act_in", "act_out", "right", tuple(sources)),
                     Chain("ctl_in", "ctl_out", "right", tuple(ctl)),
                     Chain("w_in", "w_out", "down", tuple(w_top)),
-                    Chain("psum_in", "psum_out", "down", exits=True)],
+                    Chain("psum_in", "psum_out", "down", exits=True),
+                    *([Chain("tsum_in", "tsum_out", "down", exits=True)] if xs else [])],
             taps=ws_load_taps(valid, beats, cols)))
         psum_shape = self.plane_psum_shape(rows - 1)
-        psums = [exits["psum_out"][c].as_signed() if psum_shape.signed else
-                 exits["psum_out"][c] for c in range(cols)]
-        psums_out = array.skew(m, psums, -1, cols - 1, "psum_deskew")
+
+        def deskewed(port, name):
+            sums = [exits[port][c].as_signed() if psum_shape.signed else exits[port][c]
+                    for c in range(cols)]
+            return array.skew(m, sums, -1, cols - 1, name)
+
+        psums_out = deskewed("psum_out", "psum_deskew")
 
         # One Horner unit per column, then the accumulator ring (as the MAC array, per beat);
         # with groups the group and accumulator rings, their operands taken at accept and
         # given to ``ws_group_taps`` on the beat's last plane.
         group = None
         if cfg.group is not None:
-            flags = self.ws_group_flags(array, m, swap0)
-            kept = []
-            for name, flag in zip(("g_first", "g_last", "g_base"), flags, strict=True):
-                reg = Signal(name=f"{name}_held")
-                with m.If(accept):
-                    m.d.sync += reg.eq(flag)
-                kept.append(reg)
+            kept = _held_flags(m, self.ws_group_flags(array, m, swap0), accept)
             zero = _held(m, array.z_in, accept, "z_held") if cfg.zero_points else None
             asum = (sum(held[r][lane] for r in range(rows) for lane in range(cfg.lanes))
                     if cfg.zero_points else None)
+            special = _held(m, array.x_in, accept, "x_held") if xs else None
             group = self.ws_group_taps(array, m, commit0, kept,
                                        _held(m, array.s_in, accept, "s_held"), zero, asum,
-                                       bottom)
+                                       bottom, special)
+            if xs:  # each beat's special activations' sum, read on its first plane
+                group.append(Tap("tsum", tuple(deskewed("tsum_out", "tsum_deskew")), 0, 1, 0))
         self.place_columns(array, m, psums_out, bottom, commit, ring_first, first, acc_data,
                            group)
         m.d.sync += acc_valid.eq(ring_last)  # 'last' beats are valid beats
@@ -444,7 +507,18 @@ class BitSerialCell(Cell):
         value = _horner(m, cfg, total, first[bottom], num(cfg.psum_bits), "sum")
         steps = array.spread(m, commit[bottom - 2], 1, rows, "ring_step")
         firsts = array.spread(m, ring_first[bottom - 2], 1, 1, "ring_first")
-        ws_ring(m, cfg, value, Cat(*steps), firsts[0], acc_data[0])
+        if cfg.group is None:
+            ws_ring(m, cfg, value, Cat(*steps), firsts[0], acc_data[0])
+        else:  # the group rings, their operands taken at accept and read on the last plane
+            kept = _held_flags(m, self.ws_group_flags(array, m, swap0), accept)
+            zp = cfg.zero_points
+            zero = _held(m, array.z_in, accept, "z_held") if zp else None
+            asum = (_held(m, self.is_active_sum(m, accept, swap0, a_edge), accept, "asum_held")
+                    if zp else None)
+            taps = self.ws_group_taps(array, m, commit0, kept,
+                                      _held(m, array.s_in, accept, "s_held"), zero, asum,
+                                      bottom)
+            self.is_group_ring(m, value, Cat(*steps), firsts[0], acc_data[0], taps)
         m.d.sync += acc_valid.eq(ring_last)  # 'last' beats are valid beats
 
     def column_sum(self, m: Module, psum, plane_first):
@@ -494,10 +568,13 @@ class BitSerialOSCell(wiring.Component):
         self._linked, self._bus = linked, bus
         cfg = cell.array
         acc = acc_shape(cell.config.acc)  # with groups: a group's exact sum
-        ins, outs = readout_ports(acc, bus, linked)
-        members = {"act_in": In(cell.row_layout()), "ctl_in": In(4), "plane_in": In(cfg.lanes),
+        xs = cfg.specials  # the planes carry the special mask; the bus the t sum too
+        ins, outs = readout_ports(acc, bus, linked,
+                                  unsigned(acc.width + cfg.asum_bits) if xs else None)
+        planes = 2 * cfg.lanes if xs else cfg.lanes
+        members = {"act_in": In(cell.row_layout()), "ctl_in": In(4), "plane_in": In(planes),
                    **ins, "act_out": Out(cell.row_layout()), "ctl_out": Out(4),
-                   "plane_out": Out(cfg.lanes), **outs}
+                   "plane_out": Out(planes), **outs}
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -518,7 +595,20 @@ class BitSerialOSCell(wiring.Component):
         m.d.comb += total.eq(Mux(clear, Const(0, acc), a) + dot)
         with m.If(commit):
             m.d.sync += a.eq(fit_to_acc(total, acc_type))
-        readout_cell(m, self, a, load, self._bus, self._linked)
+        if cfg.specials:  # t: the group's sum of the activations of special lanes
+            lanes = cfg.lanes
+            t_beat = _plane_sum(m, cfg, plane[lanes:], act, "special")
+            t_shape = signed(cfg.asum_bits)
+            t_held = Signal(t_shape, name="special_beat", reset_less=True)
+            t_now = Signal(t_shape, name="special_beat_now")
+            m.d.comb += t_now.eq(Mux(first, t_beat, t_held))
+            m.d.sync += t_held.eq(t_now)
+            t = Signal(t_shape, name="special_t", reset_less=True)
+            with m.If(commit):
+                m.d.sync += t.eq(Mux(clear, 0, t) + t_now)
+            readout_cell(m, self, Cat(a, t), load, self._bus, self._linked)
+        else:
+            readout_cell(m, self, a, load, self._bus, self._linked)
         m.d.comb += [self.act_out.eq(act), self.ctl_out.eq(ctl), self.plane_out.eq(plane)]
         return m
 
@@ -538,13 +628,18 @@ class BitSerialWSCell(wiring.Component):
     def __init__(self, cell: BitSerialCell, act_reg: bool, psum_in, psum):
         self._cell, self._act_reg, self._r = cell, act_reg, psum_in is not None
         cfg = cell.array
-        ctl = 1 + (Shape.cast(range(cfg.beat_cycles)).width if cfg.beat_cycles > 1 else 0)
+        ctl = (1 + int(cfg.specials)
+               + (Shape.cast(range(cfg.beat_cycles)).width if cfg.beat_cycles > 1 else 0))
         members = {"act_in": In(cell.row_layout()), "w_in": In(cell.weight_layout()),
                    **ws_load_ports(cfg), "ctl_in": In(ctl)}
         if psum_in is not None:
             members["psum_in"] = In(psum_in)
+            if cfg.specials:
+                members["tsum_in"] = In(psum_in)
         members |= {"act_out": Out(cell.row_layout()), "w_out": Out(cell.weight_layout()),
                     "ctl_out": Out(ctl), "psum_out": Out(psum)}
+        if cfg.specials:
+            members["tsum_out"] = Out(psum)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -553,19 +648,42 @@ class BitSerialWSCell(wiring.Component):
         act = _registered(m, self.act_in, self._act_reg, "act")
         ctl = control_register(m, self.ctl_in, self._act_reg)
         shadow, active = ws_weights(m, self.w_in, ws_cell_load(m, self, self._act_reg), ctl[0])
+        xs = cfg.specials
+        W = cfg.weight.bits
+        pos = ctl[2:] if xs else ctl[1:]  # the plane position (bit p - 1 .. 0)
         bits = Signal(cfg.lanes, name="wbits")
+        marks = Signal(cfg.lanes, name="special_now")
         for lane in range(cfg.lanes):
             code = active[lane].as_unsigned()
+            full = code
             if cfg.beat_cycles > 1:  # the selected bit moves to bit 0
-                shifted = Signal(cfg.weight.bits, name=f"wshift_l{lane}")
-                m.d.comb += shifted.eq(code >> ctl[1:])
+                shifted = Signal(W, name=f"wshift_l{lane}")
+                m.d.comb += shifted.eq(code >> pos)
                 code = shifted
-            m.d.comb += bits[lane].eq(code[0])
+            if not xs:
+                m.d.comb += bits[lane].eq(code[0])
+                continue
+            # On the first plane (bit p - 1) a code of the sign bit alone is the special one:
+            # its lane is skipped on every plane of the beat and counted in ``tsum``.
+            below = Signal(W, name=f"wbelow_l{lane}")
+            m.d.comb += below.eq(full & ((Const(1, W + 1) << pos) - 1) if W > 1 else 0)
+            m.d.comb += marks[lane].eq(code[0] & ~below.any())
+            skip = Signal(name=f"special_skip_l{lane}", reset_less=True)
+            skipping = Mux(ctl[1], marks[lane], skip)
+            m.d.sync += skip.eq(skipping)
+            m.d.comb += bits[lane].eq(code[0] & ~skipping)
         dot = _plane_sum(m, cfg, bits, act, "cell")
         psum = Signal(self.psum_out.shape(), name="psum", reset_less=True)
         m.d.sync += psum.eq(dot if not self._r else self.psum_in + dot)
         m.d.comb += [self.act_out.eq(act), self.ctl_out.eq(ctl), self.w_out.eq(shadow),
                      self.psum_out.eq(psum)]
+        if xs:
+            flagged = Signal(cfg.lanes, name="special_first")
+            m.d.comb += flagged.eq(Mux(ctl[1], marks, 0))
+            tdot = _plane_sum(m, cfg, flagged, act, "special")
+            tsum = Signal(self.tsum_out.shape(), name="tsum", reset_less=True)
+            m.d.sync += tsum.eq(tdot if not self._r else self.tsum_in + tdot)
+            m.d.comb += self.tsum_out.eq(tsum)
         return m
 
 

@@ -148,8 +148,8 @@ class ArrayConfig:
             drain registers).
         group_size: per-group dequantization (0: none): every ``group_size`` reduction
             indices of a tile form a group whose exact sum is scaled once, at the foot of
-            its column (``qtpe.hdl.array``, "Groups"); a multiple of ``lanes`` (OS) or of
-            ``rows * lanes`` (WS).
+            its column (``qtpe.hdl.array``, "Groups"); a multiple of ``lanes`` (OS), of
+            ``rows * lanes`` (WS) or of ``rows * cols * lanes`` (IS).
         group_scale: ``ScaleKind.INT`` (an unsigned ``scale_bits``-bit integer scale per
             group and column) or ``ScaleKind.POT`` (an exponent: the sum is shifted left).
         scale_bits: width of the scale field (1..16 for int, 1..4 for pot).
@@ -210,21 +210,32 @@ class ArrayConfig:
         check_bool("zero_points", self.zero_points)
         if not isinstance(self.group_scale, ScaleKind):
             raise TypeError(f"group_scale must be a ScaleKind, not {show(self.group_scale)}")
+        operand = self.pe_config.group_operand
         if self.group_size == 0:
+            if operand is not None:
+                raise ValueError(f"dtype = {show(operand)} needs groups (the value is per group "
+                                 f"and column): give group_size > 0, not 0")
             for key in ("group_scale", "scale_bits", "zero_points"):
                 no_effect(self, key, "there are no groups (group_size = 0)")
             return
+        if operand == "offset" and not self.zero_points:
+            raise ValueError("dtype = 'offset' takes the array's zero points "
+                             "(special_bits wide): give zero_points = true")
         _ = self.group  # validates scale_bits for the scale kind
         G = self.group_size
         if not self.pe_config.ARRAY_GROUPS:
             raise ValueError(_no_groups(G, self.pe))
-        if self.dataflow is Dataflow.IS:
-            raise ValueError(f"group_size = {G}: input-stationary arrays do not take groups "
-                             f"yet (output- and weight-stationary ones do)")
         if self.dataflow is Dataflow.WS and G % self.ws_tile_k:
             raise ValueError(f"group_size must be a multiple of the reduction tile of a "
                              f"weight-stationary array (rows x lanes = {self.ws_tile_k}), "
                              f"not {G}")
+        if self.dataflow is Dataflow.IS and G % self.is_tile_k:
+            raise ValueError(f"group_size must be a multiple of the activation tile of an "
+                             f"input-stationary array (rows x cols x lanes = "
+                             f"{self.is_tile_k}), not {G}")
+        if self.dataflow is Dataflow.IS and self.specials:
+            raise ValueError("dtype = 'special' needs an output- or weight-stationary array "
+                             "(input-stationary ones take int and offset groups)")
         if self.readout is not Readout.BUS:
             raise ValueError(f"group_size = {G} needs readout = 'bus' (the groups' sums leave "
                              f"on the column buses), not {show(self.readout.value)}")
@@ -278,14 +289,29 @@ class ArrayConfig:
         return GroupScale(self.group_size, self.group_scale, self.scale_bits)
 
     @property
+    def zero_bits(self) -> int:
+        """Width of a zero point (``z_in``): ``weight.bits``; ``special_bits`` for the
+        bit-serial ``offset`` type."""
+        if self.pe_config.group_operand == "offset":
+            return self.pe_config.special_bits
+        return self.weight.bits
+
+    @property
+    def specials(self) -> bool:
+        """Whether the array takes a special value per group and column (``x_in``, signed
+        ``special_bits``: the bit-serial ``special`` type)."""
+        return self.group_size > 0 and self.pe_config.group_operand == "special"
+
+    @property
     def group_beats(self) -> int:
         """OS: beats per group (``group_size / lanes``); 0 without groups."""
         return self.group_size // self.lanes
 
     @property
     def group_tiles(self) -> int:
-        """WS: reduction tiles per group (``group_size / (rows * lanes)``); 0 without."""
-        return self.group_size // self.ws_tile_k
+        """WS, IS: reduction tiles per group (``group_size / tile_k``: WS ``rows * lanes``,
+        IS ``rows * cols * lanes``); 0 without."""
+        return self.group_size // self.tile_k
 
     @property
     def derived_group_acc_bits(self) -> int:
@@ -527,7 +553,9 @@ def config_from_dict(data: dict) -> PEConfig | ArrayConfig:
     if extra:
         raise ValueError(f"key {show(sorted(extra)[0])} is for arrays only; give rows, cols and "
                          f"dataflow too")
-    return PEConfig.from_dict(data)
+    cfg = PEConfig.from_dict(data)
+    cfg.check_alone()
+    return cfg
 
 
 def array_preset(pe_config: PEConfig, name: str, dataflow: Dataflow = Dataflow.OS,

@@ -292,6 +292,16 @@ class PEConfig:
         way into the shadow registers (0: none; LUT: 1, its table-precompute register)."""
         return 0
 
+    #: What the weight format needs per group besides the scale, in an array: ``None``, or
+    #: ``"special"`` (a signed special value per group and column: the bit-serial BitMoD
+    #: type) or ``"offset"`` (a zero point per group and column, the array's ``zero_points``
+    #: of ``special_bits``). A property of the kinds that have such types.
+    group_operand: ClassVar[str | None] = None
+
+    def check_alone(self) -> None:
+        """ValueError (one line) for what a PE of this config needs when it is built on its
+        own and not as an array cell (whose array supplies it). Default: nothing."""
+
     def check_in_array(self) -> None:
         """ValueError (one line) for what an array cell of this kind does not take. Default:
         no per-group dequantization inside the PEs (an array scales once, after the

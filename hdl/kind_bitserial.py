@@ -75,11 +75,6 @@ class BitSerialConfig(GroupScaled, Lanes, PEConfig):
         if self.dtype is BitSerialDType.INT:
             no_effect(self, "special_bits", "dtype = 'int' has no special value or zero point")
         super().__post_init__()
-        if self.dtype is not BitSerialDType.INT and self.group_size == 0:
-            raise ValueError(
-                f"dtype = {self.dtype.value!r} needs groups (the value is per group): give "
-                f"group_size > 0, not 0"
-            )
         if self.dtype is BitSerialDType.SPECIAL and not self.weight.signed:
             raise ValueError(
                 f"dtype = 'special' needs a signed weight grid (int<N>), not {self.weight}"
@@ -88,6 +83,20 @@ class BitSerialConfig(GroupScaled, Lanes, PEConfig):
             raise ValueError(
                 f"dtype = 'offset' needs an unsigned weight grid (uint<N>), not {self.weight}"
             )
+
+    def check_alone(self) -> None:
+        """A PE of the ``special`` and ``offset`` types has its own groups (in an array the
+        array's ``group_size`` serves)."""
+        if self.dtype is not BitSerialDType.INT and self.group_size == 0:
+            raise ValueError(
+                f"dtype = {self.dtype.value!r} needs groups (the value is per group): give "
+                f"group_size > 0, not 0"
+            )
+
+    @property
+    def group_operand(self) -> str | None:
+        """``"special"`` or ``"offset"`` for those data types, else ``None``."""
+        return None if self.dtype is BitSerialDType.INT else self.dtype.value
 
     @property
     def signed(self) -> bool:
@@ -217,6 +226,11 @@ ARRAY_EXAMPLES = (
     _a("ws", 3, 2, requant=True, scale_bits=5, weight=QType(2, False), lanes=2, acc_bits=16,
        overflow=SAT),
     _a("is", 1, 1, weight=QType(4), acc_bits=32),
+    _a("is", 2, 2, weight=QType(4, False), groups={"group_size": 8, "zero_points": True}),
+    _a("is", 2, 3, weight=QType(3), lanes=2, acc_bits=12, overflow=SAT,
+       groups={"group_size": 24, "group_scale": ScaleKind.POT, "scale_bits": 2}),
+    _a("is", 2, 2, weight=QType(3, False), dtype=BitSerialDType.OFFSET, special_bits=5,
+       groups={"group_size": 4, "zero_points": True}),
     _a("is", 2, 3, weight=QType(4, False), lanes=2, acc_bits=14, overflow=SAT),
     _a("is", 3, 2, weight=QType(8, False), activation=QType(5), lanes=3, acc_bits=16,
        overflow=SAT),
@@ -231,6 +245,20 @@ ARRAY_EXAMPLES = (
        groups={"group_size": 8, "scale_bits": 3}),
     _a("ws", 3, 2, weight=QType(1), groups={"group_size": 3, "group_scale": ScaleKind.POT,
                                             "scale_bits": 2}),
+    # the BitMoD types: a special value per group and column; zero points of special_bits
+    _a("os", 2, 3, weight=QType(3), dtype=BitSerialDType.SPECIAL, special_bits=5,
+       groups={"group_size": 4}),
+    _a("os", 3, 2, weight=QType(4), lanes=2, dtype=BitSerialDType.SPECIAL, special_bits=3,
+       acc_bits=12, overflow=SAT, groups={"group_size": 6, "group_scale": ScaleKind.POT,
+                                          "scale_bits": 2}),
+    _a("ws", 2, 3, weight=QType(3), dtype=BitSerialDType.SPECIAL, special_bits=6,
+       groups={"group_size": 4}),
+    _a("ws", 2, 2, weight=QType(1), lanes=2, dtype=BitSerialDType.SPECIAL, special_bits=4,
+       groups={"group_size": 4, "scale_bits": 3}),
+    _a("os", 2, 2, weight=QType(3, False), dtype=BitSerialDType.OFFSET, special_bits=5,
+       groups={"group_size": 4, "zero_points": True}),
+    _a("ws", 2, 3, weight=QType(2, False), dtype=BitSerialDType.OFFSET, special_bits=4,
+       groups={"group_size": 4, "zero_points": True}),
 )
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the
 #: bench presets.
@@ -256,6 +284,19 @@ ARRAY_REGRESSION = (
     ArrayConfig(BitSerialConfig(name="abs_ws_4x4_w3_g128pot_sat", weight=QType(3), acc_bits=14,
                                 overflow=Overflow.SATURATE), rows=4, cols=4, dataflow=WS,
                 group_size=128, group_scale=ScaleKind.POT, scale_bits=3),
+    ArrayConfig(BitSerialConfig(name="abs_os_4x4_w4_g32_special", weight=QType(4),
+                                dtype=BitSerialDType.SPECIAL, special_bits=6), rows=4, cols=4,
+                dataflow=OS, group_size=32),
+    ArrayConfig(BitSerialConfig(name="abs_ws_4x4_w3_g32_special_sat", weight=QType(3),
+                                dtype=BitSerialDType.SPECIAL, special_bits=5, acc_bits=14,
+                                overflow=Overflow.SATURATE), rows=4, cols=4, dataflow=WS,
+                group_size=32, group_scale=ScaleKind.POT, scale_bits=2),
+    ArrayConfig(BitSerialConfig(name="abs_os_3x3_u4_g32_offset", weight=QType(4, False),
+                                dtype=BitSerialDType.OFFSET, special_bits=6), rows=3, cols=3,
+                dataflow=OS, group_size=32, zero_points=True),
+    ArrayConfig(BitSerialConfig(name="abs_is_4x4_w4_g32pot_sat", weight=QType(4), acc_bits=14,
+                                overflow=Overflow.SATURATE), rows=4, cols=4, dataflow=IS,
+                group_size=32, group_scale=ScaleKind.POT, scale_bits=3),
     ArrayConfig(BitSerialConfig(name="abs_is_2x3_w4u8_l2_sat", weight=QType(4),
                                 activation=QType(8, False), lanes=2, acc_bits=14,
                                 overflow=Overflow.SATURATE), rows=2, cols=3, dataflow=IS),

@@ -247,6 +247,8 @@ ARRAY_EXAMPLES = (
     _a("ws", 3, 2, weight=PlaneType.parse("sym1"), g=3, acc_bits=12, requant=True,
        scale_bits=4),
     _a("is", 2, 3, weight=QType(2), acc_bits=24),
+    _a("is", 2, 2, weight=QType(2), acc_bits=16, overflow=Overflow.SATURATE,
+       groups={"group_size": 32, "scale_bits": 4}),
     _a("is", 1, 1, weight=QType(4), g=2, activation=QType(5), acc_bits=16),
     _a("is", 3, 2, weight=PlaneType.parse("ternary"), g=3, symmetric=False, acc_bits=10,
        overflow=Overflow.SATURATE),

@@ -141,6 +141,9 @@ ARRAY_EXAMPLES = (
        pipeline=True, accumulate=_CS),
     _a("os", 1, 1, requant=True, scale_bits=4, acc_bits=20, accumulate=_CS),
     _a("is", 1, 1, acc_bits=32),
+    _a("is", 2, 2, weight=QType(4, False), groups={"group_size": 8, "zero_points": True}),
+    _a("is", 2, 3, weight=QType(3), acc_bits=12, overflow=Overflow.SATURATE,
+       groups={"group_size": 12, "group_scale": ScaleKind.POT, "scale_bits": 2}),
     _a("is", 2, 3, acc_bits=32),
     _a("is", 3, 2, weight=QType(4), activation=QType(8, False), acc_bits=12,
        overflow=Overflow.SATURATE),
@@ -172,6 +175,8 @@ ARRAY_REGRESSION = (
                 requant=True, requant_scale_bits=8),
     ArrayConfig(MacConfig(name="arr_is_1x1_w2a8_sat", weight=QType(2), acc_bits=8,
                           overflow=Overflow.SATURATE), rows=1, cols=1, dataflow=IS),
+    ArrayConfig(MacConfig(name="arr_is_4x4_u4_g128_zp", weight=QType(4, False)), rows=4,
+                cols=4, dataflow=IS, group_size=128, zero_points=True),
     ArrayConfig(MacConfig(name="arr_is_3x4_rq", acc_bits=32), rows=3, cols=4, dataflow=IS,
                 requant=True),
 )

@@ -137,6 +137,7 @@ ARRAY_EXAMPLES = (
     _a("is", 2, 3, weight=PotType.parse("potz3"), activation=QType(6), acc_bits=16,
        overflow=Overflow.SATURATE),
     _a("is", 1, 2, weight=PotType.parse("apot5"), lanes=2, acc_bits=20),
+    _a("is", 2, 2, weight=QType(4, False), groups={"group_size": 8, "zero_points": True}),
     _a("is", 2, 2, weight=PotType.parse("pot8"), acc_bits=20, overflow=Overflow.SATURATE),
 )
 #: Arrays the regression builds on both simulators (tests/test_tb_array.py), with the

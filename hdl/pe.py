@@ -81,6 +81,7 @@ class PEComponent(ConfigComponent):
             self._MustUse__silence = True  # never built: no "created but never used" warning
             raise TypeError(f"{type(self).__name__} needs a {self.CONFIG.__name__}, not "
                             f"{type(config).__name__}")
+        config.check_alone()
         super().__init__(config, pe_members(config, self.inputs(config), ready=self.READY))
 
     @staticmethod

@@ -53,11 +53,14 @@ async def extreme_gemms(dut):
     W = np.full((K, N), w_min if cfg.weight.signed else w_max)
     W[:, 1::2] = w_max
     _, _, scale, shift, quant = random_gemm(cfg, rng, M, K, N)
-    if quant is not None:  # the largest scales (and zero points 0: the largest w - z), at
-        # full precision
+    if quant is not None:  # the largest scales (and zero points 0: the largest w - z; the
+        # most negative special values, which the most negative weights stand for), at full
+        # precision
         quant = type(quant)(
             None if quant.scales is None else np.full_like(quant.scales, cfg.group.max_scale),
-            None if quant.zeros is None else np.zeros_like(quant.zeros))
+            None if quant.zeros is None else np.zeros_like(quant.zeros), None,
+            None if quant.specials is None else np.full_like(
+                quant.specials, -(1 << (cfg.pe_config.special_bits - 1))))
     check(h, await h.run(A, W, scale, shift, quant), f"extreme {M}x{K}x{N}")
     check(h, await h.run(*random_gemm(cfg, rng, M, K, N, corner_fraction=1.0)),
           f"corners {M}x{K}x{N}")

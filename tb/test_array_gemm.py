@@ -1,7 +1,8 @@
 """cocotb test behind ``qtpe gemm``: one GEMM from ``.npy`` files through the harness.
 
 ``QTPE_GEMM_DIR`` holds ``A.npy``, ``W.npy`` (and ``scale.npy``, ``shift.npy`` with
-requantization, ``group_scales.npy``, ``zero_points.npy``, ``wbits.npy`` where given); the
+requantization, ``group_scales.npy``, ``zero_points.npy``, ``wbits.npy``,
+``special_values.npy`` where given); the
 test writes ``C.npy`` and ``stats.json`` there (cycles, wall seconds of the simulation
 phase, mismatches against the golden model).
 """
@@ -29,7 +30,8 @@ async def gemm_from_files(dut):
         path = folder / f"{name}.npy"
         return np.load(path) if path.exists() else None
 
-    quant = QuantOperands(optional("group_scales"), optional("zero_points"), optional("wbits"))
+    quant = QuantOperands(optional("group_scales"), optional("zero_points"), optional("wbits"),
+                          optional("special_values"))
     h = GemmHarness(dut, cfg)
     run = await h.run(A, W, scale, shift, quant)
     h.report(run, f"{A.shape[0]}x{A.shape[1]}x{W.shape[1]}")

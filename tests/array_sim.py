@@ -37,10 +37,12 @@ def run_array(cfg: ArrayConfig, sched, bubbles: float = 0.0, seed: int = 0):
                 if sched.wbits is not None:
                     ctx.set(dut.in_wbits, int(sched.wbits[i]))
                 if cfg.group_size:
-                    for c in range(cfg.cols):
+                    for c in range(cfg.out_cols):
                         ctx.set(dut.s_in[c], int(sched.g_scale[i, c]))
                         if cfg.zero_points:
                             ctx.set(dut.z_in[c], int(sched.g_zero[i, c]))
+                        if cfg.specials:
+                            ctx.set(dut.x_in[c], int(sched.g_special[i, c]))
                 if cfg.dataflow is not Dataflow.OS:
                     ctx.set(dut.in_first, int(sched.first[i]))
             else:

@@ -343,3 +343,54 @@ def test_bitserial_layer_groups_at_mixed_precisions(tmp_path, dataflow):
                                                 cfg.acc))
     full = expected_cycles(cfg, schedule(cfg, A, W, quant=QuantOperands(q.scales, zeros)))
     assert result.cycles == expected_cycles(cfg, schedule(cfg, A, W, quant=quant)) < full
+
+
+def test_cli_gemm_bitmod_special_values(tmp_path):
+    """Issue 17: the BitMoD ``special`` type in a 4x4 bit-serial array, groups of 32 read at
+    3, 2 and 3 bits: ``qtpe gemm --specials`` gives each group's special value per column
+    (the code -2^(p-1) stands for it); the result equals numpy's matmul of the dequantized
+    weights. Bad special values are one-line errors before anything is built."""
+    from qtpe.tb.models.formats import fit
+
+    sets = ["--set", "pe=bitserial", "--set", "weight=int3", "--set", "dtype=special",
+            "--set", "special_bits=5", "--set", "group_size=32", "--set", "rows=4",
+            "--set", "cols=4", "--set", "name=bs_bitmod"]
+    rng = np.random.default_rng(31)
+    K, N = 90, 5
+    wbits = np.repeat([3, 2, 3], 32)[:K]
+    lo = -(1 << (wbits - 1))
+    W = rng.integers(lo[:, None], -lo[:, None], (K, N))  # incl. the special code -2^(p-1)
+    A = rng.integers(-128, 128, (7, K))
+    S = rng.integers(0, 256, (3, N))
+    X = rng.integers(-16, 16, (3, N))
+    X[0, 0] = -16
+    Xbig = X.copy()
+    Xbig[0, 1] = 16
+    for name, value in {"A": A, "W": W, "B": wbits, "S": S, "X": X, "Xbig": Xbig,
+                        "Xshort": X[:2]}.items():
+        np.save(tmp_path / f"{name}.npy", value)
+    proc = run_cli("gemm", "--preset", "array_os_bitserial_w4a8_8x8", *sets, "--a", "A.npy",
+                   "--w", "W.npy", "--wbits", "B.npy", "--scales", "S.npy", "--specials",
+                   "X.npy", "-o", "C.npy", "--sim", "icarus", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    g = np.arange(K) // 32
+    values = np.where(W == lo[:, None], X[g], W)
+    assert (W == lo[:, None]).sum() > 10  # special codes in every group
+    ref = fit(A.astype(object) @ (S[g] * values).astype(object),
+              preset("array_os_bitserial_w4a8_8x8").acc)
+    np.testing.assert_array_equal(np.load(tmp_path / "C.npy"), ref)
+    base = ["gemm", "--preset", "array_os_bitserial_w4a8_8x8", *sets, "--a", "A.npy", "--w",
+            "W.npy", "--wbits", "B.npy", "-o", "C2.npy"]
+    for args, needle in [
+        (["--scales", "S.npy"], "dtype = 'special' needs special values (3 x 5)"),
+        (["--scales", "S.npy", "--specials", "Xbig.npy"],
+         "special values value 16 at [0, 1] is outside 5-bit signed special values "
+         "(allowed -16..15)"),
+        (["--scales", "S.npy", "--specials", "Xshort.npy"],
+         "special values must be an integer 3 x 5 array"),
+        (["--specials", "X.npy"], "--specials needs --scales (the group scales)"),
+    ]:
+        proc = run_cli(*base, *args, cwd=tmp_path)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and needle in lines[0], proc.stderr
+        assert not (tmp_path / "C2.npy").exists()

@@ -101,16 +101,20 @@ def test_idle_with_operands_is_refused(tmp_path, capsys, monkeypatch):
 
 def test_default_operands_are_gemm_operands():
     """Random operands are what ``qtpe gemm`` takes: codes of code formats (pot4: 0 .. 15,
-    including the negative values' codes), values of integer grids."""
+    including the negative values' codes; FP8: finite codes only), values of integer
+    grids."""
     from qtpe.gen.config import preset
     from qtpe.gen.gemm import check_gemm
     from qtpe.gen.power import default_operands
 
-    for name in ("array_os_shiftadd_pot4a8_8x8", "array_os_w8a8_8x8"):
+    drawn = {}
+    for name in ("array_os_shiftadd_pot4a8_8x8", "array_os_w8a8_8x8", "array_os_fp8_4x4"):
         cfg = preset(name)
-        A, W = default_operands(cfg, np.random.default_rng(0))
-        check_gemm(cfg, A, W, None, None)  # raises on an operand outside the format
-        assert A.shape == (16, 64 * cfg.lanes) and W.shape == (64 * cfg.lanes, 16)
+        A, W = drawn[name] = default_operands(cfg, np.random.default_rng(0))
+        check_gemm(cfg, A, W, None, None)  # raises on an operand outside the format (or NaN)
+        assert A.shape == (2 * cfg.rows, 64 * cfg.lanes)
+        assert W.shape == (64 * cfg.lanes, 2 * cfg.cols)
+    A, W = drawn["array_os_w8a8_8x8"]
     assert W.min() < 0 and A.min() < 0  # int8: values
     W = default_operands(preset("array_os_shiftadd_pot4a8_8x8"), np.random.default_rng(0))[1]
     assert W.min() == 0 and W.max() == 15

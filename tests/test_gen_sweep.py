@@ -238,3 +238,20 @@ def test_tool_error_is_recorded_not_cached_and_retried(tmp_path):
     assert subprocess.run(cmd, capture_output=True).returncode == 0
     data = json.loads((out / "results.json").read_text())
     assert data["computed"] == 1 and data["rows"][0]["status"] == "ok"
+
+
+def test_source_digest_follows_the_source(tmp_path, monkeypatch):
+    """The cache key's source digest changes when a file of qtpe's source does (so a
+    hardware change within one version is not served from the cache), and not otherwise."""
+    import qtpe.gen.sweep as sweep
+
+    root = tmp_path / "pkg"
+    for folder in ("hdl", "gen", "tb", "sim", "synth"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "a.py").write_text(f"# {folder}\n")
+    (root / "gen" / "sweep.py").write_text("")
+    monkeypatch.setattr(sweep, "__file__", str(root / "gen" / "sweep.py"))
+    first = sweep.source_digest()
+    assert sweep.source_digest() == first and len(first) == 64
+    (root / "hdl" / "a.py").write_text("# hdl, changed\n")
+    assert sweep.source_digest() != first

@@ -43,7 +43,8 @@ def case_id(cfg):
             f"{'-cs' if carry_save(cfg.pe_config) else ''}"
             f"{'-' + cfg.readout.value if cfg.dataflow is Dataflow.OS else ''}"
             f"{f'-g{cfg.group_size}{cfg.group_scale.value}' if cfg.group_size else ''}"
-            f"{'-zp' if cfg.zero_points else ''}")
+            f"{'-zp' if cfg.zero_points else ''}"
+            f"{'-' + cfg.pe_config.group_operand if cfg.pe_config.group_operand else ''}")
 
 
 @pytest.mark.parametrize("cfg", CASES, ids=case_id)
@@ -100,7 +101,7 @@ def stepped_precisions(cfg, W, quant):
     lo = np.where(cfg.weight.signed, -(1 << (wbits - 1)), 0)[:, None]
     hi = np.where(cfg.weight.signed, (1 << (wbits - 1)) - 1, (1 << wbits) - 1)[:, None]
     kept = quant if quant is not None else QuantOperands()
-    return np.clip(W, lo, hi), QuantOperands(kept.scales, kept.zeros, wbits)
+    return np.clip(W, lo, hi), dataclasses.replace(kept, wbits=wbits)
 
 
 def test_os_short_tiles_stall_on_last():

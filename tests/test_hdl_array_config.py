@@ -27,6 +27,17 @@ from qtpe.hdl.kind_mac import MacConfig
     ({"rows": 2, "pe": "fpmac", "group_size": 4},
      r"group_size = 4: arrays of pe = 'fpmac' do not take groups \(arrays of mac, "
      r"bitserial, shiftadd, lut do\); leave it out"),
+    ({"rows": 2, "cols": 3, "dataflow": "is", "group_size": 8},
+     r"group_size must be a multiple of the activation tile of an input-stationary array "
+     r"\(rows x cols x lanes = 6\), not 8"),
+    ({"rows": 2, "dataflow": "is", "pe": "bitserial", "dtype": "special", "group_size": 16},
+     r"dtype = 'special' needs an output- or weight-stationary array"),
+    ({"rows": 2, "pe": "bitserial", "dtype": "special"},
+     r"dtype = 'special' needs groups \(the value is per group and column\): give "
+     r"group_size > 0, not 0"),
+    ({"rows": 2, "pe": "bitserial", "dtype": "offset", "weight": "uint4", "group_size": 16},
+     r"dtype = 'offset' takes the array's zero points \(special_bits wide\): give "
+     r"zero_points = true"),
     ({"rows": 2, "group_size": 4, "readout": "drain"},
      r"group_size = 4 needs readout = 'bus' .*, not 'drain'"),
     ({"rows": 2, "group_size": 4, "accumulate": "carry_save"},

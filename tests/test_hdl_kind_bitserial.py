@@ -41,8 +41,10 @@ def test_config_derived_values():
     ({"dtype": "special"}, "dtype must be a BitSerialDType, not 'special'"),
 ])
 def test_config_rejects(kwargs, match):
+    """Bad keys raise when the record is made, or (groups a data type needs, which an array
+    supplies) when a PE is checked on its own."""
     with pytest.raises((ValueError, TypeError), match=match):
-        BitSerialConfig(**kwargs)
+        BitSerialConfig(**kwargs).check_alone()
 
 
 def test_config_from_dict_round_trip_and_errors():

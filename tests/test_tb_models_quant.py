@@ -131,3 +131,47 @@ def test_integer_result_against_the_float_matmul():
     assert 0.5 * w_err < out_err < 1.5 * w_err and w_err < 0.12
     assert (C == reference(A, q, 40)).all()
     assert scale_values(q.scales, q.group).dtype == np.int64
+
+
+@pytest.mark.parametrize("bits,special_bits", [(3, 5), (4, 6), (2, 4)])
+def test_special_values_lower_the_error(bits, special_bits):
+    """The BitMoD special type: Gaussian weights with outliers quantized to int<b> whose
+    code -2^(b-1) stands for a special value per group and column. Codes, scales and special
+    values are in range; the error is below the plain int<b> grid's (the same search,
+    -2^(b-1) a fixed value); ``values()`` puts the special values in;
+    the golden model of the special type (``special_weights``, through ``gemm``) on an
+    array config equals A @ the dequantized integers."""
+    from qtpe.hdl.array_config import config_from_dict
+    from qtpe.tb.models.gemm import gemm
+    from qtpe.tb.models.operands import QuantOperands
+
+    rng = np.random.default_rng(bits)
+    Wf = rng.normal(0, 0.02, (256, 24))
+    Wf[rng.random(Wf.shape) < 0.01] *= 6  # outliers, as in LLM weights
+    group = GroupScale(64, ScaleKind.INT, 8)
+    fmt = QType(bits)
+    q = quantize(Wf, fmt, group, special_bits=special_bits)
+    plain = quantize(Wf, fmt, group)
+    lo = -(1 << (bits - 1))
+    assert q.specials.shape == (4, 24) and q.specials.dtype == np.int64
+    assert -(1 << (special_bits - 1)) <= q.specials.min() <= q.specials.max() < \
+        1 << (special_bits - 1)
+    assert q.weights.min() >= lo and q.weights.max() <= -lo - 1
+    err = np.linalg.norm(q.dequantized() - Wf)
+    assert err < 0.95 * np.linalg.norm(plain.dequantized() - Wf)
+    v = q.values()
+    per_k = np.arange(256) // 64
+    np.testing.assert_array_equal(v, np.where(q.weights == lo, q.specials[per_k], q.weights))
+    assert (q.weights == lo).any()
+    cfg = config_from_dict({"pe": "bitserial", "weight": f"int{bits}", "dtype": "special",
+                            "special_bits": special_bits, "group_size": 64, "rows": 4,
+                            "cols": 4, "acc_bits": 48})
+    A = rng.integers(-128, 128, (5, 256))
+    C = gemm(cfg, A, q.weights, quant=QuantOperands(q.scales, None, None, q.specials))
+    np.testing.assert_array_equal(C, reference(A, q, 48))
+
+
+def test_special_values_refused_where_they_do_not_fit():
+    with pytest.raises(ValueError, match=r"special values need int<N> weights .*, not uint4"):
+        quantize(np.zeros((8, 2)), QType(4, False), GroupScale(8, ScaleKind.INT, 4),
+                 special_bits=4)

@@ -31,8 +31,9 @@ class BeatLayout:
     """Bit layout of one harness input word: ``a_in`` at 0, ``w_in`` above it, then
     ``in_first`` and ``in_last``, then (arrays with groups) ``s_in`` (``cols`` scales of
     ``g_scale_bits``) and ``z_in`` (``cols`` zero points of ``g_zero_bits``, with zero
-    points), then (bit-serial arrays) ``in_wbits``; and the widths of the result and
-    requantization words."""
+    points), then (bit-serial arrays) ``in_wbits``, then (the bit-serial ``special`` type)
+    ``x_in`` (``cols`` special values of ``g_special_bits``); and the widths of the result
+    and requantization words."""
 
     a_bits: int
     w_bits: int
@@ -45,6 +46,7 @@ class BeatLayout:
     g_scale_bits: int = 0
     g_zero_bits: int = 0
     wbits_bits: int = 0
+    g_special_bits: int = 0
 
     @property
     def first_bit(self) -> int:
@@ -70,8 +72,13 @@ class BeatLayout:
         return self.zero_lo + self.cols * self.g_zero_bits
 
     @property
-    def beat_bits(self) -> int:
+    def special_lo(self) -> int:
+        """The lowest bit of ``x_in`` (the bit-serial ``special`` type)."""
         return self.wbits_lo + self.wbits_bits
+
+    @property
+    def beat_bits(self) -> int:
+        return self.special_lo + self.cols * self.g_special_bits
 
     @property
     def rq_bits(self) -> int:
@@ -95,8 +102,9 @@ def beat_layout(cfg: ArrayConfig) -> BeatLayout:
         rq_shift_bits=rq.shift_bits if rq else 0,
         cols=cfg.out_cols,
         g_scale_bits=cfg.scale_bits if cfg.group_size else 0,
-        g_zero_bits=cfg.weight.bits if cfg.zero_points else 0,
+        g_zero_bits=cfg.zero_bits if cfg.zero_points else 0,
         wbits_bits=cfg.pe_config.wbits_bits if cfg.pe_config.ARRAY_WBITS else 0,
+        g_special_bits=cfg.pe_config.special_bits if cfg.specials else 0,
     )
 
 
@@ -129,9 +137,11 @@ def pack_beats(cfg: ArrayConfig, sched: Schedule) -> list[str]:
         sched.first[:, None].astype(np.uint8),
         sched.last[:, None].astype(np.uint8),
         *([_fields_to_bits(sched.g_scale, cfg.scale_bits)] if cfg.group_size else []),
-        *([_fields_to_bits(sched.g_zero, cfg.weight.bits)] if cfg.zero_points else []),
+        *([_fields_to_bits(sched.g_zero, cfg.zero_bits)] if cfg.zero_points else []),
         *([_fields_to_bits(sched.wbits[:, None], cfg.pe_config.wbits_bits)]
           if cfg.pe_config.ARRAY_WBITS else []),
+        *([_fields_to_bits(sched.g_special, cfg.pe_config.special_bits)]
+          if cfg.specials else []),
     ], axis=1)
     return _bits_to_hex(bits)
 

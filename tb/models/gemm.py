@@ -29,7 +29,7 @@ from qtpe.hdl.formats import Overflow
 
 from .dequant import grouped_gemm
 from .formats import Operand, fit
-from .operands import ceil_div, check_gemm, check_quant
+from .operands import ceil_div, check_gemm, check_quant, special_weights
 
 __all__ = ["gemm", "requantize", "pad", "GemmRun"]
 
@@ -74,12 +74,15 @@ def gemm(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> np.ndarr
     """``C = A @ W`` (M x N, int64) exactly as the array computes it (see the module doc);
     with ``group_size``, per-group dequantization with ``groups``
     (``qtpe.tb.models.dequant.grouped_gemm``: each group's exact sum of ``(w - zero) * a``
-    scaled and accumulated, the accumulator wrapping or saturating after every group)."""
+    scaled and accumulated, the accumulator wrapping or saturating after every group; the
+    bit-serial ``special`` type's codes first replaced by their special values,
+    ``special_weights``)."""
     A, W, scale, shift = check_gemm(cfg, A, W, scale, shift)
     quant = check_quant(cfg, W, quant)
     if quant is not None and quant.scales is not None:
-        acc = grouped_gemm(Operand(cfg.activation).values(A), Operand(cfg.weight).values(W),
-                           cfg.group, quant.scales, quant.zeros, cfg.acc)
+        Wv = special_weights(cfg, Operand(cfg.weight).values(W), quant)
+        acc = grouped_gemm(Operand(cfg.activation).values(A), Wv, cfg.group, quant.scales,
+                           quant.zeros, cfg.acc)
         return requantize(acc, scale, shift) if cfg.requant else acc
     step = cfg.tile_k
     K = A.shape[1]

@@ -21,7 +21,7 @@ from qtpe.hdl.formats import ScaleKind
 from .formats import Operand
 
 __all__ = ["GemmOperandError", "QuantOperands", "check_gemm", "check_quant", "random_gemm",
-           "ceil_div"]
+           "special_weights", "ceil_div"]
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,14 @@ class QuantOperands:
     for ``group_scale = "pot"``) and ``zeros`` (groups x N zero points, with
     ``zero_points``). On a bit-serial array: ``wbits`` (K,), the precision each row of W is
     read at (1 .. ``weight.bits``; the rows one beat or, WS, one reduction tile carries
-    share it). Fields a config does not use are ``None``."""
+    share it). On a bit-serial array of the ``special`` type: ``specials`` (groups x N,
+    signed ``special_bits``), the value the code ``-2^(p-1)`` stands for in a row of
+    precision ``p`` (BitMoD). Fields a config does not use are ``None``."""
 
     scales: np.ndarray | None = None
     zeros: np.ndarray | None = None
     wbits: np.ndarray | None = None
+    specials: np.ndarray | None = None
 
 
 class GemmOperandError(ValueError):
@@ -128,46 +131,67 @@ def check_quant(cfg: ArrayConfig, W: np.ndarray, quant) -> QuantOperands | None:
     to give."""
     K, N = W.shape
     quant = quant if quant is not None else QuantOperands()
-    scales, zeros = _check_groups(cfg, K, N, quant)
+    scales, zeros, specials = _check_groups(cfg, K, N, quant)
     wbits = _check_wbits(cfg, W, quant.wbits)
     if scales is None and wbits is None:
         return None
-    return QuantOperands(scales, zeros, wbits)
+    return QuantOperands(scales, zeros, wbits, specials)
+
+
+def special_weights(cfg: ArrayConfig, W: np.ndarray, quant: QuantOperands) -> np.ndarray:
+    """The weight values of a ``special``-type GEMM (checked operands): each code
+    ``-2^(p-1)`` (``p`` its row's precision, default ``weight.bits``) replaced by its group's
+    special value for the column; ``W`` itself for the other types."""
+    if quant is None or quant.specials is None:
+        return W
+    K = W.shape[0]
+    p = (np.full(K, cfg.weight.bits, dtype=np.int64) if quant.wbits is None
+         else quant.wbits.astype(np.int64))
+    code = -(np.left_shift(np.int64(1), p - 1))
+    g = np.arange(K) // cfg.group_size
+    return np.where(W == code[:, None], quant.specials[g], W)
 
 
 def _check_groups(cfg: ArrayConfig, K: int, N: int, quant: QuantOperands):
     group = cfg.group
     if group is None:
-        if quant.scales is not None or quant.zeros is not None:
-            raise GemmOperandError("group scales and zero points need an array with "
-                                   "group_size > 0")
-        return None, None
+        if quant.scales is not None or quant.zeros is not None or quant.specials is not None:
+            raise GemmOperandError("group scales, zero points and special values need an "
+                                   "array with group_size > 0")
+        return None, None, None
     n_groups = ceil_div(K, group.size)
     if quant.scales is None:
         raise GemmOperandError(f"group_size = {group.size} needs group scales ({n_groups} x "
                                f"{N}: groups x N)")
     out = []
     pot = group.kind is ScaleKind.POT
-    for name, v, hi, what in (
-            ("group scales", quant.scales, group.max_scale,
+    zb = cfg.zero_bits
+    xb = getattr(cfg.pe_config, "special_bits", 1)
+    for name, v, lo, hi, what in (
+            ("group scales", quant.scales, 0, group.max_scale,
              f"{group.bits}-bit {'exponents' if pot else 'scales'}"),
-            ("zero points", quant.zeros, (1 << cfg.weight.bits) - 1,
-             f"{cfg.weight} zero points")):
-        if name == "zero points" and not cfg.zero_points:
+            ("zero points", quant.zeros, 0, (1 << zb) - 1, f"{zb}-bit unsigned zero points"),
+            ("special values", quant.specials, -(1 << (xb - 1)), (1 << (xb - 1)) - 1,
+             f"{xb}-bit signed special values")):
+        used = {"zero points": cfg.zero_points, "special values": cfg.specials}.get(name, True)
+        if not used:
             if v is not None:
-                raise GemmOperandError("zero points need an array with zero_points = true")
+                key = ("zero_points = true" if name == "zero points"
+                       else "dtype = 'special' (bit-serial)")
+                raise GemmOperandError(f"{name} need an array with {key}")
             out.append(None)
             continue
         if v is None:
-            raise GemmOperandError(f"zero_points = true needs zero points ({n_groups} x {N})")
+            key = "zero_points = true" if name == "zero points" else "dtype = 'special'"
+            raise GemmOperandError(f"{key} needs {name} ({n_groups} x {N})")
         v = np.asarray(v)
         if v.dtype == object or not np.issubdtype(v.dtype, np.integer) or \
                 v.shape != (n_groups, N):
             raise GemmOperandError(f"{name} must be an integer {n_groups} x {N} array (groups "
                                    f"of {group.size} along K = {K} x N), not {v.dtype} of "
                                    f"shape {v.shape}")
-        out.append(_check_range(v, 0, hi, name, what))
-    return out[0], out[1]
+        out.append(_check_range(v, lo, hi, name, what))
+    return out[0], out[1], out[2]
 
 
 def _check_wbits(cfg: ArrayConfig, W: np.ndarray, wbits) -> np.ndarray | None:
@@ -231,12 +255,18 @@ def random_gemm(cfg: ArrayConfig, rng: np.random.Generator, M: int, K: int, N: i
         top = cfg.group.max_scale
         scales = rng.integers(0, top, shape, endpoint=True)
         scales[rng.random(shape) < corner_fraction] = top
-        zeros = None
+        zeros = specials = None
         if cfg.zero_points:
-            zmax = (1 << cfg.weight.bits) - 1
+            zmax = (1 << cfg.zero_bits) - 1
             zeros = rng.integers(0, zmax, shape, endpoint=True)
             zeros[rng.random(shape) < corner_fraction] = zmax
-        quant = QuantOperands(scales, zeros, None if quant is None else quant.wbits)
+        if cfg.specials:
+            xb = cfg.pe_config.special_bits
+            specials = rng.integers(-(1 << (xb - 1)), 1 << (xb - 1), shape)
+            corner = rng.random(shape) < corner_fraction
+            specials[corner] = rng.choice([-(1 << (xb - 1)), (1 << (xb - 1)) - 1],
+                                          int(corner.sum()))
+        quant = QuantOperands(scales, zeros, None if quant is None else quant.wbits, specials)
     if not cfg.requant:
         return A, W, None, None, quant
     rq = cfg.requantizer

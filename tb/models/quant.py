@@ -61,11 +61,17 @@ class GroupQuant:
     unit: float
     fmt: Format
     group: GroupScale
+    specials: np.ndarray | None = None
 
     def values(self) -> np.ndarray:
-        """The weights' grid values (K x N, int64)."""
+        """The weights' values (K x N, int64): grid values, with ``specials`` the special
+        code ``-2^(b-1)`` replaced by its group's special value."""
         op = Operand(self.fmt)
-        return value_table(self.fmt)[self.weights] if op.is_code else self.weights
+        v = value_table(self.fmt)[self.weights] if op.is_code else self.weights
+        if self.specials is None:
+            return v
+        per_k = np.repeat(np.arange(self.scales.shape[0]), self.group.size)[: v.shape[0]]
+        return np.where(v == self.fmt.min, self.specials[per_k], v)
 
     def integer_weights(self) -> np.ndarray:
         """``scale[g, n] * (w[k, n] - zero[g, n])`` for every weight (K x N, exact integers):
@@ -96,17 +102,28 @@ def _scale_fields(step: np.ndarray, unit: float, group: GroupScale) -> np.ndarra
 
 
 def quantize(W, fmt: Format, group: GroupScale, zero_points: bool = False,
-             ratios=CLIP_RATIOS) -> GroupQuant:
+             ratios=CLIP_RATIOS, special_bits: int = 0) -> GroupQuant:
     """Quantize float weights ``W`` (K x N) to ``fmt`` with ``group`` scales per group of
     ``group.size`` along K and per column (the module docstring has the method).
-    ``zero_points`` needs an unsigned integer grid (``uint<N>``). ValueError (one line) for
-    what it does not take."""
+    ``zero_points`` needs an unsigned integer grid (``uint<N>``). ``special_bits`` > 0
+    (signed ``int<b>`` grids): the BitMoD special type, the grid without its most negative
+    value ``-2^(b-1)``, whose code stands for a special value per group and column (signed
+    ``special_bits``): for each scale tried, the value with the least squared error over the
+    group (each weight taking the nearer of its grid value and the special one) is chosen.
+    ValueError (one line) for what it does not take."""
     W = np.asarray(W, dtype=np.float64)
     if W.ndim != 2 or not np.isfinite(W).all():
         raise ValueError(f"weights must be a finite K x N float matrix, not shape {W.shape}")
     grid = np.unique(value_table(fmt).astype(np.int64))
     if zero_points and not (isinstance(fmt, QType) and not fmt.signed):
         raise ValueError(f"zero points need uint<N> weights, not {fmt}")
+    if special_bits and not (isinstance(fmt, QType) and fmt.signed and fmt.bits > 1
+                             and not zero_points):
+        raise ValueError(f"special values need int<N> weights of 2 bits or more and no zero "
+                         f"points, not {fmt}")
+    if special_bits:
+        grid = grid[1:]  # -2^(b-1) is the special code
+        candidates = np.arange(-(1 << (special_bits - 1)), 1 << (special_bits - 1))
     if not zero_points and grid.max() <= 0:
         raise ValueError(f"{fmt} has no positive value to scale to")
     K, N = W.shape
@@ -120,8 +137,10 @@ def quantize(W, fmt: Format, group: GroupScale, zero_points: bool = False,
     if zero_points:  # the range, 0 included, over the grid's 2^b - 1 steps
         bases = [(np.maximum(hi, 0) - np.minimum(lo, 0)) / grid.max()]
     else:  # the largest magnitude onto the grid's largest positive or negative value
-        bases = [np.maximum(np.abs(hi), np.abs(lo)) / d
-                 for d in sorted({int(grid.max()), int(-grid.min())}) if d > 0]
+        tops = {int(grid.max()), int(-grid.min())}
+        if special_bits:  # the special value may stand for -2^(b-1) or an outlier beyond
+            tops.add(-fmt.min)
+        bases = [np.maximum(np.abs(hi), np.abs(lo)) / d for d in sorted(tops) if d > 0]
     bases = [np.where(b > 0, b, 1.0) for b in bases]  # an all-zero group: any step gives 0
     top = max(b.max() for b in bases)  # the largest step is the largest scale
     unit = top / (group.max_scale if group.kind is ScaleKind.INT else 2.0 ** group.max_scale)
@@ -136,17 +155,31 @@ def quantize(W, fmt: Format, group: GroupScale, zero_points: bool = False,
             else:
                 z = np.zeros((ng, N), dtype=np.int64)
             q = _nearest(grid, blocks / step[:, None, :] + z[:, None, :])
-            err = (((q - z[:, None, :]) * step[:, None, :] - blocks) ** 2 * valid).sum(axis=1)
+            each = ((q - z[:, None, :]) * step[:, None, :] - blocks) ** 2 * valid
+            x = np.zeros((ng, N), dtype=np.int64)
+            if special_bits:  # the special value that lowers the group's error most
+                err = each.sum(axis=1)
+                for cand in candidates:
+                    e = (np.minimum(each, (cand * step[:, None, :] - blocks) ** 2) * valid)
+                    e = e.sum(axis=1)
+                    x = np.where(e < err, cand, x)
+                    err = np.minimum(e, err)
+                use = (x[:, None, :] * step[:, None, :] - blocks) ** 2 < each
+                q = np.where(use, fmt.min, q)
+            else:
+                err = each.sum(axis=1)
             better = err < best_err
             best_err = np.where(better, err, best_err)
             if best is None:
-                best = [fields, z, q]
+                best = [fields, z, q, x]
             else:
                 best[0] = np.where(better, fields, best[0])
                 best[1] = np.where(better, z, best[1])
                 best[2] = np.where(better[:, None, :], q, best[2])
-    fields, z, q = best
+                best[3] = np.where(better, x, best[3])
+    fields, z, q, x = best
     values = q.reshape(ng * G, N)[:K].astype(np.int64)
     op = Operand(fmt)
     weights = (np.vectorize(fmt.code_of, otypes=[np.int64])(values) if op.is_code else values)
-    return GroupQuant(weights, fields, z if zero_points else None, float(unit), fmt, group)
+    return GroupQuant(weights, fields, z if zero_points else None, float(unit), fmt, group,
+                      x if special_bits else None)

@@ -35,8 +35,9 @@ class Schedule:
     padding). ``rq_scale``/``rq_shift`` (results, out_cols) with requantization. With
     groups (OS): ``group_last`` (beats,), the beats that end a group (the array's readout
     beats), and ``g_scale``/``g_zero`` (beats, cols): the scale and zero point of each beat's
-    group per column (``g_zero`` ``None`` without zero points). Bit-serial arrays: ``wbits``
-    (beats,), each beat's precision (0: full).
+    group per column (``g_zero`` ``None`` without zero points; ``g_special`` likewise, the
+    bit-serial ``special`` type's values). Bit-serial arrays: ``wbits`` (beats,), each beat's
+    precision (0: full).
     """
 
     M: int
@@ -54,6 +55,7 @@ class Schedule:
     g_scale: np.ndarray | None = None
     g_zero: np.ndarray | None = None
     wbits: np.ndarray | None = None
+    g_special: np.ndarray | None = None
 
     def beat_cycles(self, cfg: ArrayConfig) -> np.ndarray:
         """Cycles each beat occupies: ``cfg.beat_cycles``, or a bit-serial beat's precision
@@ -160,7 +162,7 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> Schedu
         # Results: one row per beat with 'last', in beat order (nt, mb, j).
         out_m = np.tile(np.arange(Mt * R), Nt)
         out_n0 = np.repeat(np.arange(Nt) * C, Mt * R)
-    group_last = g_scale = g_zero = None
+    group_last = g_scale = g_zero = g_special = None
     groups = quant is not None and quant.scales is not None
     if groups and cfg.dataflow is Dataflow.WS:
         # Beat j of period (nt, mb, kt) reads the group of K tile kt, columns nt*C + c; the
@@ -178,6 +180,7 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> Schedu
 
         g_scale = per_beat(quant.scales)
         g_zero = None if quant.zeros is None else per_beat(quant.zeros)
+        g_special = None if quant.specials is None else per_beat(quant.specials)
     elif groups:  # OS: beat kb of a tile is in group kb // group_beats
         gb = cfg.group_beats
         kb = np.arange(Kb)
@@ -193,6 +196,7 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> Schedu
 
         g_scale = per_beat(quant.scales)
         g_zero = None if quant.zeros is None else per_beat(quant.zeros)
+        g_special = None if quant.specials is None else per_beat(quant.specials)
     wbits = None
     if cfg.pe_config.ARRAY_WBITS:  # each beat's precision (0: the full weight.bits)
         rows_w = (quant.wbits if quant is not None and quant.wbits is not None
@@ -204,7 +208,8 @@ def layout(cfg: ArrayConfig, A, W, scale=None, shift=None, quant=None) -> Schedu
                                   (Nt, Mt, Kt, R)).reshape(-1)
             wbits = np.concatenate([np.full(R, per[0]), per])
     return _finish(cfg, M, N, K, a, w, first, last, out_m, out_n0, Nt * C, scale, shift,
-                   group_last=group_last, g_scale=g_scale, g_zero=g_zero, wbits=wbits)
+                   group_last=group_last, g_scale=g_scale, g_zero=g_zero, g_special=g_special,
+                   wbits=wbits)
 
 
 def _finish(cfg: ArrayConfig, M, N, K, a, w, first, last, out_m, out_n0, n_padded, scale,
@@ -252,6 +257,21 @@ def _layout_is(cfg: ArrayConfig, A, W, scale, shift, quant=None) -> Schedule:
     out_m = np.repeat(np.arange(M), Nb * R)
     out_n0 = np.tile(np.arange(Nb * R), M)
     extra = {}
+    if quant is not None and quant.scales is not None:
+        # Beat j of period (m, nb, kt) computes C[m, nb*R + j] over K tile kt: its group's
+        # operands for that column; the activation-only first period reads nothing.
+        nb = np.broadcast_to(np.arange(Nb)[None, :, None, None], (M, Nb, Kt, R)).reshape(-1)
+        j = np.broadcast_to(np.arange(R)[None, None, None, :], (M, Nb, Kt, R)).reshape(-1)
+        g_of_beat, n_of_beat = kt // cfg.group_tiles, nb * R + j
+
+        def per_beat(x):
+            xp = np.zeros((x.shape[0], Nb * R), dtype=np.int64)
+            xp[:, :N] = x
+            return np.concatenate([np.zeros((R, 1), dtype=np.int64),
+                                   xp[g_of_beat, n_of_beat][:, None]])
+
+        extra["g_scale"] = per_beat(quant.scales)
+        extra["g_zero"] = None if quant.zeros is None else per_beat(quant.zeros)
     if cfg.pe_config.ARRAY_WBITS:  # period (m, nb, kt) reads K tile kt (the first as kt 0)
         rows_w = (quant.wbits if quant is not None and quant.wbits is not None
                   else np.zeros(K, dtype=np.int64))

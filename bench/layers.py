@@ -339,6 +339,13 @@ def _tools(data: dict) -> str:
     return "; ".join(f"{k} {v}" for k, v in sorted(data["tools"].items()))
 
 
+def _span(rows: list[dict], key: str, digits: int) -> str:
+    """The smallest and largest simulation ``key`` of ``rows``: ``"3-15"``."""
+    values = [_sim(r)[1][key] for r in rows]
+    lo, hi = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
 def _duration(data: dict) -> str:
     s = data["run_seconds"]
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} minutes"
@@ -467,8 +474,9 @@ def doc_markdown(data: dict) -> str:
         f"N = {ly['N']} outputs, weights in groups of {ly['group_size']} along K "
         f"({ly['K'] // ly['group_size']} groups per column, the W4 g{ly['group_size']} of "
         "GPTQ/AWQ checkpoints): an LLM projection in miniature (K a slice of a hidden "
-        "dimension), small enough that one simulator build and a few seconds of simulation "
-        "per array run it, and the same layer as the bench rows, so one run gives both.",
+        f"dimension), small enough that each array runs it in one simulator build "
+        f"({_span(rows, 'build_seconds', 0)} s) and {_span(rows, 'seconds', 2)} s of "
+        "simulation, and the same layer as the bench rows, so one run gives both.",
         "",
         f"* **Weights**: `W` (K x N) drawn from N(0, {ly['weight_sigma']:g}^2) (float64, "
         f"numpy `default_rng({ly['seed']})`, drawn before the activations), quantized per "
@@ -554,7 +562,7 @@ def doc_markdown(data: dict) -> str:
         "",
         f"* Command: `{data['command']}`, {_duration(data)} in all"
         + (" (synthesis included)." if synthesized else "."),
-        f"* Date: {data['date']}.",
+        f"* Date: {data['date']}; qtpe at commit {data.get('commit', 'unknown')}.",
         f"* Machine: {data['machine']}; load average {data['load']} at the start.",
         f"* Simulator: {', '.join(sims)}"
         + (" (C++ built at -O2 through ccache)" if "verilator" in sims else "")
@@ -628,6 +636,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _commit() -> str:
+    """The git commit of the checkout (``+ changes`` when it has uncommitted ones), or
+    ``unknown`` outside one."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(HERE.parent), *args], capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    head = git("rev-parse", "--short=12", "HEAD")
+    if head.returncode != 0:
+        return "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    return head.stdout.strip() + (" + uncommitted changes" if dirty else "")
+
+
 def measure(kinds, dataflows, mkn: tuple[int, int, int], group_size: int,
             shape: tuple[int, int], simulator: str, *, synth: bool, command: str,
             json_out: Path | None = None) -> dict:
@@ -644,7 +668,7 @@ def measure(kinds, dataflows, mkn: tuple[int, int, int], group_size: int,
     Y = floats.Y
     data = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(), "load": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
-            "tools": tool_versions(), "command": command,
+            "tools": tool_versions(), "command": command, "commit": _commit(),
             "layer": {"M": M, "K": K, "N": N, "seed": SEED, "weight_sigma": WEIGHT_SIGMA,
                       "group_size": group_size, "scale_bits": SCALE_BITS,
                       "y_rms": float(np.sqrt((Y ** 2).mean())),

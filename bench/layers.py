@@ -26,7 +26,7 @@ is named here. Each takes the 4-bit member of its config's default weight family
 and the kind's arrays take zero points, the signed format otherwise. Accumulators are
 derived for depth K (``depth = K``): the exact sums never wrap.
 
-For each kind and dataflow (OS, WS; the ones its arrays build with groups) an R x C array
+For each kind and dataflow (``DATAFLOWS``: OS, WS; ``--dataflows`` takes IS too) an R x C array
 runs the layer on Verilator (``run_gemm``: cycles, utilization, build seconds, simulation
 cycles per wall second) and is synthesized (``qtpe.bench.arrays.synth_row``: ECP5 on the
 LFE5U-85F, nextpnr seed 1; OSU 0.18 um with the buffered ASIC flow).
@@ -75,6 +75,8 @@ LAYER_MKN = (64, 1024, 64)
 GROUP_SIZE = 128
 WEIGHT_BITS = 4
 ARRAY = (8, 8)
+#: The bench's dataflows (``--dataflows`` takes any; input-stationary arrays are for GEMV,
+#: M = 1, where the bench layer has M = 64 tokens).
 DATAFLOWS = ("os", "ws")
 SCALE_KIND = ScaleKind.INT
 SCALE_BITS = 8
@@ -611,8 +613,9 @@ def main(argv: list[str] | None = None) -> int:
                          f"{', '.join(available)}")
     dataflows = [d for d in args.dataflows.split(",") if d]
     for d in dataflows:
-        if d not in DATAFLOWS:
-            parser.error(f"unknown dataflow {d!r}; groups run in {', '.join(DATAFLOWS)}")
+        if d not in {df.value for df in Dataflow}:
+            parser.error(f"unknown dataflow {d!r}; available: "
+                         f"{', '.join(df.value for df in Dataflow)}")
     try:
         M, K, N = (int(x) for x in args.shape.split(","))
         shape = tuple(int(x) for x in args.array.lower().split("x"))

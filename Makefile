@@ -61,6 +61,7 @@ bench: setup
 	$(BIN)/python -m qtpe.bench.lut_table
 	$(BIN)/python -m qtpe.bench.floats
 	$(BIN)/python -m qtpe.bench.scale
+	$(BIN)/python -m qtpe.bench.layers
 
 # The proof table (bench/PROOFS.md): every PE kind against the MAC PE, 2x2 arrays against the
 # schedule (about 10 minutes).

@@ -94,9 +94,10 @@ def simulate_array(cfg: ArrayConfig, simulator: str, workdir: Path, *, seed: int
 class GemmResult(GemmRun):
     """One GEMM through the simulated array on ``simulator``, with the golden result
     (``qtpe.tb.models.gemm.GemmRun``: ``C``, ``expected``, ``ok``, ``cycles``, ``utilization``
-    ...)."""
+    ...); ``build_seconds``: the wall time of the simulator build (``SimResult``)."""
 
     simulator: str = "verilator"
+    build_seconds: float = 0.0
 
     def summary(self) -> str:
         cfg = self.config
@@ -166,7 +167,7 @@ def run_gemm(cfg: ArrayConfig, A, W, simulator: str, workdir: Path, *, scale=Non
     stats = json.loads(stats_path.read_text())
     return GemmResult(cfg, np.load(data_dir / "C.npy"), gemm(cfg, A, W, scale, shift, quant),
                       stats["cycles"], stats["expected_cycles"], stats["seconds"], stats["macs"],
-                      simulator)
+                      simulator, result.build_seconds)
 
 
 def load_operand(path, name: str) -> np.ndarray:

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,9 @@ class SimError(RuntimeError):
 @dataclass(frozen=True)
 class SimResult:
     """A cocotb run: tests and failures, and (``run_cocotb(coverage=True)``) the functional
-    coverage it recorded. ``ok``: every test passed and, with coverage, every bin was hit."""
+    coverage it recorded. ``ok``: every test passed and, with coverage, every bin was hit.
+    ``build_seconds``: wall time of the build step (small when an up-to-date build was
+    reused)."""
 
     simulator: str
     seed: int
@@ -47,6 +50,7 @@ class SimResult:
     results_xml: Path
     log: Path
     coverage: CoverageReport | None = None
+    build_seconds: float = 0.0
 
     @property
     def passed(self) -> int:
@@ -215,6 +219,7 @@ def run_cocotb(
     if simulator == "verilator":
         srcs = [VerilatorControlFile(WAIVERS), *srcs]
     _log.info(f"{simulator}: building {top}")
+    start = time.monotonic()
     try:
         runner.build(
             sources=srcs,
@@ -228,6 +233,7 @@ def run_cocotb(
     except (SystemExit, subprocess.CalledProcessError, RuntimeError) as exc:
         text = build_log.read_text(errors="replace")[-4000:] if build_log.exists() else ""
         raise SimError(f"{simulator} build of {top} failed: {exc}\n{text}") from exc
+    build_seconds = time.monotonic() - start
 
     if seed is None:
         seed = secrets.randbelow(1 << 31)
@@ -265,4 +271,5 @@ def run_cocotb(
     report = None
     if coverage:
         report = read_coverage(coverage_file) if coverage_file.exists() else CoverageReport(())
-    return SimResult(simulator, seed, tests, failed, results_xml, test_log, report)
+    return SimResult(simulator, seed, tests, failed, results_xml, test_log, report,
+                     build_seconds)

@@ -419,7 +419,7 @@ def bench_markdown(data: dict) -> str:
             "## Synthesis with the group hardware",
             "",
             f"The array alone (scale and zero-point logic at the column feet included). ECP5 "
-            f"on the LFE5U-{ARRAY_ECP5_DEVICE.upper()}, nextpnr seed {ECP5_SEEDS[0]}, Fmax of "
+            f"on the LFE5U-{ARRAY_ECP5_DEVICE[:-1]}F, nextpnr seed {ECP5_SEEDS[0]}, Fmax of "
             "the design with registered I/O. OSU 0.18 um: the buffered ASIC flow of "
             "`bench/ARRAYS.md` (Yosys `abc -D` mapping, a balanced buffer tree on every net "
             "with more than 12 loads, OpenSTA at a 5 ns clock, typical corner; pre-layout: "

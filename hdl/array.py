@@ -127,8 +127,9 @@ multiple of the activation tile ``T = R * C * lanes``, so a group is ``group_siz
 consecutive K tiles of a sum, as in the weight-stationary arrays; the one ring is a
 ``WSColumn`` with groups (``is_ring``), ``s_in``/``z_in`` hold one scale and zero point (the
 beat's output column's) and are read with every beat, and the zero points' activation sum is
-the active tile's (``is_active_sum``: summed while the tile loads); the latency is
-unchanged.
+the active tile's (``is_active_sum``: summed while the tile loads). Weight- and
+input-stationary column ends add ``group_foot_cycles`` = 2 to the latency (their group sum is
+registered, then its scaled value, before the accumulator ring takes it: ``WSColumn``).
 
 **Requantization** (``config.requant``): the accumulator rows above appear on ``acc_valid`` /
 ``acc_data``; in each cycle with ``acc_valid`` the array reads the row's per-column ``rq_scale``
@@ -330,10 +331,11 @@ class Cell:
         cycles later. What the feet need of the group (the scales, zero points, the rows'
         activation sums, whether it is its tile's first and last group) is taken at
         ``beat.end`` and delayed ``depth`` cycles (``gmeta``), then held while the rows
-        pass. Each column scales ``(sum - zero * asum)`` (two registers) into its
-        accumulator ring (``WSColumn``: R entries, one per row); with special values
-        (``row_t``: per column the row's sum of the activations whose weight code is the
-        special one, beside its sum in ``row_data``) ``(sum + special * t)``."""
+        pass. Each column scales ``(sum - zero * asum)`` (two registered stages of one
+        product each: the correction, then the scale) into its accumulator ring
+        (``ws_ring``: R entries, one per row); with special values (``row_t``: per column
+        the row's sum of the activations whose weight code is the special one, beside its
+        sum in ``row_data``) ``(sum + special * t)``."""
         cfg = self.array
         rows, cols = cfg.rows, cfg.cols
         zp = cfg.zero_points
@@ -398,10 +400,14 @@ class Cell:
             if xs:
                 corrected = g + specials[c] * row_t[c]
                 extra = xb + cfg.asum_bits + 1
+            # two stages, one product each: the correction, then the scale
+            fixed = Signal(signed(len(g) + extra), name=f"group_fixed_c{c}", reset_less=True)
+            scale = Signal(len(scales[c]), name=f"group_scale_c{c}", reset_less=True)
+            m.d.sync += [fixed.eq(corrected), scale.eq(scales[c])]
             scaled = Signal(signed(len(g) + extra + cfg.group.growth_bits + 1),
                             name=f"group_scaled_c{c}")
-            m.d.comb += scaled.eq(scale_partial_sum(corrected, scales[c], cfg.group))
-            values.append(delay(m, scaled, 2, f"group_value_c{c}"))
+            m.d.comb += scaled.eq(scale_partial_sum(fixed, scale, cfg.group))
+            values.append(delay(m, scaled, 1, f"group_value_c{c}"))
         step = delay_line(m, row_valid, 3, "group_step")
         ring_first = delay_line(m, first, 3, "group_first_row")
         self.place_columns(array, m, values, 2, step, ring_first, None, acc_data)
@@ -423,7 +429,8 @@ class Cell:
         valid = delay_line(m, valid0, ring_tap + 1, "valid")
         swap = delay_line(m, swap0, rows, "swap")  # along the rows (WSCell's ctl_in)
         first = delay_line(m, first0, ring_tap + 1, "first")
-        last = delay_line(m, last0, ring_tap + 1, "last")
+        foot = cfg.group_foot_cycles  # with groups the accumulators are 2 cycles later
+        last = delay_line(m, last0, ring_tap + foot + 1, "last")
 
         a_edge = gated(m, array.a_in, accept, "a_edge")
         w_edge = gated(m, array.w_in, accept, "w_edge")
@@ -457,7 +464,7 @@ class Cell:
                                        ring_tap)
         self.place_columns(array, m, psums_out, ring_tap, valid, first, None, acc_data,
                            group)
-        m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
+        m.d.sync += acc_valid.eq(last[ring_tap + foot])  # 'last' beats are valid beats
 
     def ws_group_flags(self, array: SystolicArray, m: Module, period_start) -> tuple:
         """Weight-stationary groups: whether the offered beat's K tile starts or ends a group
@@ -501,18 +508,24 @@ class Cell:
             fields.append(Value.cast(special))
         meta0 = Signal(sum(len(Value.cast(f)) for f in fields), name="gmeta")
         m.d.comb += meta0.eq(Cat(*fields))
-        meta = delay(m, meta0, tap, "gmeta")
+        early = delay(m, meta0, tap - 1, "gmeta") if tap > 1 else meta0
+        meta = delay(m, early, 1, "gmeta_at")
         sb, zb = cfg.scale_bits, cfg.zero_bits
         taps = [Tap("scale", tuple(meta[c * sb:(c + 1) * sb] for c in range(cols)), 0, 1, 0)]
         if cfg.specials:  # after the scales (no zero points with special values)
             xb = cfg.pe_config.special_bits
             taps.append(Tap("special", tuple(meta[cols * sb + c * xb:cols * sb + (c + 1) * xb]
                                              for c in range(cols)), 0, 1, 0))
-        if cfg.zero_points:
+        if cfg.zero_points:  # zero * asum per column, registered from the cycle before
             pos0 = cols * sb
-            taps += [Tap("zero", tuple(meta[pos0 + c * zb:pos0 + (c + 1) * zb]
-                                       for c in range(cols)), 0, 1, 0),
-                     Tap("asum", (meta[pos0 + cols * zb:].as_signed(),), 0, 0, 0)]
+            asum_early = early[pos0 + cols * zb:pos0 + cols * zb + cfg.asum_bits].as_signed()
+            prods = []
+            for c in range(cols):
+                prod = Signal(signed(zb + cfg.asum_bits + 1), name=f"zprod_c{c}",
+                              reset_less=True)
+                m.d.sync += prod.eq(early[pos0 + c * zb:pos0 + (c + 1) * zb] * asum_early)
+                prods.append(prod)
+            taps.append(Tap("zprod", tuple(prods), 0, 1, 0))
         for name, flag in (("g_first", g_first0), ("g_last", g_last0), ("g_base", g_base0)):
             line = delay_line(m, flag, tap + 1, name)
             flags = (array.spread(m, line[tap - 2], cols, 1, name) if tap >= 2
@@ -550,7 +563,8 @@ class Cell:
         valid = delay_line(m, valid0, max(ring_tap - 1, cols + lead), "valid")
         swap = delay_line(m, swap0, rows + lead, "swap")  # along the rows (ISCell's ctl_in)
         first = delay_line(m, first0, ring_tap - 1, "first")
-        last = delay_line(m, last0, ring_tap + 1, "last")
+        foot = cfg.group_foot_cycles  # with groups the accumulators are 2 cycles later
+        last = delay_line(m, last0, ring_tap + foot + 1, "last")
 
         a_edge = gated(m, array.a_in, accept, "a_edge")
         w_edge = gated(m, array.w_in, accept, "w_edge")
@@ -595,7 +609,7 @@ class Cell:
                                       array.s_in, getattr(array, "z_in", None), asum,
                                       ring_tap)
             self.is_group_ring(m, total, Cat(*steps), firsts[0], acc_data[0], taps)
-        m.d.sync += acc_valid.eq(last[ring_tap])  # 'last' beats are valid beats
+        m.d.sync += acc_valid.eq(last[ring_tap + foot])  # 'last' beats are valid beats
 
     def is_active_sum(self, m: Module, accept, period_start, a_edge):
         """Input-stationary zero points: the sum of the activation tile the offered beat
@@ -767,8 +781,8 @@ class WSColumn(wiring.Component):
         if group:
             members |= {"scale": In(cfg.scale_bits), "g_first": In(1), "g_last": In(1),
                         "g_base": In(1)}
-            if cfg.zero_points:
-                members |= {"zero": In(cfg.zero_bits), "asum": In(signed(cfg.asum_bits))}
+            if cfg.zero_points:  # zero * asum, made a cycle early (ws_group_taps)
+                members["zprod"] = In(signed(cfg.zero_bits + cfg.asum_bits + 1))
             if cfg.specials:
                 members |= {"special": In(signed(cfg.pe_config.special_bits)),
                             "tsum": In(psum)}
@@ -786,17 +800,22 @@ class WSColumn(wiring.Component):
         return m
 
     def _group_rings(self, m: Module, psum) -> None:
-        """Weight-stationary groups: two rings of R entries (one per beat of a period): the
-        group sums (``gsum_r{k}``, exact: ``(g_first ? 0 : oldest) + psum - zero * asum``)
-        and the accumulators, which take ``scale * group sum`` on the group's last K tile
-        (``(g_base ? 0 : oldest) + ...``, wrapped or saturated) and keep their value
-        otherwise; both turn on every step. ``acc`` shows the newest accumulator. Special
-        values (bit-serial): the beat's sum of the activations whose weight code is the
-        special one (``tsum``, read on the beat's first plane, ``special_t``) times the
-        column's ``special`` is added to the beat's partial sum."""
+        """Weight-stationary (and input-stationary) groups: two rings of R entries (one per
+        beat of a period). The group sums (``gsum_r{k}``, exact: ``(g_first ? 0 : oldest) +
+        psum - zero * asum``, the product ``zprod`` made a cycle early) turn on every step.
+        A group's sum on its last K tile (``g_last``) is registered with its scale
+        (``group_done``, ``group_scale``: held otherwise, so the multiplier works once per
+        group and row), scaled exactly into ``group_scaled`` (registered), and two cycles
+        after its step the accumulators (``acc_r{k}``) take ``(g_base ? 0 : oldest) +
+        scaled``, wrapped or saturated, on the step's delayed copy (``step_d2``; they keep
+        their value on the other steps): ``group_foot_cycles`` = 2 cycles of latency, no
+        multiplier and no more than two adders in any cycle. ``acc`` shows the newest
+        accumulator. Special values (bit-serial): the beat's sum of the activations whose
+        weight code is the special one (``tsum``, read on the beat's first plane,
+        ``special_t``) times the column's ``special`` is added to the beat's partial sum."""
         cfg = self._cell.array
         rows = cfg.rows
-        corrected = psum - self.zero * self.asum if cfg.zero_points else psum
+        corrected = psum - self.zprod if cfg.zero_points else psum
         if cfg.specials:
             t_reg = Signal(self.tsum.shape(), name="special_t", reset_less=True)
             t_now = Signal(self.tsum.shape(), name="special_t_now")
@@ -807,19 +826,31 @@ class WSColumn(wiring.Component):
         gring = [Signal(gshape, name=f"gsum_r{k}", reset_less=True) for k in range(rows)]
         gsum = Signal(gshape, name="group_sum")
         m.d.comb += gsum.eq(Mux(self.g_first, 0, gring[0]) + corrected)
-        scaled = Signal(signed(gshape.width + cfg.group.growth_bits + 1), name="group_scaled")
-        m.d.comb += scaled.eq(scale_partial_sum(gsum, self.scale, cfg.group))
+        for k in range(rows - 1):
+            with m.If(self.step[k]):
+                m.d.sync += gring[k].eq(gring[k + 1])
+        with m.If(self.step[rows - 1]):
+            m.d.sync += gring[rows - 1].eq(gsum)
+        # Two stages: the group's sum and scale, then its scaled value.
+        done = Signal(gshape, name="group_done", reset_less=True)
+        scale = Signal(cfg.scale_bits, name="group_scale", reset_less=True)
+        with m.If(self.g_last):  # the flags come with a step
+            m.d.sync += [done.eq(gsum), scale.eq(self.scale)]
+        scaled = Signal(signed(gshape.width + cfg.group.growth_bits + 1), name="group_scaled",
+                        reset_less=True)
+        m.d.sync += scaled.eq(scale_partial_sum(done, scale, cfg.group))
+        step2 = delay_line(m, self.step, 3, "step_late")[2]
+        last2 = delay_line(m, self.g_last, 3, "g_last_late")[2]
+        base2 = delay_line(m, self.g_base, 3, "g_base_late")[2]
         acc = acc_shape(cfg.acc)
         ring = [Signal(acc, name=f"acc_r{k}", reset_less=True) for k in range(rows)]
         total = Signal(signed(max(cfg.acc.bits, scaled.shape().width) + 2), name="ring_sum")
-        m.d.comb += total.eq(Mux(self.g_base, 0, ring[0]) + scaled)
+        m.d.comb += total.eq(Mux(base2, 0, ring[0]) + scaled)
         for k in range(rows - 1):
-            with m.If(self.step[k]):
-                m.d.sync += [gring[k].eq(gring[k + 1]), ring[k].eq(ring[k + 1])]
-        with m.If(self.step[rows - 1]):
-            m.d.sync += [gring[rows - 1].eq(gsum),
-                         ring[rows - 1].eq(Mux(self.g_last, fit_to_acc(total, cfg.acc),
-                                               ring[0]))]
+            with m.If(step2[k]):
+                m.d.sync += ring[k].eq(ring[k + 1])
+        with m.If(step2[rows - 1]):
+            m.d.sync += ring[rows - 1].eq(Mux(last2, fit_to_acc(total, cfg.acc), ring[0]))
         m.d.comb += self.acc.eq(ring[rows - 1])
 
 

@@ -386,7 +386,8 @@ class BitSerialCell(Cell):
         first = delay_line(m, first0, bottom + 1, "first")
         commit = delay_line(m, commit0, bottom + 1, "commit")
         ring_first = delay_line(m, ring_first0, bottom + 1, "ring_first")
-        ring_last = delay_line(m, ring_last0, bottom + 1, "ring_last")[bottom]
+        foot = cfg.group_foot_cycles  # with groups the accumulators are 2 cycles later
+        ring_last = delay_line(m, ring_last0, bottom + foot + 1, "ring_last")[bottom + foot]
 
         # a_in[j] (reduction offset j) goes to PE row R-1-j, as in the MAC array.
         held = _held(m, array.a_in, accept, "a_held")
@@ -469,7 +470,8 @@ class BitSerialCell(Cell):
         first = delay_line(m, first0, bottom + 1, "first")
         commit = delay_line(m, commit0, bottom - 1, "commit")
         ring_first = delay_line(m, ring_first0, bottom - 1, "ring_first")
-        ring_last = delay_line(m, ring_last0, bottom + 1, "ring_last")[bottom]
+        foot = cfg.group_foot_cycles  # with groups the accumulators are 2 cycles later
+        ring_last = delay_line(m, ring_last0, bottom + foot + 1, "ring_last")[bottom + foot]
 
         # Activations shift down the columns into the shadows (a_in[c], beat j kept by row
         # R-1-j); PE (r, c)'s weight codes (w_in[c*R + r]) are held for the beat's k planes

@@ -448,10 +448,13 @@ class ArrayConfig:
 
     @property
     def group_foot_cycles(self) -> int:
-        """OS with groups: cycles the column feet add (the scaled group sum is registered
-        twice, then accumulated: 3); 0 without groups (and WS: its column ends scale in the
-        cycle they accumulate)."""
-        return 3 if self.group_size and self.dataflow is Dataflow.OS else 0
+        """Cycles the group hardware adds to the latency: OS 3 (the column feet register
+        the corrected group sum, then the scaled one, then accumulate), WS and IS 2 (the
+        column end registers a group's sum, then its scaled value, before its accumulator
+        ring takes it); 0 without groups."""
+        if not self.group_size:
+            return 0
+        return 3 if self.dataflow is Dataflow.OS else 2
 
     @property
     def bus_resolve_cycles(self) -> int:
@@ -469,20 +472,21 @@ class ArrayConfig:
     def latency(self) -> int:
         """Cycles from an accepted input beat to the ``out_valid`` of the first result row it
         completes: OS ``drain_start`` (``C + L + 1`` or ``R + C + L``, from a tile's
-        ``last`` beat; its R rows follow on consecutive cycles), WS ``R + C + k`` (from a
-        beat with ``in_last``; ``k`` =
+        ``last`` beat; its R rows follow on consecutive cycles; groups: + 3), WS
+        ``R + C + k`` (+ 2 with groups; from a beat with ``in_last``; ``k`` =
         ``beat_cycles``: 1, or ``weight.bits`` for bit-serial cells), IS ``R + C + 1 + k + s``
         (from a beat with ``in_last`` to its one result: the weight skew and register, R
         partial sums down a column, C across the bottom, the ring, after the beat's ``k``
-        planes; ``s`` = ``is_source_latency``: 0, LUT 1); +1 with requantization.
+        planes; ``s`` = ``is_source_latency``: 0, LUT 1; + 2 with groups); +1 with
+        requantization.
         Bit-serial OS: ``L = k``."""
         if self.dataflow is Dataflow.OS:
             base = self.drain_start
         elif self.dataflow is Dataflow.IS:
             base = (self.rows + self.cols + 1 + self.beat_cycles
-                    + self.pe_config.is_source_latency)
+                    + self.pe_config.is_source_latency + self.group_foot_cycles)
         else:
-            base = self.rows + self.cols + self.beat_cycles
+            base = self.rows + self.cols + self.beat_cycles + self.group_foot_cycles
         return base + self.requant_latency
 
     # -- dict round trip --------------------------------------------------------------------

@@ -78,7 +78,7 @@ def test_is_gemv_keeps_every_pe_busy(tmp_path):
 def test_is_group_quantized_gemv_keeps_every_pe_busy(tmp_path):
     """A decode GEMV of a W4 layer with groups of 128 and zero points (M = 1, K = 1024,
     N = 64) through an 8x8 input-stationary MAC array (Icarus): equal to the golden model,
-    in the cycles of the plain GEMV (the group rings add no cycle: 1050), at least 90%
+    in the cycles of the plain GEMV and the group ring's two (1052: 97.3%), at least 90%
     utilization."""
     import dataclasses
 
@@ -94,5 +94,5 @@ def test_is_group_quantized_gemv_keeps_every_pe_busy(tmp_path):
     quant = QuantOperands(rng.integers(0, 256, (8, 64)), rng.integers(0, 16, (8, 64)))
     run = run_gemm(cfg, A, W, "icarus", tmp_path, quant=quant)
     assert run.ok, f"{run.mismatches} results differ from the golden model"
-    assert run.cycles == run.expected_cycles == 1050
+    assert run.cycles == run.expected_cycles == 1052
     assert run.utilization >= 0.9, run.summary()

@@ -194,6 +194,23 @@ def _held_flags(m: Module, flags, accept) -> list:
     return kept
 
 
+def _plane_ctl_bits(cfg: ArrayConfig, first: bool = False) -> int:
+    """Width of a weight- or input-stationary bit-serial cell's row control: the swap flag,
+    the first-plane flag (``first``: the special type), the plane position (``k > 1``)."""
+    k = cfg.beat_cycles
+    return 1 + int(first) + (Shape.cast(range(k)).width if k > 1 else 0)
+
+
+def _at_plane(m: Module, cfg: ArrayConfig, code, pos, name: str):
+    """``code`` (a weight code, unsigned) shifted right by the plane position ``pos``, so
+    that bit 0 is the plane's bit (``code`` itself for ``k = 1``)."""
+    if cfg.beat_cycles == 1:
+        return code
+    shifted = Signal(cfg.weight.bits, name=name)
+    m.d.comb += shifted.eq(code >> pos)
+    return shifted
+
+
 def _plane_sum(m: Module, cfg: ArrayConfig, bits, act, name: str):
     """``sum(bits[l] ? act[l] : 0)`` over the lanes, exact (one adder tree)."""
     pe = cfg.pe_config
@@ -630,8 +647,7 @@ class BitSerialWSCell(wiring.Component):
     def __init__(self, cell: BitSerialCell, act_reg: bool, psum_in, psum):
         self._cell, self._act_reg, self._r = cell, act_reg, psum_in is not None
         cfg = cell.array
-        ctl = (1 + int(cfg.specials)
-               + (Shape.cast(range(cfg.beat_cycles)).width if cfg.beat_cycles > 1 else 0))
+        ctl = _plane_ctl_bits(cfg, cfg.specials)
         members = {"act_in": In(cell.row_layout()), "w_in": In(cell.weight_layout()),
                    **ws_load_ports(cfg), "ctl_in": In(ctl)}
         if psum_in is not None:
@@ -656,12 +672,8 @@ class BitSerialWSCell(wiring.Component):
         bits = Signal(cfg.lanes, name="wbits")
         marks = Signal(cfg.lanes, name="special_now")
         for lane in range(cfg.lanes):
-            code = active[lane].as_unsigned()
-            full = code
-            if cfg.beat_cycles > 1:  # the selected bit moves to bit 0
-                shifted = Signal(W, name=f"wshift_l{lane}")
-                m.d.comb += shifted.eq(code >> pos)
-                code = shifted
+            full = active[lane].as_unsigned()
+            code = _at_plane(m, cfg, full, pos, f"wshift_l{lane}")
             if not xs:
                 m.d.comb += bits[lane].eq(code[0])
                 continue
@@ -705,7 +717,7 @@ class BitSerialISCell(wiring.Component):
     def __init__(self, cell: BitSerialCell, ctl_reg: bool, psum_in, psum):
         self._cell, self._ctl_reg, self._r = cell, ctl_reg, psum_in is not None
         cfg = cell.array
-        ctl = 1 + (Shape.cast(range(cfg.beat_cycles)).width if cfg.beat_cycles > 1 else 0)
+        ctl = _plane_ctl_bits(cfg)
         members = {"a_in": In(cell.is_layout()), "w_in": In(cell.weight_layout()),
                    **ws_load_ports(cfg), "ctl_in": In(ctl)}
         if psum_in is not None:
@@ -721,11 +733,7 @@ class BitSerialISCell(wiring.Component):
                                     ("ashadow", "act"))
         bits = Signal(cfg.lanes, name="wbits")
         for lane in range(cfg.lanes):
-            code = self.w_in[lane].as_unsigned()
-            if cfg.beat_cycles > 1:  # the selected bit moves to bit 0
-                shifted = Signal(cfg.weight.bits, name=f"wshift_l{lane}")
-                m.d.comb += shifted.eq(code >> ctl[1:])
-                code = shifted
+            code = _at_plane(m, cfg, self.w_in[lane].as_unsigned(), ctl[1:], f"wshift_l{lane}")
             m.d.comb += bits[lane].eq(code[0])
         dot = _plane_sum(m, cfg, bits, active, "cell")
         psum = Signal(self.psum_out.shape(), name="psum", reset_less=True)

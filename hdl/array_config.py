@@ -31,6 +31,7 @@ from .formats import (
     Overflow,
     QType,
     ScaleKind,
+    group_scale,
     parse_enum,
     show,
 )
@@ -284,9 +285,7 @@ class ArrayConfig:
     @property
     def group(self) -> GroupScale | None:
         """The group scale record, or ``None`` without groups."""
-        if self.group_size == 0:
-            return None
-        return GroupScale(self.group_size, self.group_scale, self.scale_bits)
+        return group_scale(self.group_size, self.group_scale, self.scale_bits)
 
     @property
     def zero_bits(self) -> int:

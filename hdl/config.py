@@ -31,6 +31,7 @@ from .formats import (
     QType,
     ScaleKind,
     format_names,
+    group_scale,
     parse_enum,
     parse_format,
     show,
@@ -444,9 +445,7 @@ class GroupScaled:
 
     @property
     def group(self) -> GroupScale | None:
-        if self.group_size == 0:
-            return None
-        return GroupScale(self.group_size, self.group_scale, self.scale_bits)
+        return group_scale(self.group_size, self.group_scale, self.scale_bits)
 
     @property
     def group_growth_bits(self) -> int:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 __all__ = [
+    "group_scale",
     "Format", "FORMAT_FAMILIES", "parse_format", "format_names", "show",
     "Overflow", "QType", "AccType", "ScaleKind", "GroupScale", "parse_enum",
     "QTYPE_MIN_BITS", "QTYPE_MAX_BITS", "ACC_MIN_BITS", "ACC_MAX_BITS",
@@ -729,3 +730,9 @@ class GroupScale:
     def growth_bits(self) -> int:
         """Bits a partial sum can grow by when scaled."""
         return self.bits if self.kind is ScaleKind.INT else self.max_scale
+
+
+def group_scale(size: int, kind: ScaleKind, bits: int) -> GroupScale | None:
+    """The ``GroupScale`` of a config's ``group_size``, ``group_scale`` and ``scale_bits``
+    keys, or ``None`` for ``group_size = 0`` (no groups)."""
+    return None if size == 0 else GroupScale(size, kind, bits)
